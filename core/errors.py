@@ -1,0 +1,32 @@
+"""The base of every domain error the API can report.
+
+Services raise subclasses; the API's single exception handler turns them into the contract's envelope, so a
+service never needs to know about HTTP and an edge never invents its own error shape.
+"""
+
+from __future__ import annotations
+
+
+class LedgerlineError(Exception):
+    status_code: int = 400
+    type: str = "invalid_request_error"
+    code: str = "invalid_request"
+    param: str | None = None
+    should_retry: bool = False
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message or self.__class__.__doc__ or self.code)
+        self.message = message or (self.__class__.__doc__ or self.code).strip()
+        if code is not None:
+            self.code = code
+        if param is not None:
+            self.param = param
+        if status_code is not None:
+            self.status_code = status_code

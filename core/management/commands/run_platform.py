@@ -1,0 +1,57 @@
+"""Starts every process of the platform in the foreground; Ctrl-C (or SIGTERM) stops them all.
+
+``make run`` calls this after migrating and seeding. honcho multiplexes the processes' output and tears the
+whole group down when any one of them dies, so a half-running platform never lingers.
+"""
+
+import os
+import shlex
+import sys
+from argparse import ArgumentParser
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from honcho.manager import Manager
+
+
+def platform_processes(*, host: str, port: int) -> dict[str, str]:
+    bin_dir = os.path.dirname(sys.executable)
+    celery = shlex.quote(os.path.join(bin_dir, "celery"))
+    gunicorn = shlex.quote(os.path.join(bin_dir, "gunicorn"))
+    schedule = settings.CELERY_BEAT_SCHEDULE_FILENAME
+    return {
+        "web": f"{gunicorn} config.wsgi --config python:config.gunicorn --bind {host}:{port}",
+        "worker": f"{celery} -A config worker --loglevel INFO --concurrency 2 --hostname worker@%h",
+        "beat": f"{celery} -A config beat --loglevel INFO --schedule {shlex.quote(schedule)}",
+    }
+
+
+class Command(BaseCommand):
+    help = "Runs web, Celery worker and Celery beat together (Ctrl-C stops all)."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        for folder in ("broker/queue", "broker/control", "celery-results", "cache"):
+            (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
+        base = f"http://{options['host']}:{options['port']}"
+        manager = Manager()
+        for name, command in platform_processes(host=options["host"], port=options["port"]).items():
+            manager.add_process(name, command, cwd=str(settings.BASE_DIR))
+        database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        broker = settings.CELERY_BROKER_URL.split(":")[0]
+        self.stdout.write(
+            "\nLedgerline is starting "
+            f"({settings.LEDGERLINE_ENV} shape, database: {database}, broker: {broker})\n"
+            f"  API          {base}/v1/\n"
+            f"  API docs     {base}/docs/\n"
+            f"  Back office  {base}/admin/\n"
+            f"  Health       {base}/healthz  {base}/readyz\n"
+            "Ctrl-C stops everything.\n\n"
+        )
+        self.stdout.flush()
+        manager.loop()
+        sys.exit(manager.returncode or 0)

@@ -1,0 +1,25 @@
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from payments.services.merchants import merchant_create
+
+
+class Command(BaseCommand):
+    help = "Creates a merchant and prints its id and a secret API key (shown once, stored only as a hash)."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("name")
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--live", action="store_true", help="issue an sk_live_ key instead of sk_test_")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            merchant, issued = merchant_create(name=options["name"], email=options["email"], livemode=options["live"])
+        except ValidationError as exc:
+            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+        self.stdout.write(f"merchant_id: {merchant.id}\n")
+        self.stdout.write(f"secret_key: {issued.secret}\n")
+        self.stderr.write("Store the secret key now: it cannot be shown again.\n")

@@ -1,0 +1,56 @@
+"""Merchants and their API keys: the only write path for both."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from payments.models import ApiKey, Merchant
+
+_KEY_RANDOM_BYTES = 24  # 32 url-safe characters, 192 bits: far beyond guessing, and hashing needs no salt
+
+
+def api_key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: ApiKey
+    secret: str  # shown exactly once, never stored
+
+
+def api_key_create(
+    *, merchant: Merchant, livemode: bool = False, name: str = "", secret: str | None = None
+) -> IssuedKey:
+    """Issues a new secret key. ``secret`` is only for re-seeding a known demo key in the embedded shape."""
+    if secret is None:
+        secret = f"sk_{'live' if livemode else 'test'}_{secrets.token_urlsafe(_KEY_RANDOM_BYTES)}"
+    api_key = ApiKey.objects.create(
+        merchant=merchant,
+        name=name,
+        livemode=livemode,
+        prefix=secret[:12],
+        last4=secret[-4:],
+        key_hash=api_key_hash(secret),
+    )
+    return IssuedKey(api_key=api_key, secret=secret)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+@transaction.atomic
+def merchant_create(*, name: str, email: str, livemode: bool = False) -> tuple[Merchant, IssuedKey]:
+    merchant = Merchant(name=name, email=email)
+    merchant.full_clean()
+    merchant.save()
+    return merchant, api_key_create(merchant=merchant, livemode=livemode, name="default")

@@ -1,0 +1,113 @@
+"""The one settings module in each of its three shapes, loaded in a fresh interpreter as the process would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests import processes
+
+_DUMP = """
+import json, django
+django.setup()
+from django.conf import settings as s
+db = s.DATABASES["default"]
+print(json.dumps({
+    "env": s.LEDGERLINE_ENV, "debug": s.DEBUG, "engine": db["ENGINE"], "db_name": str(db["NAME"]),
+    "transaction_mode": db.get("OPTIONS", {}).get("transaction_mode"), "broker": s.CELERY_BROKER_URL,
+    "cache": s.CACHES["default"]["BACKEND"], "atomic_requests": s.ATOMIC_REQUESTS,
+}))
+"""
+
+PRODUCTION = {
+    "LEDGERLINE_ENV": "production",
+    "SECRET_KEY": "x7#Qm2!pL9vR4zT8wY1uK6nB3cF5hJ0dG_eA-sW%oI^xV*r8Lp2Zq0Nt4Mb",
+    "DATABASE_URL": "postgres://app:pw@db.internal:5432/ledgerline",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "ALLOWED_HOSTS": "api.ledgerline.example",
+}
+
+
+def _load(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _DUMP],
+        cwd=processes.ROOT,
+        env=processes.clean_env(DJANGO_SETTINGS_MODULE="config.settings", **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _settings(env: dict[str, str]) -> dict[str, object]:
+    result = _load(env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_embedded_shape_needs_no_services(tmp_path):
+    loaded = _settings({"LEDGERLINE_VAR_DIR": str(tmp_path)})
+    assert loaded["env"] == "embedded"
+    assert loaded["debug"] is True
+    assert loaded["engine"] == "django.db.backends.sqlite3"
+    assert loaded["db_name"].startswith(str(tmp_path))
+    # Writers must queue at BEGIN instead of failing mid-transaction with "database is locked".
+    assert loaded["transaction_mode"] == "IMMEDIATE"
+    assert loaded["broker"] == "filesystem://"
+    assert loaded["cache"].endswith("FileBasedCache")
+    assert loaded["atomic_requests"] is False
+
+
+def test_embedded_shape_uses_services_when_urls_are_given():
+    loaded = _settings({"DATABASE_URL": "postgres://u:p@127.0.0.1:5432/x", "REDIS_URL": "redis://127.0.0.1:6379/3"})
+    assert loaded["env"] == "embedded"
+    assert loaded["engine"] == "django.db.backends.postgresql"
+    assert loaded["broker"] == "redis://127.0.0.1:6379/3"
+    assert loaded["cache"].endswith("RedisCache")
+
+
+def test_test_shape_defaults_to_local_postgres_and_redis():
+    loaded = _settings({"LEDGERLINE_ENV": "test"})
+    assert loaded["engine"] == "django.db.backends.postgresql"
+    assert loaded["broker"].startswith("redis://127.0.0.1:6379")
+    assert loaded["debug"] is False
+
+
+def test_production_shape_reads_every_service_from_the_environment():
+    loaded = _settings(PRODUCTION)
+    assert loaded["debug"] is False
+    assert loaded["engine"] == "django.db.backends.postgresql"
+    assert loaded["db_name"] == "ledgerline"
+    assert loaded["broker"] == "redis://cache.internal:6379/0"
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
+def test_production_shape_refuses_to_start_without_required_variable(missing):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = _load(env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert missing in result.stderr
+
+
+def test_unknown_shape_is_refused():
+    result = _load({"LEDGERLINE_ENV": "staging"})
+    assert result.returncode != 0
+    assert "LEDGERLINE_ENV" in result.stderr
+
+
+def test_production_shape_passes_the_deployment_checklist():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=processes.ROOT,
+        env=processes.clean_env(**PRODUCTION),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests import processes
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment for child processes of the test shape, pointed at the test database (not the dev one)."""
+    db = settings.DATABASES["default"]
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return processes.clean_env(LEDGERLINE_ENV="test", DATABASE_URL=url, REDIS_URL=str(settings.REDIS_URL))
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A real Celery worker process on the real Redis broker; yields the path of its log."""
+    from core.tasks import ping
+
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    proc = processes.start(
+        [
+            str(processes.BIN / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"test-{uuid.uuid4().hex[:8]}@%h",
+        ],
+        worker_env,
+        log,
+    )
+    try:
+        processes.wait_until(
+            lambda: ping.delay("ready").get(timeout=5)["pong"] == "ready",
+            timeout=60,
+            what="celery worker",
+            log=log,
+        )
+        yield log
+    finally:
+        processes.stop(proc)
+
+
+def json_lines(text: str) -> list[dict[str, object]]:
+    """The JSON log objects in a process's output (banners and other non-JSON lines are skipped)."""
+    lines = []
+    for line in text.splitlines():
+        start = line.find("{")
+        if start == -1:
+            continue
+        try:
+            value = json.loads(line[start:])
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            lines.append(value)
+    return lines

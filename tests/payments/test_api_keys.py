@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from payments.models import ApiKey, Merchant
+from payments.services.merchants import api_key_create, api_key_revoke, merchant_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _create_merchant_via_command(name: str, email: str) -> tuple[str, str]:
+    out = io.StringIO()
+    call_command("create_merchant", name, "--email", email, stdout=out, stderr=io.StringIO())
+    fields = dict(line.split(": ", 1) for line in out.getvalue().splitlines())
+    return fields["merchant_id"], fields["secret_key"]
+
+
+def test_create_merchant_prints_id_and_a_working_key_stored_only_as_hash(client):
+    merchant_id, secret = _create_merchant_via_command("Acme Ltd", "ops@acme.test")
+    assert merchant_id.startswith("mch_")
+    assert secret.startswith("sk_test_")
+    assert len(secret) >= 40
+
+    key = ApiKey.objects.get(merchant_id=merchant_id)
+    assert secret not in {key.key_hash, key.prefix, key.last4, key.name}
+    assert key.redacted == f"{secret[:12]}…{secret[-4:]}"
+
+    response = client.get("/v1/merchant", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == 200
+    assert response.json()["id"] == merchant_id
+    assert response.json()["livemode"] is False
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+
+
+def test_create_merchant_rejects_a_bad_email():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="email"):
+        _create_merchant_via_command("Acme Ltd", "not-an-email")
+    assert not Merchant.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["", "Bearer sk_test_doesnotexist000000000000000", "Basic abc", "Bearer ", "Bearer pk_test_x"],
+)
+def test_missing_or_bad_key_is_401_in_the_error_envelope(client, header):
+    kwargs = {"HTTP_AUTHORIZATION": header} if header else {}
+    response = client.get("/v1/merchant", **kwargs)
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["type"] == "authentication_error"
+    assert error["message"]
+    assert response["Request-Id"]
+
+
+def test_a_revoked_key_stops_working_while_another_key_keeps_working(client):
+    merchant, first = merchant_create(name="Acme", email="ops@acme.test")
+    second = api_key_create(merchant=merchant, name="rotation")
+    api_key_revoke(api_key=first.api_key)
+
+    assert client.get("/v1/merchant", HTTP_AUTHORIZATION=f"Bearer {first.secret}").status_code == 401
+    assert client.get("/v1/merchant", HTTP_AUTHORIZATION=f"Bearer {second.secret}").status_code == 200
+
+
+def test_live_keys_report_livemode(client):
+    _, issued = merchant_create(name="Acme", email="ops@acme.test", livemode=True)
+    assert issued.secret.startswith("sk_live_")
+    assert client.get("/v1/merchant", HTTP_AUTHORIZATION=f"Bearer {issued.secret}").json()["livemode"] is True

@@ -1,0 +1,90 @@
+"""The embedded shape, end to end, as `make run` starts it: SQLite, file-system broker, no services at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests import processes
+
+pytestmark = pytest.mark.embedded
+
+
+@pytest.fixture(scope="module")
+def embedded_platform(tmp_path_factory):
+    var = tmp_path_factory.mktemp("embedded-var")
+    port = processes.free_port()
+    env = processes.clean_env(LEDGERLINE_VAR_DIR=str(var), LEDGERLINE_BASE_URL=f"http://127.0.0.1:{port}")
+    manage = [sys.executable, "manage.py"]
+    for step in (["migrate", "--noinput", "-v", "0"], ["seed_demo"]):
+        done = subprocess.run(manage + step, cwd=processes.ROOT, env=env, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stdout + done.stderr
+    seed_output = done.stdout
+    log = var / "platform.log"
+    proc = processes.start([*manage, "run_platform", "--port", str(port)], env, log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        processes.wait_until(lambda: processes.http_ok(f"{base}/healthz"), timeout=60, what="web", log=log)
+        yield {"base": base, "env": env, "var": var, "seed_output": seed_output, "proc": proc, "log": log}
+    finally:
+        processes.stop(proc)
+
+
+def test_seed_prints_the_demo_key_and_it_authenticates(embedded_platform):
+    secret = next(
+        line.split(": ", 1)[1]
+        for line in embedded_platform["seed_output"].splitlines()
+        if line.startswith("demo secret key: ")
+    )
+    response = httpx.get(f"{embedded_platform['base']}/v1/merchant", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200
+    assert response.json()["name"] == "Demo Store"
+
+
+def test_seeding_twice_keeps_the_same_credentials(embedded_platform):
+    again = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo"],
+        cwd=processes.ROOT,
+        env=embedded_platform["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert again.stdout == embedded_platform["seed_output"]
+    stored = json.loads((embedded_platform["var"] / "demo-credentials.json").read_text())
+    assert stored["secret_key"] in again.stdout
+
+
+def test_ready_without_any_service(embedded_platform):
+    response = httpx.get(f"{embedded_platform['base']}/readyz", timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "cache": "ok"}
+
+
+def test_the_worker_it_started_executes_a_round_trip_task(embedded_platform):
+    code = "import django; django.setup(); from core.tasks import ping; print(ping.delay('embedded').get(timeout=60))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=processes.ROOT,
+        env={**embedded_platform["env"], "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr + embedded_platform["log"].read_text()[-3000:]
+    assert "'pong': 'embedded'" in done.stdout
+
+
+def test_ctrl_c_stops_every_process_it_started(embedded_platform):
+    proc = embedded_platform["proc"]
+    os.kill(proc.pid, signal.SIGINT)
+    proc.wait(timeout=30)
+    leftover = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True, check=False)
+    assert leftover.stdout.strip() == "", f"processes left running: {leftover.stdout}"
