@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Merchant',
             fields=[
-                ('id', models.CharField(default=payments.models._merchant_id, editable=False, max_length=40, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=payments.models.merchants._merchant_id, editable=False, max_length=40, primary_key=True, serialize=False)),
                 ('name', models.CharField(max_length=200)),
                 ('email', models.EmailField(max_length=254)),
                 ('created', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='ApiKey',
             fields=[
-                ('id', models.CharField(default=payments.models._api_key_id, editable=False, max_length=40, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=payments.models.merchants._api_key_id, editable=False, max_length=40, primary_key=True, serialize=False)),
                 ('name', models.CharField(blank=True, max_length=100)),
                 ('livemode', models.BooleanField(default=False)),
                 ('prefix', models.CharField(max_length=16)),

@@ -1,0 +1,6 @@
+"""The payments app's models, one module per concept; import them from here."""
+
+from payments.models.merchants import ApiKey, Merchant
+from payments.models.outbox import OutboxMessage
+
+__all__ = ["ApiKey", "Merchant", "OutboxMessage"]

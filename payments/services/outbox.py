@@ -1,0 +1,68 @@
+"""Writing to the transactional outbox. Callers must already be inside the atomic block of the state change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from payments.enums import OutboxKind
+from payments.models import OutboxMessage
+
+
+def _require_atomic() -> None:
+    # An outbox row committed apart from its state change is exactly the inconsistency the outbox exists to stop.
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("outbox rows must be written inside the transaction of the state change that causes them")
+
+
+def outbox_event_add(
+    *,
+    merchant_id: str,
+    livemode: bool,
+    event_type: str,
+    aggregate_type: str,
+    aggregate_id: str,
+    payload: dict[str, Any],
+) -> OutboxMessage:
+    """Records a merchant-visible event (``payment.succeeded`` …) with the object's snapshot as ``payload``."""
+    _require_atomic()
+    return OutboxMessage.objects.create(
+        merchant_id=merchant_id,
+        livemode=livemode,
+        kind=OutboxKind.EVENT,
+        topic=event_type,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        payload=payload,
+    )
+
+
+def outbox_command_add(
+    *,
+    task_name: str,
+    kwargs: dict[str, Any],
+    queue: str = "",
+    merchant_id: str | None = None,
+    livemode: bool = False,
+    aggregate_type: str = "",
+    aggregate_id: str = "",
+    not_before: datetime | None = None,
+) -> OutboxMessage:
+    """Records an internal follow-up: the relay sends Celery task ``task_name`` with ``kwargs`` after commit."""
+    _require_atomic()
+    message = OutboxMessage(
+        merchant_id=merchant_id,
+        livemode=livemode,
+        kind=OutboxKind.COMMAND,
+        topic=task_name,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        payload=kwargs,
+        queue=queue,
+    )
+    if not_before is not None:
+        message.available_at = not_before
+    message.save()
+    return message
