@@ -25,9 +25,16 @@ def test_outbox_rows_refuse_to_be_written_outside_a_transaction():
 
 def test_outbox_rows_vanish_with_a_rolled_back_state_change():
     merchant, _ = merchant_create(name="Acme", email="ops@acme.test")
-    with pytest.raises(ZeroDivisionError), transaction.atomic():
-        outbox_command_add(task_name="payments.execute_attempt", kwargs={"attempt_id": "x"}, merchant_id=merchant.id)
-        1 / 0  # noqa: B018 - the failure after the write is the point
+
+    def change_that_fails_after_writing() -> None:
+        with transaction.atomic():
+            outbox_command_add(
+                task_name="payments.execute_attempt", kwargs={"attempt_id": "x"}, merchant_id=merchant.id
+            )
+            raise ValueError("the state change failed after its outbox row was written")
+
+    with pytest.raises(ValueError, match="failed after"):
+        change_that_fails_after_writing()
     assert not OutboxMessage.objects.exists()
 
     with transaction.atomic():
