@@ -19,8 +19,10 @@ pytestmark = pytest.mark.embedded
 @pytest.fixture(scope="module")
 def embedded_platform(tmp_path_factory):
     var = tmp_path_factory.mktemp("embedded-var")
-    port = processes.free_port()
-    env = processes.clean_env(LEDGERLINE_VAR_DIR=str(var), LEDGERLINE_BASE_URL=f"http://127.0.0.1:{port}")
+    port, sandbox_port = processes.free_port(), processes.free_port()
+    env = processes.clean_env(
+        LEDGERLINE_VAR_DIR=str(var), LEDGERLINE_BASE_URL=f"http://127.0.0.1:{port}", SANDBOX_PORT=str(sandbox_port)
+    )
     manage = [sys.executable, "manage.py"]
     for step in (["migrate", "--noinput", "-v", "0"], ["seed_demo"]):
         done = subprocess.run(manage + step, cwd=processes.ROOT, env=env, capture_output=True, text=True, timeout=180)
@@ -31,7 +33,17 @@ def embedded_platform(tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     try:
         processes.wait_until(lambda: processes.http_ok(f"{base}/healthz"), timeout=60, what="web", log=log)
-        yield {"base": base, "env": env, "var": var, "seed_output": seed_output, "proc": proc, "log": log}
+        sandbox = f"http://127.0.0.1:{sandbox_port}"
+        processes.wait_until(lambda: processes.http_ok(f"{sandbox}/healthz"), timeout=60, what="sandbox", log=log)
+        yield {
+            "base": base,
+            "sandbox": sandbox,
+            "env": env,
+            "var": var,
+            "seed_output": seed_output,
+            "proc": proc,
+            "log": log,
+        }
     finally:
         processes.stop(proc)
 
@@ -60,6 +72,11 @@ def test_seeding_twice_keeps_the_same_credentials(embedded_platform):
     assert again.stdout == embedded_platform["seed_output"]
     stored = json.loads((embedded_platform["var"] / "demo-credentials.json").read_text())
     assert stored["secret_key"] in again.stdout
+
+
+def test_the_psp_sandbox_runs_beside_the_platform(embedded_platform):
+    response = httpx.get(f"{embedded_platform['sandbox']}/healthz", timeout=5)
+    assert response.status_code == 200
 
 
 def test_ready_without_any_service(embedded_platform):

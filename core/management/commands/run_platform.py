@@ -16,6 +16,9 @@ from honcho.manager import Manager
 
 
 def platform_processes(*, host: str, port: int) -> dict[str, str]:
+    python = shlex.quote(sys.executable)
+    sandbox_host = shlex.quote(settings.SANDBOX_HOST)
+    sandbox_db = shlex.quote(str(settings.VAR_DIR / "sandbox.sqlite3"))
     bin_dir = os.path.dirname(sys.executable)
     celery = shlex.quote(os.path.join(bin_dir, "celery"))
     gunicorn = shlex.quote(os.path.join(bin_dir, "gunicorn"))
@@ -24,11 +27,13 @@ def platform_processes(*, host: str, port: int) -> dict[str, str]:
         "web": f"{gunicorn} config.wsgi --config python:config.gunicorn --bind {host}:{port}",
         "worker": f"{celery} -A config worker --loglevel INFO --concurrency 2 --hostname worker@%h",
         "beat": f"{celery} -A config beat --loglevel INFO --schedule {shlex.quote(schedule)}",
+        # The PSP simulator is its own program (never imported by the platform), reached over HTTP like a real PSP.
+        "sandbox": f"{python} -m sandbox --host {sandbox_host} --port {settings.SANDBOX_PORT} --db {sandbox_db}",
     }
 
 
 class Command(BaseCommand):
-    help = "Runs web, Celery worker and Celery beat together (Ctrl-C stops all)."
+    help = "Runs web, Celery worker, Celery beat and the PSP sandbox together (Ctrl-C stops all)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -39,8 +44,11 @@ class Command(BaseCommand):
             (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
         base = f"http://{options['host']}:{options['port']}"
         manager = Manager()
+        # The sandbox signs and sends its provider webhooks to this platform's inbound endpoint.
+        sandbox_env = {**os.environ, "SANDBOX_WEBHOOK_URL": f"{base}/psp/webhooks/{{provider}}"}
         for name, command in platform_processes(host=options["host"], port=options["port"]).items():
-            manager.add_process(name, command, cwd=str(settings.BASE_DIR))
+            env = sandbox_env if name == "sandbox" else None
+            manager.add_process(name, command, cwd=str(settings.BASE_DIR), env=env)
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         broker = settings.CELERY_BROKER_URL.split(":")[0]
         self.stdout.write(
@@ -50,6 +58,7 @@ class Command(BaseCommand):
             f"  API docs     {base}/docs/\n"
             f"  Back office  {base}/admin/\n"
             f"  Health       {base}/healthz  {base}/readyz\n"
+            f"  PSP sandbox  http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}/ (see sandbox/README.md)\n"
             "Ctrl-C stops everything.\n\n"
         )
         self.stdout.flush()
