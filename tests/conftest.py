@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests import processes
+from tests import processes, psp_sandbox
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +67,11 @@ def json_lines(text: str) -> list[dict[str, object]]:
         if isinstance(value, dict):
             lines.append(value)
     return lines
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[psp_sandbox.Server]:
+    """One real PSP sandbox process for the whole session, reached over HTTP only."""
+    running = psp_sandbox.start_server(tmp_path_factory.mktemp("sandbox") / "server.log")
+    yield running
+    psp_sandbox.stop_server(running)
