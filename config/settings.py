@@ -252,3 +252,36 @@ LEDGERLINE_BASE_URL: str = env.str("LEDGERLINE_BASE_URL", default="http://127.0.
 SANDBOX_HOST: str = env.str("SANDBOX_HOST", default="127.0.0.1")
 SANDBOX_PORT: int = env.int("SANDBOX_PORT", default=8100)
 SANDBOX_URL: str = env.str("SANDBOX_URL", default=f"http://{SANDBOX_HOST}:{SANDBOX_PORT}")
+
+# --- Payment providers ---------------------------------------------------------------------------------------
+# One entry per provider account: the connector class, where it lives, its credentials, its timeouts, the Celery
+# queue its calls run on (a bulkhead: a slow provider only fills its own queue) and its circuit breaker.
+PSP_CONNECT_TIMEOUT: float = env.float("PSP_CONNECT_TIMEOUT", default=2.0)
+PSP_READ_TIMEOUT: float = env.float("PSP_READ_TIMEOUT", default=10.0)
+PSP_CIRCUIT: dict[str, float] = {
+    "failure_threshold": env.int("PSP_CIRCUIT_FAILURE_THRESHOLD", default=5),
+    "window_seconds": env.float("PSP_CIRCUIT_WINDOW_SECONDS", default=30.0),
+    "cooldown_seconds": env.float("PSP_CIRCUIT_COOLDOWN_SECONDS", default=15.0),
+}
+PSP_CONNECTORS: dict[str, dict[str, Any]] = {
+    name: {
+        "class": f"payments.connectors.{module}",
+        "base_url": f"{SANDBOX_URL}/{name}",
+        "api_key": env.str(f"PSP_{name.upper()}_API_KEY", default=f"sandbox_{name}_key"),
+        "webhook_secret": env.str(f"PSP_{name.upper()}_WEBHOOK_SECRET", default=f"whsec_sandbox_{name}"),
+        "connect_timeout": PSP_CONNECT_TIMEOUT,
+        "read_timeout": PSP_READ_TIMEOUT,
+        "queue": f"psp.{name}",
+        "circuit": PSP_CIRCUIT,
+    }
+    for name, module in (
+        ("card_a", "sandbox_card.SandboxCardConnector"),
+        ("card_b", "sandbox_card.SandboxCardConnector"),
+        ("upi", "sandbox_upi.SandboxUpiConnector"),
+    )
+}
+# Per payment method, the connectors to try in order; the next one only when the call provably never reached the
+# previous one (or it says the charge does not exist). Merchants may override this later.
+PSP_ROUTING: dict[str, list[str]] = {"card": ["card_a", "card_b"], "upi": ["upi"]}
+# Worker processes started by run_platform for the provider queues: one per connector, small concurrency.
+PSP_WORKER_CONCURRENCY: int = env.int("PSP_WORKER_CONCURRENCY", default=2)
