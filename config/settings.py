@@ -247,3 +247,6 @@ DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 
 # --- Ledgerline ----------------------------------------------------------------------------------------------
 LEDGERLINE_BASE_URL: str = env.str("LEDGERLINE_BASE_URL", default="http://127.0.0.1:8000")
+# Keys the HMACs of card numbers (card.fingerprint) and of idempotent request bodies. Changing it changes every
+# card fingerprint, so production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
+LEDGERLINE_FINGERPRINT_SECRET: str = env.str("LEDGERLINE_FINGERPRINT_SECRET", default=f"fingerprint:{SECRET_KEY}")
