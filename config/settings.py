@@ -250,3 +250,11 @@ LEDGERLINE_BASE_URL: str = env.str("LEDGERLINE_BASE_URL", default="http://127.0.
 # Keys the HMACs of card numbers (card.fingerprint) and of idempotent request bodies. Changing it changes every
 # card fingerprint, so production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
 LEDGERLINE_FINGERPRINT_SECRET: str = env.str("LEDGERLINE_FINGERPRINT_SECRET", default=f"fingerprint:{SECRET_KEY}")
+# Idempotency keys are kept at least this long (the contract says 24 hours), then the beat task removes them.
+IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "idempotency-keys-delete-expired": {"task": "payments.idempotency_keys_delete_expired", "schedule": 3600.0},
+        "payments-expire-overdue": {"task": "payments.payments_expire_overdue", "schedule": 60.0},
+    }
+)
