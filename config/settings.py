@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_structlog",
     "core",
     "ledger",
@@ -216,15 +217,28 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.FormParser"],
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.LedgerlineAutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["payments.api.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
+# Requests per API key, as "<count>/<s|m|h>" (a fixed window counted in Redis, or the cache when embedded).
+LEDGERLINE_API_RATE: str = env.str("LEDGERLINE_API_RATE", default="100/s")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ledgerline API",
     "DESCRIPTION": "The merchant API of Ledgerline: payments, refunds, disputes, balances, payouts, events.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ErrorTypeEnum": "core.api.schema.ERROR_TYPES",
+        "PaymentMethodTypeEnum": "payments.enums.PaymentMethodType",
+    },
+    # Swagger UI from the installed sidecar package: /docs/ works with no CDN (offline machines, strict CSPs).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Logging: one JSON object per line, from Django, Celery and our code alike -----------------------------
