@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -133,8 +134,8 @@ class PaymentListFilterSerializer(serializers.Serializer[Any]):
 
 _LIST_PARAMETERS = [
     OpenApiParameter("status", str, enum=PaymentStatus.values, required=False),
-    OpenApiParameter("created[gte]", str, description="ISO 8601; created at or after", required=False),
-    OpenApiParameter("created[lte]", str, description="ISO 8601; created at or before", required=False),
+    OpenApiParameter("created[gte]", OpenApiTypes.DATETIME, description="created at or after", required=False),
+    OpenApiParameter("created[lte]", OpenApiTypes.DATETIME, description="created at or before", required=False),
 ]
 
 
