@@ -148,7 +148,7 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
     def get_attempts(self, obj: Payment) -> Any:
         attempts = self.context.get("attempts")
         if attempts is None:
-            attempts = obj.attempts.all()
+            attempts = obj.known_attempts if obj.known_attempts is not None else obj.attempts.all()
         return PaymentAttemptSerializer(attempts, many=True).data
 
     @extend_schema_field(serializers.CharField(allow_null=True))

@@ -82,6 +82,9 @@ class Payment(FSMModelMixin, models.Model):
     created = models.DateTimeField(db_default=Now(), editable=False)
     updated = models.DateTimeField(db_default=Now())
 
+    # The attempts a service just wrote or read under the row lock, so the response that follows needs no query.
+    known_attempts: list[PaymentAttempt] | None = None
+
     class Meta:
         ordering = ["-id"]
         indexes = [

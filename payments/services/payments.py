@@ -164,6 +164,7 @@ def payment_create(
         if not confirm:
             payment.save(force_insert=True)
             _history(payment, from_status="", transition="create")
+            payment.known_attempts = []
             return payment
         payment.confirm()
         payment.save(force_insert=True)
@@ -456,6 +457,7 @@ def _history(payment: Payment, *, from_status: str, transition: str, attempt: Pa
 
 
 def _events(payment: Payment, events: Sequence[str], *, attempts: list[PaymentAttempt]) -> None:
+    payment.known_attempts = attempts
     payload = payment_representation(payment, attempts=attempts)
     for event in events:
         outbox_event_add(
