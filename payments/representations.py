@@ -15,12 +15,23 @@ from payments.enums import PaymentMethodType
 from payments.models import Payment, PaymentAttempt
 
 
+class BlankAsNullField(serializers.CharField):
+    """Text columns store "nothing" as "" (no NULL to check for); the API says ``null``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_null=True, read_only=True, **kwargs)
+
+    # A CharField so the schema says "string, nullable"; the stubs say a CharField never renders None.
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
+        return str(value) if value else None
+
+
 class PaymentAttemptSerializer(serializers.ModelSerializer[PaymentAttempt]):
     object = serializers.SerializerMethodField()
-    connector = serializers.SerializerMethodField()
-    provider_reference = serializers.SerializerMethodField()
-    failure_code = serializers.SerializerMethodField()
-    failure_message = serializers.SerializerMethodField()
+    connector = BlankAsNullField()
+    provider_reference = BlankAsNullField()
+    failure_code = BlankAsNullField()
+    failure_message = BlankAsNullField()
 
     class Meta:
         model = PaymentAttempt
@@ -41,22 +52,6 @@ class PaymentAttemptSerializer(serializers.ModelSerializer[PaymentAttempt]):
 
     def get_object(self, obj: PaymentAttempt) -> str:
         return "payment_attempt"
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_connector(self, obj: PaymentAttempt) -> str | None:
-        return obj.connector or None
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_provider_reference(self, obj: PaymentAttempt) -> str | None:
-        return obj.provider_reference or None
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_failure_code(self, obj: PaymentAttempt) -> str | None:
-        return obj.failure_code or None
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_failure_message(self, obj: PaymentAttempt) -> str | None:
-        return obj.failure_message or None
 
 
 class _CardSerializer(serializers.Serializer[Any]):
@@ -86,10 +81,10 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
     object = serializers.SerializerMethodField()
     payment_method = serializers.SerializerMethodField()
     attempts = serializers.SerializerMethodField()
-    psp = serializers.SerializerMethodField()
-    failure_code = serializers.SerializerMethodField()
-    failure_message = serializers.SerializerMethodField()
-    cancellation_reason = serializers.SerializerMethodField()
+    psp = BlankAsNullField()
+    failure_code = BlankAsNullField()
+    failure_message = BlankAsNullField()
+    cancellation_reason = BlankAsNullField()
     next_action = serializers.JSONField(allow_null=True)
     metadata = serializers.DictField(child=serializers.CharField())
 
@@ -150,22 +145,6 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
         if attempts is None:
             attempts = obj.known_attempts if obj.known_attempts is not None else obj.attempts.all()
         return PaymentAttemptSerializer(attempts, many=True).data
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_psp(self, obj: Payment) -> str | None:
-        return obj.psp or None
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_failure_code(self, obj: Payment) -> str | None:
-        return obj.failure_code or None
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_failure_message(self, obj: Payment) -> str | None:
-        return obj.failure_message or None
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_cancellation_reason(self, obj: Payment) -> str | None:
-        return obj.cancellation_reason or None
 
 
 def payment_representation(payment: Payment, *, attempts: list[PaymentAttempt] | None = None) -> dict[str, Any]:
