@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_structlog",
     "core",
     "ledger",
@@ -216,15 +217,28 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.FormParser"],
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.LedgerlineAutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["payments.api.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
+# Requests per API key, as "<count>/<s|m|h>" (a fixed window counted in Redis, or the cache when embedded).
+LEDGERLINE_API_RATE: str = env.str("LEDGERLINE_API_RATE", default="100/s")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ledgerline API",
     "DESCRIPTION": "The merchant API of Ledgerline: payments, refunds, disputes, balances, payouts, events.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ErrorTypeEnum": "core.api.schema.ERROR_TYPES",
+        "PaymentMethodTypeEnum": "payments.enums.PaymentMethodType",
+    },
+    # Swagger UI from the installed sidecar package: /docs/ works with no CDN (offline machines, strict CSPs).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Logging: one JSON object per line, from Django, Celery and our code alike -----------------------------
@@ -285,3 +299,15 @@ PSP_CONNECTORS: dict[str, dict[str, Any]] = {
 PSP_ROUTING: dict[str, list[str]] = {"card": ["card_a", "card_b"], "upi": ["upi"]}
 # Worker processes started by run_platform for the provider queues: one per connector, small concurrency.
 PSP_WORKER_CONCURRENCY: int = env.int("PSP_WORKER_CONCURRENCY", default=2)
+
+# Keys the HMACs of card numbers (card.fingerprint) and of idempotent request bodies. Changing it changes every
+# card fingerprint, so production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
+LEDGERLINE_FINGERPRINT_SECRET: str = env.str("LEDGERLINE_FINGERPRINT_SECRET", default=f"fingerprint:{SECRET_KEY}")
+# Idempotency keys are kept at least this long (the contract says 24 hours), then the beat task removes them.
+IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "idempotency-keys-delete-expired": {"task": "payments.idempotency_keys_delete_expired", "schedule": 3600.0},
+        "payments-expire-overdue": {"task": "payments.payments_expire_overdue", "schedule": 60.0},
+    }
+)

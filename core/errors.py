@@ -13,6 +13,8 @@ class LedgerlineError(Exception):
     code: str = "invalid_request"
     param: str | None = None
     should_retry: bool = False
+    # Seconds a client should wait before retrying (sent as ``Retry-After``); ``None`` sends no header.
+    retry_after: int | None = None
 
     def __init__(
         self,

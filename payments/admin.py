@@ -1,26 +1,70 @@
-from django.contrib import admin
+"""The back office. Every change goes through the same services as the API; payments are read-only here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from payments.models import ApiKey, Merchant
+from payments.models import ApiKey, Merchant, Payment, PaymentAttempt, PaymentStateChange
+from payments.services.merchants import api_key_create, api_key_revoke, merchant_create
 
 
-class ApiKeyInline(admin.TabularInline[ApiKey, Merchant]):
+class _ReadOnlyInline(admin.TabularInline[Any, Any]):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ApiKeyInline(_ReadOnlyInline):
     model = ApiKey
     fields = ("id", "name", "livemode", "redacted", "created", "last_used_at", "revoked_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj: Merchant | None = None) -> bool:
-        return False
+
+def _issue_key(request: HttpRequest, merchant: Merchant, *, livemode: bool) -> None:
+    issued = api_key_create(merchant=merchant, livemode=livemode, name=f"admin:{request.user}")
+    messages.warning(
+        request, f"New secret key for {merchant.name}: {issued.secret} — copy it now, it will not be shown again."
+    )
 
 
 @admin.register(Merchant)
 class MerchantAdmin(admin.ModelAdmin[Merchant]):
-    list_display = ("id", "name", "email", "created")
+    list_display = ("id", "name", "email", "upi_collect_enabled", "created")
     search_fields = ("id", "name", "email")
     readonly_fields = ("id", "created")
+    fields = ("id", "name", "email", "upi_collect_enabled", "created")
     inlines = [ApiKeyInline]
+    actions = ["create_test_key", "create_live_key"]
+
+    def save_model(self, request: HttpRequest, obj: Merchant, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        merchant, issued = merchant_create(name=obj.name, email=obj.email)
+        if obj.upi_collect_enabled:
+            Merchant.objects.filter(pk=merchant.pk).update(upi_collect_enabled=True)
+        obj.pk = merchant.pk
+        messages.warning(request, f"Secret key: {issued.secret} — copy it now, it will not be shown again.")
+
+    @admin.action(description="Create a test secret key (shown once)")
+    def create_test_key(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> None:
+        for merchant in queryset:
+            _issue_key(request, merchant, livemode=False)
+
+    @admin.action(description="Create a live secret key (shown once)")
+    def create_live_key(self, request: HttpRequest, queryset: QuerySet[Merchant]) -> None:
+        for merchant in queryset:
+            _issue_key(request, merchant, livemode=True)
 
 
 @admin.register(ApiKey)
@@ -28,17 +72,65 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     list_display = ("id", "merchant", "redacted", "livemode", "created", "last_used_at", "revoked_at")
     list_filter = ("livemode",)
     search_fields = ("id", "merchant__id", "merchant__name", "prefix")
-    readonly_fields = (
-        "id",
-        "merchant",
-        "prefix",
-        "last4",
-        "livemode",
-        "created",
-        "last_used_at",
-        "revoked_at",
-    )
+    readonly_fields = ("id", "merchant", "prefix", "last4", "livemode", "created", "last_used_at", "revoked_at")
     exclude = ("key_hash",)
+    actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # keys are issued from the merchant page, where the secret can be shown once
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+class PaymentAttemptInline(_ReadOnlyInline):
+    model = PaymentAttempt
+    fields = (
+        "id",
+        "operation",
+        "amount",
+        "connector",
+        "outcome",
+        "provider_reference",
+        "idempotency_key",
+        "failure_code",
+        "created",
+        "started_at",
+        "finished_at",
+        "request_summary",
+        "response_summary",
+    )
+    readonly_fields = fields
+
+
+class PaymentStateChangeInline(_ReadOnlyInline):
+    model = PaymentStateChange
+    fields = ("created", "from_status", "to_status", "transition", "attempt", "request_id")
+    readonly_fields = fields
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin[Payment]):
+    list_display = ("id", "merchant", "livemode", "amount", "currency", "status", "card_last4", "customer_email")
+    list_filter = ("status", "livemode", "payment_method_type", "capture_method")
+    list_select_related = ("merchant",)
+    # Exact matches where an index serves them (id, last4, provider reference); email by substring.
+    search_fields = ("=id", "=card_last4", "=attempts__provider_reference", "customer_email")
+    search_help_text = "payment id, card last 4, provider reference, or customer email"
+    show_full_result_count = False
+    inlines = [PaymentAttemptInline, PaymentStateChangeInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Payment | None = None) -> list[str]:
+        return [field.name for field in Payment._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Payment | None = None) -> bool:
+        return False  # status changes go through services (API, executor), never through a form
+
+    def has_delete_permission(self, request: HttpRequest, obj: Payment | None = None) -> bool:
         return False

@@ -4,3 +4,77 @@ from django.db import models
 class OutboxKind(models.TextChoices):
     EVENT = "event", "Event"  # becomes a merchant-visible Event (evt_…) and its webhook deliveries
     COMMAND = "command", "Command"  # an internal follow-up (execute an attempt, a refund, a payout): a Celery task
+
+
+class PaymentStatus(models.TextChoices):
+    REQUIRES_CONFIRMATION = "requires_confirmation", "Requires confirmation"
+    PROCESSING = "processing", "Processing"
+    REQUIRES_ACTION = "requires_action", "Requires action"
+    REQUIRES_CAPTURE = "requires_capture", "Requires capture"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class CaptureMethod(models.TextChoices):
+    AUTOMATIC = "automatic", "Automatic"
+    MANUAL = "manual", "Manual"
+
+
+class PaymentMethodType(models.TextChoices):
+    CARD = "card", "Card"
+    UPI = "upi", "UPI"
+
+
+class UpiFlow(models.TextChoices):
+    INTENT = "intent", "Intent / QR"
+    COLLECT = "collect", "Collect"
+
+
+class CardBrand(models.TextChoices):
+    VISA = "visa", "Visa"
+    MASTERCARD = "mastercard", "Mastercard"
+    AMEX = "amex", "American Express"
+    DISCOVER = "discover", "Discover"
+    DINERS = "diners", "Diners Club"
+    JCB = "jcb", "JCB"
+    UNIONPAY = "unionpay", "UnionPay"
+    RUPAY = "rupay", "RuPay"
+
+
+class AttemptOperation(models.TextChoices):
+    AUTHORIZE = "authorize", "Authorize (and capture, when automatic)"
+    CAPTURE = "capture", "Capture"
+    VOID = "void", "Void an authorization"
+
+
+class AttemptOutcome(models.TextChoices):
+    PENDING = "pending", "Pending"  # persisted, not yet sent (or sent and still running)
+    UNKNOWN = "unknown", "Unknown"  # timeout or 5xx: resolved by a status lookup, never assumed failed
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class CancellationReason(models.TextChoices):
+    REQUESTED_BY_CUSTOMER = "requested_by_customer", "Requested by customer"
+    DUPLICATE = "duplicate", "Duplicate"
+    FRAUDULENT = "fraudulent", "Fraudulent"
+    ABANDONED = "abandoned", "Abandoned"
+    AUTHORIZATION_EXPIRED = "authorization_expired", "Authorization expired before capture"
+
+
+class IdempotencyStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+
+
+class PaymentEventType(models.TextChoices):
+    """The merchant-visible events a payment's transitions write to the outbox."""
+
+    PROCESSING = "payment.processing"
+    REQUIRES_ACTION = "payment.requires_action"
+    REQUIRES_CAPTURE = "payment.requires_capture"
+    SUCCEEDED = "payment.succeeded"
+    CAPTURED = "payment.captured"
+    FAILED = "payment.failed"
+    CANCELED = "payment.canceled"

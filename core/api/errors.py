@@ -77,6 +77,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, LedgerlineError):
         body = error_body(type_=exc.type, code=exc.code, message=exc.message, param=exc.param)
         headers["Should-Retry"] = "true" if exc.should_retry else "false"
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
         return Response(body, status=exc.status_code, headers=headers)
 
     if isinstance(exc, drf.ValidationError):

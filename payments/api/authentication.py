@@ -24,6 +24,14 @@ def request_merchant(request: Request) -> Merchant:
     return merchant
 
 
+def request_api_key(request: Request) -> ApiKey:
+    """The API key of an authenticated request: its ``livemode`` scopes every object the request can see."""
+    api_key = request.auth
+    if not isinstance(api_key, ApiKey):
+        raise exceptions.NotAuthenticated()
+    return api_key
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer sk_test_…``: the merchant becomes ``request.user``, the key ``request.auth``."""
 

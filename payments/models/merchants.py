@@ -18,6 +18,8 @@ class Merchant(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=_merchant_id, editable=False)
     name = models.CharField(max_length=200)
     email = models.EmailField()
+    # The UPI network is retiring collect requests for most merchants: off unless a merchant is allowed it.
+    upi_collect_enabled = models.BooleanField(default=False)
     created = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:

@@ -1,0 +1,86 @@
+"""The OpenAPI document's house rules, applied to every operation so no endpoint can forget them:
+
+* every ``POST`` documents the ``Idempotency-Key`` header (api-contract.md, Idempotency);
+* every operation documents the error envelope for the statuses it can answer with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ComponentRegistry
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+ERROR_TYPES = [
+    "invalid_request_error",
+    "authentication_error",
+    "permission_error",
+    "idempotency_error",
+    "card_error",
+    "upi_error",
+    "rate_limit_error",
+    "api_error",
+]
+
+
+class ErrorDetailSerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=ERROR_TYPES)  # named ErrorTypeEnum in settings.SPECTACULAR_SETTINGS
+    code = serializers.CharField()
+    message = serializers.CharField()
+    param = serializers.CharField(required=False, allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """``{"error": {"type", "code", "message", "param"}}``: the one error shape of the API."""
+
+    error = ErrorDetailSerializer()
+
+
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": (
+        "Up to 255 characters, scoped to your account and kept at least 24 hours. A retry with the same key and "
+        "parameters returns the first response with `Idempotent-Replayed: true`; different parameters get 400 "
+        "`idempotency_key_reused`; a retry while the first request still runs gets 409 `idempotency_key_in_use`."
+    ),
+}
+
+_ERRORS_EVERYWHERE = {
+    400: "Invalid request (the envelope's `param` names the field).",
+    401: "Missing or invalid API key.",
+    404: "No such object (other accounts' objects do not exist for you).",
+    429: "Too many requests for this API key; retry after `Retry-After` seconds.",
+    500: "An internal error.",
+}
+_ERRORS_ON_POST = {
+    409: "A request with this Idempotency-Key is still executing.",
+    503: "The platform is shedding load; retry after `Retry-After` seconds.",
+}
+
+
+class LedgerlineAutoSchema(AutoSchema):
+    # Applied to the finished operation, so a view's own @extend_schema (parameters, responses) cannot drop them.
+    def get_operation(
+        self, path: str, path_regex: str, path_prefix: str, method: str, registry: ComponentRegistry
+    ) -> dict[str, Any] | None:
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        if method == "POST":
+            parameters = operation.setdefault("parameters", [])
+            if not any(p.get("name") == "Idempotency-Key" for p in parameters):
+                parameters.append(IDEMPOTENCY_KEY_PARAMETER)
+        errors = dict(_ERRORS_EVERYWHERE)
+        if method == "POST":
+            errors.update(_ERRORS_ON_POST)
+        responses = operation.setdefault("responses", {})
+        for status, description in errors.items():
+            if str(status) not in responses:
+                error = OpenApiResponse(response=ErrorSerializer, description=description)
+                responses[str(status)] = self._get_response_for_code(error, str(status))  # type: ignore[no-untyped-call]
+        return operation

@@ -1,0 +1,86 @@
+"""The one way a ``POST`` endpoint runs: validate, then execute at most once per ``Idempotency-Key``.
+
+Subclass ``IdempotentApiView`` and implement two methods; do not write ``post`` yourself::
+
+    class RefundCreateApi(IdempotentApiView[RefundCreateInput]):
+        @extend_schema(request=RefundCreateInputSerializer, responses={200: RefundSerializer})
+        def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+            return super().post(request, *args, **kwargs)       # only to hang the schema on
+
+        def validate_post(self, request: Request, **kwargs: Any) -> RefundCreateInput:
+            # Parse and check the input; touch nothing. A failure here is a 400 that is NOT stored under the key,
+            # so a corrected retry with the same key works. Load-shedding checks (503) belong here too.
+            ...
+
+        def perform_post(self, request: Request, data: RefundCreateInput, **kwargs: Any) -> Response:
+            # One service call and its output serializer. Whatever happens from here on is stored under the key,
+            # error responses and 500s included, and replayed to every retry with the same key and parameters.
+            ...
+
+Authentication and throttling run before ``post`` (401 and 429 are never stored). With a key, the response and
+every row ``perform_post`` wrote commit in one transaction (``payments.services.idempotency``); without one,
+``perform_post`` simply runs. Replays carry ``Idempotent-Replayed: true``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from payments.api.authentication import request_api_key
+from payments.services.idempotency import (
+    StoredResponse,
+    idempotency_key_validate,
+    idempotent_execute,
+    request_fingerprint,
+)
+
+InputT = TypeVar("InputT")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class IdempotentApiView(APIView, Generic[InputT]):
+    def validate_post(self, request: Request, **kwargs: Any) -> InputT:
+        raise NotImplementedError
+
+    def perform_post(self, request: Request, data: InputT, **kwargs: Any) -> Response:
+        raise NotImplementedError
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raw_key = request.headers.get(IDEMPOTENCY_HEADER)
+        key = idempotency_key_validate(raw_key) if raw_key is not None else None
+        data = self.validate_post(request, **kwargs)
+        if key is None:
+            return self.perform_post(request, data, **kwargs)
+
+        api_key = request_api_key(request)
+        first: list[Response] = []
+
+        def work() -> StoredResponse:
+            response = self.perform_post(request, data, **kwargs)
+            first.append(response)
+            return StoredResponse(status=response.status_code, body=response.data)
+
+        def on_error(exc: Exception) -> StoredResponse:
+            response = self.handle_exception(exc)
+            first.append(response)
+            return StoredResponse(status=response.status_code, body=response.data)
+
+        stored = idempotent_execute(
+            merchant_id=api_key.merchant_id,
+            livemode=api_key.livemode,
+            key=key,
+            method=request.method or "POST",
+            path=request.path,
+            fingerprint=request_fingerprint(method=request.method or "POST", path=request.path, body=request.data),
+            work=work,
+            on_error=on_error,
+        )
+        if not stored.replayed:
+            return first[-1]
+        headers = {"Idempotent-Replayed": "true", "Should-Retry": "false"}
+        return Response(stored.body, status=stored.status, headers=headers)

@@ -1,0 +1,72 @@
+"""Per-API-key rate limit (api-contract.md, Rate limits): a fixed window counted in Redis.
+
+One Redis round trip per request (``SET NX EX`` then ``INCR`` in one MULTI), shared by every web process. The
+rate is ``settings.LEDGERLINE_API_RATE``, e.g. ``100/s``. A fixed window may let through up to twice the rate
+across a window boundary; that is the price of one atomic counter instead of a sorted set per key.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import cache
+from typing import TYPE_CHECKING
+
+import redis
+from django.conf import settings
+from django.core.cache import cache as django_cache
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from payments.models import ApiKey
+
+if TYPE_CHECKING:  # rest_framework.views imports this module (DEFAULT_THROTTLE_CLASSES) while it loads
+    from rest_framework.views import APIView
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    count, _, period = rate.partition("/")
+    return int(count), _PERIODS[period.strip()[:1]]
+
+
+@cache
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+
+
+def _hit(key: str, ttl: int) -> int:
+    if settings.REDIS_URL:
+        pipe = _redis(settings.REDIS_URL).pipeline(transaction=True)
+        pipe.set(key, 0, ex=ttl, nx=True)
+        pipe.incr(key)
+        return int(pipe.execute()[1])
+    # The embedded shape has no Redis; its file cache is shared by its processes, which is good enough there.
+    if django_cache.add(key, 1, timeout=ttl):
+        return 1
+    try:
+        return django_cache.incr(key)
+    except ValueError:  # expired between add and incr
+        django_cache.add(key, 1, timeout=ttl)
+        return 1
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        api_key = request.auth
+        if not isinstance(api_key, ApiKey):
+            return True  # unauthenticated requests are refused before they cost anything
+        limit, period = parse_rate(settings.LEDGERLINE_API_RATE)
+        now = time.time()
+        window = int(now // period)
+        if _hit(f"ll:throttle:{api_key.pk}:{period}:{window}", ttl=period + 1) <= limit:
+            return True
+        self._wait = period - (now % period)
+        return False
+
+    def wait(self) -> float | None:
+        return math.ceil(self._wait) if self._wait is not None else None

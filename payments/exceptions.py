@@ -1,0 +1,51 @@
+"""The payments app's domain errors; the API's exception handler renders each as the contract's envelope."""
+
+from __future__ import annotations
+
+from core.errors import LedgerlineError
+
+
+class InvalidRequestError(LedgerlineError):
+    """The request's parameters are not acceptable."""
+
+    code = "parameter_invalid"
+
+
+class PaymentNotFoundError(LedgerlineError):
+    """No such payment."""
+
+    status_code = 404
+    code = "resource_missing"
+    param = "id"
+
+
+class PaymentStateError(LedgerlineError):
+    """The payment's status does not allow this operation."""
+
+    code = "payment_unexpected_state"
+
+
+class IdempotencyKeyReusedError(LedgerlineError):
+    """This Idempotency-Key was already used with different parameters or on another endpoint."""
+
+    type = "idempotency_error"
+    code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInUseError(LedgerlineError):
+    """A request with this Idempotency-Key is still executing; retry once it has finished."""
+
+    status_code = 409
+    type = "idempotency_error"
+    code = "idempotency_key_in_use"
+    should_retry = True
+
+
+class ServiceUnavailableError(LedgerlineError):
+    """The platform is shedding load; retry after the number of seconds in Retry-After."""
+
+    status_code = 503
+    type = "api_error"
+    code = "service_unavailable"
+    should_retry = True
+    retry_after = 1

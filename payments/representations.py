@@ -1,0 +1,152 @@
+"""The API representation of payments: the response body, the stored idempotent response and the event payload.
+
+It lives outside ``payments/api`` because services write it into outbox events (a webhook carries exactly what
+``GET /v1/payments/{id}`` would have shown at that moment).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from payments.enums import PaymentMethodType
+from payments.models import Payment, PaymentAttempt
+
+
+class BlankAsNullField(serializers.CharField):
+    """Text columns store "nothing" as "" (no NULL to check for); the API says ``null``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_null=True, read_only=True, **kwargs)
+
+    # A CharField so the schema says "string, nullable"; the stubs say a CharField never renders None.
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
+        return str(value) if value else None
+
+
+class PaymentAttemptSerializer(serializers.ModelSerializer[PaymentAttempt]):
+    object = serializers.SerializerMethodField()
+    connector = BlankAsNullField()
+    provider_reference = BlankAsNullField()
+    failure_code = BlankAsNullField()
+    failure_message = BlankAsNullField()
+
+    class Meta:
+        model = PaymentAttempt
+        fields = [
+            "id",
+            "object",
+            "created",
+            "operation",
+            "amount",
+            "connector",
+            "outcome",
+            "provider_reference",
+            "failure_code",
+            "failure_message",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_object(self, obj: PaymentAttempt) -> str:
+        return "payment_attempt"
+
+
+class _CardSerializer(serializers.Serializer[Any]):
+    brand = serializers.CharField()
+    last4 = serializers.CharField()
+    fingerprint = serializers.CharField()
+    exp_month = serializers.IntegerField()
+    exp_year = serializers.IntegerField()
+
+
+class _UpiSerializer(serializers.Serializer[Any]):
+    flow = serializers.CharField()
+    vpa = serializers.CharField(allow_null=True)
+    rrn = serializers.CharField(allow_null=True)
+    expires_in = serializers.IntegerField()
+
+
+class PaymentMethodDetailsSerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=PaymentMethodType.choices)
+    card = _CardSerializer(required=False)
+    upi = _UpiSerializer(required=False)
+
+
+class PaymentSerializer(serializers.ModelSerializer[Payment]):
+    """``context["attempts"]``, when given, saves the query for the payment's attempts."""
+
+    object = serializers.SerializerMethodField()
+    payment_method = serializers.SerializerMethodField()
+    attempts = serializers.SerializerMethodField()
+    psp = BlankAsNullField()
+    failure_code = BlankAsNullField()
+    failure_message = BlankAsNullField()
+    cancellation_reason = BlankAsNullField()
+    next_action = serializers.JSONField(allow_null=True)
+    metadata = serializers.DictField(child=serializers.CharField())
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "object",
+            "created",
+            "livemode",
+            "amount",
+            "currency",
+            "amount_captured",
+            "amount_refunded",
+            "status",
+            "capture_method",
+            "payment_method",
+            "next_action",
+            "expires_at",
+            "capture_before",
+            "description",
+            "metadata",
+            "customer_email",
+            "failure_code",
+            "failure_message",
+            "cancellation_reason",
+            "disputed",
+            "psp",
+            "attempts",
+        ]
+        read_only_fields = fields
+
+    def get_object(self, obj: Payment) -> str:
+        return "payment"
+
+    @extend_schema_field(PaymentMethodDetailsSerializer)
+    def get_payment_method(self, obj: Payment) -> dict[str, Any]:
+        if obj.payment_method_type == PaymentMethodType.CARD:
+            card = {
+                "brand": obj.card_brand,
+                "last4": obj.card_last4,
+                "fingerprint": obj.card_fingerprint,
+                "exp_month": obj.card_exp_month,
+                "exp_year": obj.card_exp_year,
+            }
+            return {"type": "card", "card": card}
+        upi = {
+            "flow": obj.upi_flow,
+            "vpa": obj.upi_vpa or None,
+            "rrn": obj.upi_rrn or None,
+            "expires_in": obj.upi_expires_in,
+        }
+        return {"type": "upi", "upi": upi}
+
+    @extend_schema_field(PaymentAttemptSerializer(many=True))
+    def get_attempts(self, obj: Payment) -> Any:
+        attempts = self.context.get("attempts")
+        if attempts is None:
+            attempts = obj.known_attempts if obj.known_attempts is not None else obj.attempts.all()
+        return PaymentAttemptSerializer(attempts, many=True).data
+
+
+def payment_representation(payment: Payment, *, attempts: list[PaymentAttempt] | None = None) -> dict[str, Any]:
+    context = {"attempts": attempts} if attempts is not None else {}
+    return dict(PaymentSerializer(payment, context=context).data)

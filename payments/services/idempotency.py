@@ -1,0 +1,164 @@
+"""Idempotency keys (api-contract.md, Idempotency): the first response under a key is the only one ever given.
+
+How a request under a key runs, in ONE database transaction:
+
+1. ``pg_try_advisory_xact_lock`` on the key: if another transaction holds it, that request is still executing, and
+   this one gets ``409 idempotency_key_in_use`` at once (no waiting, no Redis).
+2. ``INSERT … ON CONFLICT DO NOTHING`` claims the key (the unique constraint on merchant, livemode and key is the
+   ground truth; the advisory lock only turns "would wait" into an immediate 409). On conflict the stored row is
+   read: a different fingerprint is ``400 idempotency_key_reused``, the same one replays the stored response.
+3. The work runs in a savepoint. Success: the response is stored and commits together with everything the work
+   wrote (the payment, its outbox rows). Failure of any kind: the savepoint is rolled back, the error response
+   (a 500 included) is stored, and that commits instead.
+
+A crash anywhere before the commit leaves nothing behind, so a retry simply executes: the only visible states are
+"no row" and ``completed``. Nothing in these requests calls the network (providers are called by the executor
+after commit), which is what makes one transaction possible; an endpoint that must call out would commit its
+``in_progress`` claim first and complete it in a second transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models.functions import Now
+
+from payments.enums import IdempotencyStatus
+from payments.exceptions import IdempotencyKeyInUseError, IdempotencyKeyReusedError, InvalidRequestError
+from payments.models import IdempotencyKey
+
+MAX_KEY_LENGTH = 255
+# First argument of the two-key advisory lock: keeps these locks apart from any other advisory lock user.
+_LOCK_NAMESPACE = 0x1D3A
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def idempotency_key_validate(key: str) -> str:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidRequestError(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            code="idempotency_key_invalid",
+            param="Idempotency-Key",
+        )
+    return key
+
+
+def request_fingerprint(*, method: str, path: str, body: Any) -> str:
+    """Keyed hash of what makes two requests "the same": method, path and the body's canonical JSON.
+
+    Keyed, because bodies carry card numbers: a plain hash of a body whose other fields are known could be
+    reversed by trying every number of a card range.
+    """
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    key = f"idempotency:{settings.LEDGERLINE_FINGERPRINT_SECRET}".encode()
+    message = f"{method.upper()}\n{path}\n{canonical}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _try_lock(*, merchant_id: str, livemode: bool, key: str) -> bool:
+    if connection.vendor != "postgresql":
+        return True  # the embedded shape's SQLite runs IMMEDIATE transactions, one writer at a time
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [_LOCK_NAMESPACE, f"{merchant_id}:{livemode}:{key}"]
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _claim(*, merchant_id: str, livemode: bool, key: str, fingerprint: str, method: str, path: str) -> int | None:
+    """Inserts the key's row; returns its id, or ``None`` when the key already has one."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {IdempotencyKey._meta.db_table}
+                    (merchant_id, livemode, key, fingerprint, method, path, status)
+                VALUES (%s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (merchant_id, livemode, key) DO NOTHING
+                RETURNING id""",  # noqa: S608 - the table name is ours; every value is a bound parameter
+            [merchant_id, livemode, key, fingerprint, method, path[:500], IdempotencyStatus.IN_PROGRESS],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else None  # ``created`` takes the column's database default
+
+
+def idempotent_execute(
+    *,
+    merchant_id: str,
+    livemode: bool,
+    key: str,
+    method: str,
+    path: str,
+    fingerprint: str,
+    work: Callable[[], StoredResponse],
+    on_error: Callable[[Exception], StoredResponse],
+) -> StoredResponse:
+    """Runs ``work`` at most once per (merchant, livemode, key) and returns its response, or the stored one.
+
+    ``work`` writes through services and returns the response to store; ``on_error`` turns any exception it
+    raised into the (error) response to store. Raises ``IdempotencyKeyInUseError`` and
+    ``IdempotencyKeyReusedError``, which are not stored, so a corrected retry with the same key works.
+    """
+    with transaction.atomic():
+        if not _try_lock(merchant_id=merchant_id, livemode=livemode, key=key):
+            raise IdempotencyKeyInUseError()
+        claimed = _claim(
+            merchant_id=merchant_id, livemode=livemode, key=key, fingerprint=fingerprint, method=method, path=path
+        )
+        if claimed is None:
+            return _replay(merchant_id=merchant_id, livemode=livemode, key=key, fingerprint=fingerprint)
+        response = _run(work, on_error)
+        IdempotencyKey.objects.filter(pk=claimed).update(
+            status=IdempotencyStatus.COMPLETED,
+            response_status=response.status,
+            response_body=response.body,
+            completed_at=Now(),
+        )
+        return response
+
+
+def _run(work: Callable[[], StoredResponse], on_error: Callable[[Exception], StoredResponse]) -> StoredResponse:
+    try:
+        with transaction.atomic():
+            response = work()
+            if response.status >= 400:
+                # An error returned rather than raised must not keep what the work wrote either.
+                transaction.set_rollback(True)
+            return response
+    except Exception as exc:  # every failure after work started is stored, a 500 included (the contract)
+        return on_error(exc)
+
+
+def _replay(*, merchant_id: str, livemode: bool, key: str, fingerprint: str) -> StoredResponse:
+    stored = IdempotencyKey.objects.get(merchant_id=merchant_id, livemode=livemode, key=key)
+    if stored.fingerprint != fingerprint:
+        raise IdempotencyKeyReusedError(
+            "This Idempotency-Key was already used with different parameters or on another endpoint."
+        )
+    if stored.status != IdempotencyStatus.COMPLETED or stored.response_status is None:
+        raise IdempotencyKeyInUseError()
+    return StoredResponse(status=stored.response_status, body=stored.response_body or {}, replayed=True)
+
+
+def idempotency_keys_delete_expired(*, batch_size: int = 5000) -> int:
+    """Deletes keys older than ``IDEMPOTENCY_KEY_TTL_HOURS``, in batches so no statement holds locks for long."""
+    cutoff = Now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+    deleted = 0
+    while True:
+        ids = list(IdempotencyKey.objects.filter(created__lt=cutoff).values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        deleted += IdempotencyKey.objects.filter(pk__in=ids).delete()[0]

@@ -1,0 +1,470 @@
+"""Payments: the only write path.
+
+Every function that changes a payment runs one transaction: lock the payment row, call its django-fsm transition
+(declared on ``Payment``), save, append a ``PaymentStateChange`` and write the outbox rows (the merchant event,
+with the payment's API representation as payload, and any command for the executor). Nothing here calls a
+provider: ``confirm``, ``capture`` and ``cancel`` persist a ``PaymentAttempt`` and an outbox command
+``payments.execute_attempt``; the relay hands it to Celery after commit.
+
+The ``payment_mark_*`` and ``payment_expire`` functions are for the executor and the periodic sweep; they take
+ids (a Celery task's arguments) and trust their caller, where the API's functions scope by merchant and mode.
+An illegal transition raises ``PaymentStateError`` (400 ``payment_unexpected_state``), never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from django.db import transaction
+from django.db.models.functions import Now
+from django_fsm import can_proceed
+
+from core.currencies import currency_exponent, is_currency
+from core.logging import current_request_id
+from payments.cards import CardDetails
+from payments.enums import (
+    AttemptOperation,
+    AttemptOutcome,
+    CancellationReason,
+    CaptureMethod,
+    PaymentEventType,
+    PaymentMethodType,
+    PaymentStatus,
+    UpiFlow,
+)
+from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
+from payments.models import Merchant, Payment, PaymentAttempt, PaymentStateChange
+from payments.representations import payment_representation
+from payments.services.outbox import outbox_command_add, outbox_event_add
+from payments.upi import UPI_EXPIRES_IN_DEFAULT, UPI_EXPIRES_IN_MAX, UPI_EXPIRES_IN_MIN
+
+EXECUTE_ATTEMPT_TASK = "payments.execute_attempt"
+# The executor's queue. Issue 5 splits it per provider (bulkheads); until then the default queue every worker reads.
+EXECUTOR_QUEUE = ""
+AUTHORIZATION_VALIDITY = timedelta(days=7)  # the card networks release an uncaptured hold after about a week
+MAX_AMOUNT = 99_999_999_999
+# Smallest charge per currency (below it card fees exceed the amount); others: half a major unit, at least 1.
+_MINIMUM_AMOUNTS = {"usd": 50, "eur": 50, "gbp": 30, "inr": 100, "jpy": 50, "krw": 500, "chf": 50, "hkd": 400}
+
+
+@dataclass(frozen=True)
+class CardPaymentMethod:
+    card: CardDetails
+
+
+@dataclass(frozen=True)
+class UpiPaymentMethod:
+    flow: str = UpiFlow.INTENT
+    vpa: str = ""
+    expires_in: int = UPI_EXPIRES_IN_DEFAULT
+
+
+PaymentMethodInput = CardPaymentMethod | UpiPaymentMethod
+
+
+# --- validation, shared by the API edge (before any work) and the services (always) ---------------------------
+def payment_minimum_amount(currency: str) -> int:
+    default = max(1, int(10 ** currency_exponent(currency)) // 2)
+    return _MINIMUM_AMOUNTS.get(currency, default)
+
+
+def payment_create_validate(
+    *,
+    merchant: Merchant,
+    amount: int,
+    currency: str,
+    payment_method: PaymentMethodInput,
+    capture_method: str = CaptureMethod.AUTOMATIC,
+) -> str:
+    """Checks what needs no database; returns the normalised currency. Raises ``InvalidRequestError``."""
+    currency = currency.lower()
+    if not is_currency(currency):
+        raise InvalidRequestError(
+            f"Unsupported currency: {currency[:10]!r}.", code="currency_invalid", param="currency"
+        )
+    minimum = payment_minimum_amount(currency)
+    if amount < minimum:
+        raise InvalidRequestError(
+            f"Amount must be at least {minimum} (minor units of {currency}).", code="amount_too_small", param="amount"
+        )
+    if amount > MAX_AMOUNT:
+        raise InvalidRequestError(f"Amount must be at most {MAX_AMOUNT}.", code="amount_too_large", param="amount")
+    if isinstance(payment_method, UpiPaymentMethod):
+        if capture_method == CaptureMethod.MANUAL:
+            raise InvalidRequestError("UPI payments are captured automatically.", param="capture_method")
+        if currency != "inr":
+            raise InvalidRequestError("UPI payments are in inr.", code="currency_invalid", param="currency")
+        if payment_method.flow == UpiFlow.COLLECT and not merchant.upi_collect_enabled:
+            raise InvalidRequestError(
+                "UPI collect is not enabled for this account; use the intent flow.",
+                code="upi_collect_not_allowed",
+                param="payment_method[upi][flow]",
+            )
+        if payment_method.flow == UpiFlow.COLLECT and not payment_method.vpa:
+            raise InvalidRequestError(
+                "A collect request needs the payer's UPI id.",
+                code="parameter_missing",
+                param="payment_method[upi][vpa]",
+            )
+        if not UPI_EXPIRES_IN_MIN <= payment_method.expires_in <= UPI_EXPIRES_IN_MAX:
+            raise InvalidRequestError(
+                f"expires_in must be between {UPI_EXPIRES_IN_MIN} and {UPI_EXPIRES_IN_MAX} seconds.",
+                code="parameter_invalid",
+                param="payment_method[upi][expires_in]",
+            )
+    return currency
+
+
+# --- the API's operations -------------------------------------------------------------------------------------
+def payment_create(
+    *,
+    merchant: Merchant,
+    livemode: bool,
+    amount: int,
+    currency: str,
+    payment_method: PaymentMethodInput,
+    capture_method: str = CaptureMethod.AUTOMATIC,
+    confirm: bool = False,
+    description: str = "",
+    metadata: dict[str, str] | None = None,
+    customer_email: str = "",
+) -> Payment:
+    """Creates a payment in ``requires_confirmation``; with ``confirm`` it is confirmed in the same transaction."""
+    currency = payment_create_validate(
+        merchant=merchant,
+        amount=amount,
+        currency=currency,
+        payment_method=payment_method,
+        capture_method=capture_method,
+    )
+    payment = Payment(
+        merchant=merchant,
+        livemode=livemode,
+        amount=amount,
+        currency=currency,
+        capture_method=capture_method,
+        description=description,
+        metadata=metadata or {},
+        customer_email=customer_email,
+    )
+    if isinstance(payment_method, CardPaymentMethod):
+        card = payment_method.card
+        payment.payment_method_type = PaymentMethodType.CARD
+        payment.card_brand, payment.card_last4, payment.card_fingerprint = card.brand, card.last4, card.fingerprint
+        payment.card_exp_month, payment.card_exp_year = card.exp_month, card.exp_year
+    else:
+        payment.payment_method_type = PaymentMethodType.UPI
+        payment.upi_flow, payment.upi_vpa = payment_method.flow, payment_method.vpa
+        payment.upi_expires_in = payment_method.expires_in
+
+    with transaction.atomic():
+        if not confirm:
+            payment.save(force_insert=True)
+            _history(payment, from_status="", transition="create")
+            payment.known_attempts = []
+            return payment
+        payment.confirm()
+        payment.save(force_insert=True)
+        attempt = _attempt_start(payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount)
+        PaymentStateChange.objects.bulk_create(
+            [
+                _history_row(
+                    payment, from_status="", to_status=PaymentStatus.REQUIRES_CONFIRMATION, transition="create"
+                ),
+                _history_row(payment, from_status=PaymentStatus.REQUIRES_CONFIRMATION, transition="confirm"),
+            ]
+        )
+        _events(payment, [PaymentEventType.PROCESSING], attempts=[attempt])
+    return payment
+
+
+def payment_confirm(*, merchant: Merchant, livemode: bool, payment_id: str) -> Payment:
+    """Hands the payment to the executor (an outbox command) and returns it ``processing`` at once."""
+    with transaction.atomic():
+        payment = _lock(payment_id, merchant=merchant, livemode=livemode)
+        from_status = _apply(payment, "confirm")
+        payment.save()
+        _attempt_start(payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount)
+        _history(payment, from_status=from_status, transition="confirm")
+        _events(payment, [PaymentEventType.PROCESSING], attempts=_attempts(payment))
+    return payment
+
+
+def payment_capture(
+    *, merchant: Merchant, livemode: bool, payment_id: str, amount_to_capture: int | None = None
+) -> Payment:
+    """Captures an authorization, all of it or part of it once (the rest is released). The provider's capture
+    call is the executor's: the attempt and its command commit with the new status."""
+    with transaction.atomic():
+        payment = _lock(payment_id, merchant=merchant, livemode=livemode)
+        amount = payment.amount if amount_to_capture is None else amount_to_capture
+        if payment.status == PaymentStatus.REQUIRES_CAPTURE and not 0 < amount <= payment.amount:
+            raise InvalidRequestError(
+                f"amount_to_capture must be between 1 and the authorized {payment.amount}.",
+                code="amount_too_large" if amount > payment.amount else "parameter_invalid",
+                param="amount_to_capture",
+            )
+        from_status = _apply(payment, "capture", amount=amount)
+        payment.save()
+        _attempt_start(payment, operation=AttemptOperation.CAPTURE, amount=amount)
+        _history(payment, from_status=from_status, transition="capture")
+        _events(payment, [PaymentEventType.CAPTURED, PaymentEventType.SUCCEEDED], attempts=_attempts(payment))
+    return payment
+
+
+def payment_cancel(*, merchant: Merchant, livemode: bool, payment_id: str, reason: str = "") -> Payment:
+    with transaction.atomic():
+        payment = _lock(payment_id, merchant=merchant, livemode=livemode)
+        return _cancel(payment, reason=reason)
+
+
+# --- the executor's and the sweep's transitions ---------------------------------------------------------------
+def payment_mark_requires_action(
+    *,
+    payment_id: str,
+    next_action: dict[str, Any],
+    attempt_id: str | None = None,
+    provider_reference: str = "",
+    connector: str = "",
+) -> Payment:
+    """The provider waits for the payer (UPI approval, 3-D Secure); a UPI payment's expiry clock starts now."""
+    with transaction.atomic():
+        payment = _lock(payment_id)
+        from_status = _apply(payment, "mark_requires_action", next_action=next_action)
+        if payment.upi_expires_in:
+            payment.expires_at = _db_now(payment) + timedelta(seconds=payment.upi_expires_in)
+        attempt = _attempt_record(
+            payment, attempt_id, AttemptOutcome.PENDING, provider_reference=provider_reference, connector=connector
+        )
+        return _save_transition(payment, from_status, "mark_requires_action", PaymentEventType.REQUIRES_ACTION, attempt)
+
+
+def payment_mark_requires_capture(
+    *, payment_id: str, attempt_id: str | None = None, provider_reference: str = "", connector: str = ""
+) -> Payment:
+    """Authorized, waiting for the merchant's capture (manual capture) before ``capture_before``."""
+    with transaction.atomic():
+        payment = _lock(payment_id)
+        from_status = _apply(payment, "mark_requires_capture")
+        payment.capture_before = _db_now(payment) + AUTHORIZATION_VALIDITY
+        attempt = _attempt_record(
+            payment, attempt_id, AttemptOutcome.SUCCEEDED, provider_reference=provider_reference, connector=connector
+        )
+        return _save_transition(
+            payment, from_status, "mark_requires_capture", PaymentEventType.REQUIRES_CAPTURE, attempt
+        )
+
+
+def payment_mark_succeeded(
+    *,
+    payment_id: str,
+    attempt_id: str | None = None,
+    provider_reference: str = "",
+    connector: str = "",
+    upi_rrn: str = "",
+) -> Payment:
+    """Authorized and captured in full (automatic capture)."""
+    with transaction.atomic():
+        payment = _lock(payment_id)
+        from_status = _apply(payment, "mark_succeeded")
+        if upi_rrn:
+            payment.upi_rrn = upi_rrn
+        attempt = _attempt_record(
+            payment, attempt_id, AttemptOutcome.SUCCEEDED, provider_reference=provider_reference, connector=connector
+        )
+        return _save_transition(payment, from_status, "mark_succeeded", PaymentEventType.SUCCEEDED, attempt)
+
+
+def payment_mark_failed(
+    *,
+    payment_id: str,
+    code: str,
+    message: str,
+    attempt_id: str | None = None,
+    provider_reference: str = "",
+    connector: str = "",
+) -> Payment:
+    """The provider declined or the attempt failed for good (never for an unknown outcome: resolve that first)."""
+    with transaction.atomic():
+        payment = _lock(payment_id)
+        from_status = _apply(payment, "mark_failed", code=code, message=message)
+        attempt = _attempt_record(
+            payment,
+            attempt_id,
+            AttemptOutcome.FAILED,
+            provider_reference=provider_reference,
+            connector=connector,
+            failure_code=code,
+            failure_message=message,
+        )
+        return _save_transition(payment, from_status, "mark_failed", PaymentEventType.FAILED, attempt)
+
+
+def payment_expire(*, payment_id: str) -> Payment:
+    """Ends a payment whose wait is over, by the database's clock: an unapproved UPI payment fails
+    (``payment_expired``); an authorization not captured in time is canceled and voided at the provider."""
+    with transaction.atomic():
+        payment = _lock(payment_id)
+        now = _db_now(payment)
+        if payment.status == PaymentStatus.REQUIRES_ACTION and payment.expires_at and payment.expires_at <= now:
+            from_status = _apply(payment, "expire")
+            return _save_transition(payment, from_status, "expire", PaymentEventType.FAILED, None)
+        if (
+            payment.status == PaymentStatus.REQUIRES_CAPTURE
+            and payment.capture_before
+            and payment.capture_before <= now
+        ):
+            return _cancel(payment, reason=CancellationReason.AUTHORIZATION_EXPIRED, transition="expire")
+        raise PaymentStateError(f"Payment {payment.id} ({payment.status}) has not expired.")
+
+
+def payment_ids_overdue(*, limit: int = 500) -> list[str]:
+    """Payments whose wait is over (served by two small partial indexes)."""
+    waiting = Payment.objects.filter(status=PaymentStatus.REQUIRES_ACTION, expires_at__lte=Now())
+    authorized = Payment.objects.filter(status=PaymentStatus.REQUIRES_CAPTURE, capture_before__lte=Now())
+    ids = list(waiting.values_list("id", flat=True)[:limit])
+    return ids + list(authorized.values_list("id", flat=True)[: max(0, limit - len(ids))])
+
+
+# --- the pieces every transition is made of -------------------------------------------------------------------
+def _lock(payment_id: str, *, merchant: Merchant | None = None, livemode: bool = False) -> Payment:
+    """Locks the payment (scoped to the merchant and mode when given) and reads the database's clock with it."""
+    queryset = Payment.objects.select_for_update().annotate(db_now=Now()).filter(pk=payment_id)
+    if merchant is not None:
+        queryset = queryset.filter(merchant=merchant, livemode=livemode)
+    payment = queryset.first()
+    if payment is None:
+        raise PaymentNotFoundError(f"No such payment: '{payment_id[:64]}'.")
+    return payment
+
+
+def _db_now(payment: Payment) -> datetime:
+    return cast(datetime, payment.db_now)  # type: ignore[attr-defined]  # annotated by _lock
+
+
+_VERBS = {
+    "confirm": "confirm",
+    "capture": "capture",
+    "cancel": "cancel",
+    "expire": "expire",
+}
+
+
+def _apply(payment: Payment, transition: str, **kwargs: Any) -> str:
+    method = getattr(payment, transition)
+    if not can_proceed(method):
+        verb = _VERBS.get(transition, transition.removeprefix("mark_").replace("_", " "))
+        raise PaymentStateError(
+            f"You cannot {verb} this payment because it has a status of {payment.status}.", param="status"
+        )
+    from_status = str(payment.status)
+    method(**kwargs)
+    payment.updated = _db_now(payment)
+    return from_status
+
+
+def _cancel(payment: Payment, *, reason: str, transition: str = "cancel") -> Payment:
+    from_status = _apply(payment, "cancel", reason=reason)
+    payment.save()
+    if from_status != PaymentStatus.REQUIRES_CONFIRMATION:
+        # The provider holds an authorization or a pending request: the executor releases it.
+        _attempt_start(payment, operation=AttemptOperation.VOID, amount=payment.amount)
+    _history(payment, from_status=from_status, transition=transition)
+    _events(payment, [PaymentEventType.CANCELED], attempts=_attempts(payment))
+    return payment
+
+
+def _save_transition(
+    payment: Payment, from_status: str, transition: str, event: str, attempt: PaymentAttempt | None
+) -> Payment:
+    payment.save()
+    _history(payment, from_status=from_status, transition=transition, attempt=attempt)
+    _events(payment, [event], attempts=_attempts(payment))
+    return payment
+
+
+def _attempts(payment: Payment) -> list[PaymentAttempt]:
+    return list(payment.attempts.all())
+
+
+def _attempt_start(payment: Payment, *, operation: str, amount: int) -> PaymentAttempt:
+    attempt = PaymentAttempt.objects.create(
+        payment=payment, merchant_id=payment.merchant_id, livemode=payment.livemode, operation=operation, amount=amount
+    )
+    outbox_command_add(
+        task_name=EXECUTE_ATTEMPT_TASK,
+        kwargs={"attempt_id": attempt.id},
+        queue=EXECUTOR_QUEUE,
+        merchant_id=payment.merchant_id,
+        livemode=payment.livemode,
+        aggregate_type="payment",
+        aggregate_id=payment.id,
+    )
+    return attempt
+
+
+def _attempt_record(
+    payment: Payment,
+    attempt_id: str | None,
+    outcome: str,
+    *,
+    provider_reference: str,
+    connector: str,
+    failure_code: str = "",
+    failure_message: str = "",
+) -> PaymentAttempt | None:
+    if connector:
+        payment.psp = connector
+    if attempt_id is None:
+        return None
+    attempt = PaymentAttempt.objects.select_for_update().filter(pk=attempt_id, payment=payment).first()
+    if attempt is None:
+        raise PaymentNotFoundError(f"No attempt {attempt_id[:64]} on payment {payment.id}.", param="attempt_id")
+    attempt.outcome = outcome
+    attempt.provider_reference = provider_reference or attempt.provider_reference
+    attempt.connector = connector or attempt.connector
+    attempt.failure_code, attempt.failure_message = failure_code, failure_message[:500]
+    if outcome != AttemptOutcome.PENDING:
+        attempt.finished_at = _db_now(payment)
+    attempt.save()
+    return attempt
+
+
+def _history_row(
+    payment: Payment,
+    *,
+    from_status: str,
+    transition: str,
+    to_status: str | None = None,
+    attempt: PaymentAttempt | None = None,
+) -> PaymentStateChange:
+    return PaymentStateChange(
+        payment=payment,
+        merchant_id=payment.merchant_id,
+        from_status=from_status,
+        to_status=to_status or payment.status,
+        transition=transition,
+        attempt=attempt,
+        request_id=(current_request_id() or "")[:100],
+    )
+
+
+def _history(payment: Payment, *, from_status: str, transition: str, attempt: PaymentAttempt | None = None) -> None:
+    _history_row(payment, from_status=from_status, transition=transition, attempt=attempt).save(force_insert=True)
+
+
+def _events(payment: Payment, events: Sequence[str], *, attempts: list[PaymentAttempt]) -> None:
+    payment.known_attempts = attempts
+    payload = payment_representation(payment, attempts=attempts)
+    for event in events:
+        outbox_event_add(
+            merchant_id=payment.merchant_id,
+            livemode=payment.livemode,
+            event_type=event,
+            aggregate_type="payment",
+            aggregate_id=payment.id,
+            payload=payload,
+        )

@@ -1,0 +1,34 @@
+"""Per-key rate limit, counted in Redis: 429 in the envelope with Retry-After; other keys are unaffected."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.payments.conftest import make_api
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_key_over_its_rate_gets_429_with_retry_after(settings) -> None:
+    settings.LEDGERLINE_API_RATE = "3/m"
+    busy, other = make_api(name="Busy"), make_api(name="Other")
+
+    codes = [busy.get("/v1/payments").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+
+    limited = busy.get("/v1/payments")
+    assert limited.json()["error"]["type"] == "rate_limit_error"
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert limited["Should-Retry"] == "true"
+    assert other.get("/v1/payments").status_code == 200
+
+
+def test_a_throttled_post_is_not_stored_under_its_idempotency_key(settings) -> None:
+    settings.LEDGERLINE_API_RATE = "1/m"
+    api = make_api()
+    api.get("/v1/payments")
+    from tests.payments.conftest import card_payment_body
+
+    assert api.post("/v1/payments", card_payment_body(), key="k").status_code == 429
+    settings.LEDGERLINE_API_RATE = "100/s"
+    assert api.post("/v1/payments", card_payment_body(), key="k").status_code == 200
