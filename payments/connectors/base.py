@@ -330,6 +330,10 @@ class Connector(abc.ABC):
         """Check the signature and parse the event; raises :class:`WebhookVerificationError`."""
 
     @abc.abstractmethod
+    def parse_event(self, event: Any) -> ProviderWebhookEvent:
+        """Read an already verified event (the parsed JSON body) into the typed event."""
+
+    @abc.abstractmethod
     def parse_settlement(self, file: IO[bytes]) -> Iterator[SettlementLine]:
         """Stream a settlement file in constant memory; raises :class:`SettlementFormatError` with a line number."""
 

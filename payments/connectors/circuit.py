@@ -66,6 +66,10 @@ class CircuitBreaker:
             return CircuitState.CLOSED
         return CircuitState.OPEN if self._clock() < float(open_until) else CircuitState.HALF_OPEN
 
+    def is_open(self) -> bool:
+        """Failing fast right now (a read only: unlike ``allow`` it never takes the half-open probe slot)."""
+        return self.state() is CircuitState.OPEN
+
     def allow(self) -> bool:
         """May a call go to the provider now? In half-open, True for exactly one caller (the probe)."""
         open_until = self._cache.get(self._open_until_key)

@@ -211,9 +211,15 @@ class SandboxConnector(Connector):
             raise WebhookVerificationError("signature timestamp outside the tolerance")
         try:
             event = json.loads(body)
+        except ValueError as exc:
+            raise WebhookVerificationError("signed body is not JSON") from exc
+        return self.parse_event(event)
+
+    def parse_event(self, event: Any) -> ProviderWebhookEvent:
+        try:
             event_id, event_type = str(event["id"]), str(event["type"])
             obj = event["data"]["object"]
-        except (ValueError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise WebhookVerificationError("signed body is not an event") from exc
         if not isinstance(obj, dict):
             raise WebhookVerificationError("event without an object")

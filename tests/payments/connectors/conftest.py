@@ -1,16 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from payments.connectors import registry
+from tests.conftest import PSP_TEST_CIRCUIT
 from tests.psp_sandbox import Client, Server
 
-# Short enough to keep the suite quick, long enough never to fire on a healthy local sandbox.
-READ_TIMEOUT = 1.5
-CIRCUIT = {"failure_threshold": 3, "window_seconds": 30.0, "cooldown_seconds": 0.5}
+CIRCUIT = PSP_TEST_CIRCUIT
 
 
 @pytest.fixture
@@ -24,21 +21,6 @@ def sandbox(sandbox_server: Server) -> Iterator[Client]:
 
 
 @pytest.fixture
-def psp(settings: Any, sandbox: Client) -> Iterator[Client]:
-    """PSP_CONNECTORS pointed at the live sandbox, with short timeouts and a quick circuit; breakers closed."""
-    settings.PSP_CONNECTORS = {
-        name: {
-            **config,
-            "base_url": f"{sandbox.url}/{name}",
-            "read_timeout": READ_TIMEOUT,
-            "connect_timeout": 1.0,
-            "circuit": CIRCUIT,
-        }
-        for name, config in settings.PSP_CONNECTORS.items()
-    }
-    for name in registry.connector_names():
-        registry.breaker_get(name).reset()
-    yield sandbox
-    for name in registry.connector_names():
-        registry.breaker_get(name).reset()
-    registry.registry_reset()
+def psp(psp_settings: None, sandbox: Client) -> Client:
+    """The reset sandbox, with the platform's connectors pointed at it."""
+    return sandbox
