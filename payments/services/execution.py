@@ -33,8 +33,6 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from ledger import recipes as ledger_recipes
-from ledger.money import Money
 from payments.connectors import registry
 from payments.connectors.base import (
     AuthorizeRequest,
@@ -61,6 +59,7 @@ from payments.enums import (
 from payments.models import MerchantPricing, Payment, PaymentAttempt
 from payments.services import payments as payment_services
 from payments.services.attempt_queue import CHECK_ATTEMPT_TASK, attempt_connector_default, attempt_enqueue
+from payments.services.ledger_postings import payment_captured_post, refund_post
 
 logger = structlog.get_logger(__name__)
 
@@ -322,12 +321,13 @@ def _post_capture(
         fee = pricing_fee(
             merchant_id=payment.merchant_id, payment_method_type=payment.payment_method_type, amount=amount
         )
-    ledger_recipes.payment_captured(
+    payment_captured_post(
         merchant_id=payment.merchant_id,
         connector=attempt.connector,
         payment_id=payment.id,
-        gross=Money(amount, payment.currency),
-        fee=Money(fee, payment.currency),
+        amount=amount,
+        fee=fee,
+        currency=payment.currency,
         occurred_at=result.occurred_at or timezone.now(),
         provider_reference=result.provider_reference,
     )
@@ -526,12 +526,13 @@ def _apply_refund(payment: Payment, attempt: PaymentAttempt, result: ProviderRes
         return "refund_pending"
     if result.outcome is Outcome.SUCCEEDED:
         _close(attempt, AttemptOutcome.SUCCEEDED, result)
-        ledger_recipes.refund_created(
+        refund_post(
             merchant_id=payment.merchant_id,
             connector=attempt.connector,
             refund_id=attempt.id,
             payment_id=payment.id,
-            amount=Money(attempt.amount, payment.currency),
+            amount=attempt.amount,
+            currency=payment.currency,
             occurred_at=result.occurred_at or timezone.now(),
             provider_reference=result.provider_reference,
         )

@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from ledger.models import JournalTransaction
 from payments.enums import AttemptOutcome, PaymentStatus
 from payments.models import MerchantPricing
+from payments.services.execution import pricing_fee
+from payments.services.ledger_postings import ledger_available
 from tests.conftest import PSP_TEST_CIRCUIT
 from tests.payments.conftest import card_method, card_payment_body
 from tests.payments.execution.conftest import attempts, drain, janitor, payment
@@ -19,6 +20,15 @@ def create(api, **overrides) -> str:
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "processing"
     return response.json()["id"]
+
+
+def posting(payment_id: str):
+    """The capture's journal transaction, once the ledger app is part of the build."""
+    if not ledger_available():
+        return None
+    from ledger.models import JournalTransaction
+
+    return JournalTransaction.objects.filter(reference=f"payment:{payment_id}:capture").first()
 
 
 def one_charge_each(sandbox, payment_ids) -> None:
@@ -36,18 +46,23 @@ def test_an_automatic_card_payment_succeeds_and_posts_gross_fee_and_net_to_the_l
     (attempt,) = attempts(payment_id)
     assert (attempt.outcome, attempt.fee, attempt.locked_at) == (AttemptOutcome.SUCCEEDED, 88, None)
     assert attempt.provider_reference.startswith("ch_")
-    posting = JournalTransaction.objects.get(reference=f"payment:{payment_id}:capture")
-    assert posting.metadata["fee"] == 88  # 2.9% + 30 of 2000: the platform's default card price
-    assert posting.metadata["provider_reference"] == attempt.provider_reference
+    if ledger_available():
+        entry = posting(payment_id)
+        assert entry.metadata["fee"] == 88  # 2.9% + 30 of 2000: the platform's default card price
+        assert entry.metadata["provider_reference"] == attempt.provider_reference
     one_charge_each(sandbox, [payment_id])
     assert api.get(f"/v1/payments/{payment_id}").json()["status"] == "succeeded"
 
 
 def test_merchant_pricing_replaces_the_default_fee(api, sandbox):
+    assert pricing_fee(merchant_id=api.merchant.id, payment_method_type="card", amount=2000) == 88
     MerchantPricing.objects.create(merchant=api.merchant, payment_method_type="card", fee_bps=100, fee_fixed=5)
+    assert pricing_fee(merchant_id=api.merchant.id, payment_method_type="card", amount=2000) == 25
+    assert pricing_fee(merchant_id=api.merchant.id, payment_method_type="upi", amount=10_000) == 30
     payment_id = create(api, amount=2000)
     drain()
-    assert JournalTransaction.objects.get(reference=f"payment:{payment_id}:capture").metadata["fee"] == 25
+    if ledger_available():
+        assert posting(payment_id).metadata["fee"] == 25
 
 
 @pytest.mark.parametrize(
@@ -65,7 +80,7 @@ def test_each_decline_fails_the_payment_with_its_code_and_posts_nothing(api, san
     assert drain() == ["payments.execute_attempt:failed"]
     failed = payment(payment_id)
     assert (failed.status, failed.failure_code) == (PaymentStatus.FAILED, code)
-    assert not JournalTransaction.objects.filter(reference__startswith=f"payment:{payment_id}").exists()
+    assert posting(payment_id) is None
     assert sandbox.records() == []
 
 
@@ -79,8 +94,8 @@ def test_manual_capture_full_and_partial(api, sandbox, amount_to_capture):
     assert drain() == ["payments.execute_attempt:captured"]
     captures = [r for r in sandbox.records() if r["kind"] == "capture"]
     assert [c["amount"] for c in captures] == [amount_to_capture]
-    posting = JournalTransaction.objects.get(reference=f"payment:{payment_id}:capture")
-    assert posting.metadata["gross"] == amount_to_capture
+    if ledger_available():
+        assert posting(payment_id).metadata["gross"] == amount_to_capture
 
 
 def test_canceling_an_authorization_voids_it_at_the_provider(api, sandbox):
@@ -103,9 +118,7 @@ def test_a_lost_response_is_unknown_until_the_janitor_finds_the_one_charge(api, 
 
 
 def test_a_timeout_the_provider_never_applied_fails_over_after_status_says_not_found(api, sandbox):
-    sandbox.control(
-        "/faults/next", {"provider": "card_a", "operation": "authorize", "mode": "timeout", "seconds": 3}
-    )
+    sandbox.control("/faults/next", {"provider": "card_a", "operation": "authorize", "mode": "timeout", "seconds": 3})
     payment_id = create(api)
     assert drain() == ["payments.execute_attempt:unknown"]
     assert janitor() == ["payments.check_attempt:failover_to_card_b", "payments.execute_attempt:succeeded"]
