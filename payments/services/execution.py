@@ -536,7 +536,6 @@ def _apply_refund(payment: Payment, attempt: PaymentAttempt, result: ProviderRes
             occurred_at=result.occurred_at or timezone.now(),
             provider_reference=result.provider_reference,
         )
-        Payment.objects.filter(pk=payment.pk).update(amount_refunded=attempt.amount)
         return "refunded"
     _close(attempt, AttemptOutcome.FAILED, result, code=result.decline_code or "refund_failed")
     return _flag(attempt, f"automatic refund failed ({result.decline_code}): refund by hand")
