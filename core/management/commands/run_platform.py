@@ -24,11 +24,17 @@ def platform_processes(*, host: str, port: int) -> dict[str, str]:
         "web": f"{gunicorn} config.wsgi --config python:config.gunicorn --bind {host}:{port}",
         "worker": f"{celery} -A config worker --loglevel INFO --concurrency 2 --hostname worker@%h",
         "beat": f"{celery} -A config beat --loglevel INFO --schedule {shlex.quote(schedule)}",
+        # Outbox rows -> events, webhook deliveries and commands (payments/management/commands/outbox_relay.py).
+        "relay": f"{shlex.quote(sys.executable)} manage.py outbox_relay",
+        # Webhook deliveries on their own queue and workers: a slow merchant endpoint never holds up payments work.
+        # Threads, because deliveries wait on the network; each request has its own 10 s hard deadline.
+        "webhooks": f"{celery} -A config worker --queues {settings.WEBHOOKS_QUEUE} --pool threads "
+        f"--concurrency {settings.WEBHOOKS_CONCURRENCY} --loglevel INFO --hostname webhooks@%h",
     }
 
 
 class Command(BaseCommand):
-    help = "Runs web, Celery worker and Celery beat together (Ctrl-C stops all)."
+    help = "Runs web, Celery workers, beat and the outbox relay together (Ctrl-C stops all)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
