@@ -154,8 +154,12 @@ def test_a_relay_killed_while_holding_a_claim_loses_nothing(monkeypatch, worker_
     finally:
         processes.stop(proc, sig=9)
 
-    # Killed: its transaction died with it, so its 10 rows are due again and published once.
-    assert outbox_relay_batch().claimed == 10
+    # Killed: its transaction dies with it (as soon as PostgreSQL notices the closed connection), so its 10 rows
+    # are due again and the next relay loop publishes them, once.
+    claimed: list[int] = []
+    processes.wait_until(
+        lambda: claimed.append(outbox_relay_batch().claimed) or sum(claimed) == 10, timeout=30, what="reclaim"
+    )
     counts = Counter(Event.objects.values_list("outbox_id", flat=True))
     assert set(counts) == {row.id for row in rows}
     assert set(counts.values()) == {1}

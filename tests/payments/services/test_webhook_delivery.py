@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from ledgerline.webhooks import SignatureVerificationError, verify
@@ -243,7 +244,14 @@ def test_a_slow_endpoint_does_not_hold_up_another_one(sent, settings):
             return original()
 
         slow.next_response = stall
-        thread = threading.Thread(target=webhook_delivery_attempt, kwargs={"delivery_id": to_slow.id})
+
+        def attempt_slow() -> None:
+            try:
+                webhook_delivery_attempt(delivery_id=to_slow.id)
+            finally:
+                connection.close()  # the thread's own connection, or the test database cannot be dropped
+
+        thread = threading.Thread(target=attempt_slow)
         thread.start()
         try:
             assert webhook_delivery_attempt(delivery_id=to_fast.id).result == "succeeded"
