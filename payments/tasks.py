@@ -12,7 +12,8 @@ from payments.services import outbox_relay, webhooks
 # --- Events and webhooks ---------------------------------------------------------------------------------------
 
 
-@shared_task(name="payments.webhook_deliver", acks_late=True, soft_time_limit=40, time_limit=60)
+# ignore_result: nobody reads it, and storing it was a Redis round trip per delivery.
+@shared_task(name="payments.webhook_deliver", acks_late=True, ignore_result=True, soft_time_limit=40, time_limit=60)
 def webhook_deliver(delivery_id: str) -> dict[str, Any]:
     """One attempt at one delivery, on the ``webhooks`` queue (its own workers, so a slow merchant endpoint never
     delays payments work). The request itself has a 10 s hard deadline; the time limits are the backstop."""

@@ -14,6 +14,7 @@ import json
 import random
 import secrets
 import ssl
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -28,7 +29,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core.errors import LedgerlineError
@@ -362,6 +363,7 @@ def webhook_retry_delay(attempt: int, *, rng: random.Random | None = None) -> ti
 class _Claim:
     delivery_id: str
     endpoint_id: str
+    endpoint_failing: bool
     target_url: str
     body: bytes
     secrets: list[str]
@@ -395,37 +397,77 @@ def webhook_delivery_attempt(*, delivery_id: str, now: datetime | None = None) -
 
 
 def _claim(*, delivery_id: str, now: datetime) -> _Claim | AttemptOutcome:
-    endpoint_id = WebhookDelivery.objects.filter(pk=delivery_id).values_list("endpoint_id", flat=True).first()
-    if endpoint_id is None:
+    lease = now + _IN_FLIGHT_LEASE
+    # One statement claims it: a duplicate task, or a second worker racing this one, matches no row.
+    claimed = (
+        WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDeliveryStatus.PENDING)
+        .filter(Q(in_flight_until=None) | Q(in_flight_until__lte=now))
+        .update(in_flight_until=lease)
+    )
+    if not claimed:
+        status = WebhookDelivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
+        if status is None:
+            reason = "delivery no longer exists"
+        elif status == WebhookDeliveryStatus.PENDING:
+            reason = "delivery in flight elsewhere"
+        else:
+            reason = f"delivery already {status}"
+        return AttemptOutcome(delivery_id, "skipped", error=reason)
+    delivery = WebhookDelivery.objects.select_related("event", "endpoint").filter(pk=delivery_id).first()
+    if delivery is None:
         return AttemptOutcome(delivery_id, "skipped", error="delivery no longer exists")
-    with transaction.atomic():
-        # Lock order everywhere: endpoint, then delivery.
-        endpoint: WebhookEndpoint | None = lock_rows(WebhookEndpoint.objects.filter(pk=endpoint_id)).first()
-        delivery: WebhookDelivery | None = lock_rows(WebhookDelivery.objects.filter(pk=delivery_id)).first()
-        if endpoint is None or delivery is None:
-            return AttemptOutcome(delivery_id, "skipped", error="delivery no longer exists")
-        if delivery.status != WebhookDeliveryStatus.PENDING:
-            return AttemptOutcome(delivery_id, "skipped", error=f"delivery already {delivery.status}")
-        if delivery.in_flight_until is not None and delivery.in_flight_until > now:
-            return AttemptOutcome(delivery_id, "skipped", error="delivery in flight elsewhere")
-        if endpoint.status == WebhookEndpointStatus.DISABLED:
-            delivery.status = WebhookDeliveryStatus.FAILED
-            delivery.save(update_fields=["status"])
-            return AttemptOutcome(delivery_id, "failed", error="endpoint disabled")
-        in_flight = WebhookDelivery.objects.filter(endpoint_id=endpoint_id, in_flight_until__gt=now).count()
-        if in_flight >= settings.WEBHOOKS_MAX_IN_FLIGHT_PER_ENDPOINT:
-            return AttemptOutcome(delivery_id, "deferred", error="endpoint at its in-flight cap")
-        delivery.in_flight_until = now + _IN_FLIGHT_LEASE
-        delivery.save(update_fields=["in_flight_until"])
-        event = Event.objects.get(pk=delivery.event_id)
-        secrets_now = webhook_signing_secrets(endpoint_id=endpoint_id, now=now)
-    body = json.dumps(event_payload(event), separators=(",", ":")).encode()
-    return _Claim(delivery_id, endpoint_id, endpoint.url, body, secrets_now, event.id)
+    endpoint = delivery.endpoint
+    if endpoint.status == WebhookEndpointStatus.DISABLED:
+        WebhookDelivery.objects.filter(pk=delivery_id).update(status=WebhookDeliveryStatus.FAILED, in_flight_until=None)
+        return AttemptOutcome(delivery_id, "failed", error="endpoint disabled")
+    # A soft cap (no lock): claims racing for one endpoint may overshoot it by their number, never run away.
+    in_flight = WebhookDelivery.objects.filter(endpoint_id=endpoint.id, in_flight_until__gt=now).count()
+    if in_flight > settings.WEBHOOKS_MAX_IN_FLIGHT_PER_ENDPOINT:
+        WebhookDelivery.objects.filter(pk=delivery_id, in_flight_until=lease).update(in_flight_until=None)
+        return AttemptOutcome(delivery_id, "deferred", error="endpoint at its in-flight cap")
+    body = json.dumps(event_payload(delivery.event), separators=(",", ":")).encode()
+    return _Claim(
+        delivery_id=delivery_id,
+        endpoint_id=endpoint.id,
+        endpoint_failing=bool(endpoint.consecutive_failures or endpoint.failing_since),
+        target_url=endpoint.url,
+        body=body,
+        secrets=webhook_signing_secrets(endpoint_id=endpoint.id, now=now),
+        event_id=delivery.event_id,
+    )
 
 
 @cache
 def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
+
+
+_thread_http = threading.local()
+_CLIENTS_PER_THREAD = 64
+
+
+def _http_client(target: WebhookTarget) -> tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]:
+    """This thread's event loop and a keep-alive client per target host (one per host name, so a TLS connection
+    verified for one merchant's host is never reused for another's behind the same address)."""
+    state: dict[str, Any] | None = getattr(_thread_http, "state", None)
+    if state is None:
+        state = _thread_http.state = {"loop": asyncio.new_event_loop(), "clients": {}}
+    loop: asyncio.AbstractEventLoop = state["loop"]
+    clients: dict[tuple[str, str, int], httpx.AsyncClient] = state["clients"]
+    key = (target.scheme, target.host, target.port)
+    client = clients.get(key)
+    if client is None:
+        if len(clients) >= _CLIENTS_PER_THREAD:
+            loop.run_until_complete(clients.pop(next(iter(clients))).aclose())
+        # trust_env=False: an HTTP(S)_PROXY in the environment must not route merchant traffic (or skip the guard).
+        client = clients[key] = httpx.AsyncClient(
+            verify=_ssl_context(),
+            follow_redirects=False,
+            trust_env=False,
+            timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4, keepalive_expiry=30),
+        )
+    return loop, client
 
 
 def _send(claim: _Claim) -> _HttpResult:
@@ -446,10 +488,13 @@ def _send(claim: _Claim) -> _HttpResult:
         EVENT_ID_HEADER: claim.event_id,
     }
     timeout = settings.WEBHOOKS_TIMEOUT_SECONDS
+    loop, client = _http_client(target)
     try:
         # wait_for is the hard deadline on the whole exchange (connect, headers, body), which httpx's per-operation
         # timeouts alone are not: a receiver trickling bytes would otherwise hold a worker indefinitely.
-        status_code, excerpt = asyncio.run(asyncio.wait_for(_post(target, claim.body, headers, timeout), timeout))
+        status_code, excerpt = loop.run_until_complete(
+            asyncio.wait_for(_post(client, target, claim.body, headers), timeout)
+        )
     except TimeoutError:
         return _HttpResult(status_code=None, latency_ms=elapsed_ms(), error=f"timed out after {timeout:g} s")
     except httpx.HTTPError as exc:
@@ -462,18 +507,18 @@ def _send(claim: _Claim) -> _HttpResult:
     return _HttpResult(status_code=status_code, latency_ms=elapsed_ms(), excerpt=excerpt, error=error)
 
 
-async def _post(target: WebhookTarget, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+async def _post(
+    client: httpx.AsyncClient, target: WebhookTarget, body: bytes, headers: dict[str, str]
+) -> tuple[int, str]:
     extensions: dict[str, Any] = {}
     if target.address is not None:
         # Connect to the address the guard vetted, while TLS and Host still speak the merchant's host name.
         headers = {**headers, "Host": target.host_header}
         if target.scheme == "https":
             extensions["sni_hostname"] = target.host
-    # trust_env=False: an HTTP(S)_PROXY in the environment must not route merchant traffic (or bypass the guard).
-    async with (
-        httpx.AsyncClient(verify=_ssl_context(), follow_redirects=False, timeout=timeout, trust_env=False) as client,
-        client.stream("POST", target.connect_url, content=body, headers=headers, extensions=extensions) as response,
-    ):
+    async with client.stream(
+        "POST", target.connect_url, content=body, headers=headers, extensions=extensions
+    ) as response:
         received = bytearray()
         async for chunk in response.aiter_bytes():
             received += chunk
@@ -482,35 +527,47 @@ async def _post(target: WebhookTarget, body: bytes, headers: dict[str, str], tim
         return response.status_code, received[: _EXCERPT_CHARS * 4].decode("utf-8", "replace")[:_EXCERPT_CHARS]
 
 
+def _attempt_row(delivery_id: str, claim: _Claim, result: _HttpResult, now: datetime) -> WebhookDeliveryAttempt:
+    return WebhookDeliveryAttempt.objects.create(
+        delivery_id=delivery_id,
+        attempted_at=now,
+        url=claim.target_url,
+        status_code=result.status_code,
+        latency_ms=result.latency_ms,
+        response_excerpt=result.excerpt,
+        error=result.error,
+        succeeded=result.succeeded,
+    )
+
+
 def _record(claim: _Claim, result: _HttpResult, *, now: datetime) -> AttemptOutcome:
+    if result.succeeded:
+        # The common case takes no lock beyond the delivery row's own update.
+        with transaction.atomic():
+            updated = WebhookDelivery.objects.filter(pk=claim.delivery_id).update(
+                status=WebhookDeliveryStatus.SUCCEEDED,
+                succeeded_at=now,
+                last_attempt_at=now,
+                in_flight_until=None,
+                attempt_count=F("attempt_count") + 1,
+            )
+            if not updated:
+                return AttemptOutcome(claim.delivery_id, "skipped", result.status_code, "deleted meanwhile")
+            _attempt_row(claim.delivery_id, claim, result, now)
+            if claim.endpoint_failing:
+                WebhookEndpoint.objects.filter(pk=claim.endpoint_id).update(consecutive_failures=0, failing_since=None)
+        return AttemptOutcome(claim.delivery_id, "succeeded", result.status_code)
+
     with transaction.atomic():
+        # Lock order: endpoint, then delivery (as everywhere a transaction takes both).
         endpoint: WebhookEndpoint | None = lock_rows(WebhookEndpoint.objects.filter(pk=claim.endpoint_id)).first()
         delivery: WebhookDelivery | None = lock_rows(WebhookDelivery.objects.filter(pk=claim.delivery_id)).first()
         if endpoint is None or delivery is None:
-            return AttemptOutcome(claim.delivery_id, "skipped", result.status_code, "endpoint deleted meanwhile")
-        WebhookDeliveryAttempt.objects.create(
-            delivery=delivery,
-            attempted_at=now,
-            url=claim.target_url,
-            status_code=result.status_code,
-            latency_ms=result.latency_ms,
-            response_excerpt=result.excerpt,
-            error=result.error,
-            succeeded=result.succeeded,
-        )
+            return AttemptOutcome(claim.delivery_id, "skipped", result.status_code, "deleted meanwhile")
+        _attempt_row(delivery.id, claim, result, now)
         delivery.attempt_count += 1
         delivery.last_attempt_at = now
         delivery.in_flight_until = None
-        if result.succeeded:
-            delivery.status = WebhookDeliveryStatus.SUCCEEDED
-            delivery.succeeded_at = now
-            delivery.save()
-            if endpoint.consecutive_failures or endpoint.failing_since:
-                endpoint.consecutive_failures = 0
-                endpoint.failing_since = None
-                endpoint.save(update_fields=["consecutive_failures", "failing_since"])
-            return AttemptOutcome(claim.delivery_id, "succeeded", result.status_code)
-
         retry_at = now + webhook_retry_delay(delivery.attempt_count)
         next_at: datetime | None = retry_at
         outcome = "retrying"
