@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from core.db import delete_in_chunks
 from payments.models import Event, OutboxMessage
 
 _PRUNE_CHUNK = 1000
@@ -62,10 +63,4 @@ def events_prune(*, now: datetime | None = None, retention_days: int | None = No
     single transaction grows large. Returns how many events went."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=retention_days if retention_days is not None else settings.EVENTS_RETENTION_DAYS)
-    removed = 0
-    while True:
-        ids = list(Event.objects.filter(created__lt=cutoff).values_list("id", flat=True)[:_PRUNE_CHUNK])
-        if not ids:
-            return removed
-        Event.objects.filter(id__in=ids).delete()
-        removed += len(ids)
+    return delete_in_chunks(Event.objects.filter(created__lt=cutoff), chunk=_PRUNE_CHUNK)

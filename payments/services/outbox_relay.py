@@ -22,7 +22,7 @@ from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from core.locking import skip_locked
+from core.db import delete_in_chunks, skip_locked
 from payments.enums import OutboxKind
 from payments.models import OutboxMessage
 from payments.services.events import events_create_from_outbox
@@ -138,10 +138,4 @@ def outbox_prune(*, now: datetime | None = None, older_than: timedelta = _PUBLIS
     """Deletes rows published more than ``older_than`` ago. Unpublished rows are never pruned, whatever their
     age; events do not reference their row, so they stay."""
     cutoff = (now or timezone.now()) - older_than
-    removed = 0
-    while True:
-        ids = list(OutboxMessage.objects.filter(published_at__lt=cutoff).values_list("id", flat=True)[:_PRUNE_CHUNK])
-        if not ids:
-            return removed
-        OutboxMessage.objects.filter(id__in=ids).delete()
-        removed += len(ids)
+    return delete_in_chunks(OutboxMessage.objects.filter(published_at__lt=cutoff), chunk=_PRUNE_CHUNK)

@@ -32,8 +32,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.db import lock_rows, skip_locked
 from core.errors import LedgerlineError
-from core.locking import lock_rows, skip_locked
 from ledgerline.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
 from payments.enums import EventType, WebhookDeliveryStatus, WebhookEndpointStatus
 from payments.models import Event, Merchant, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookSecret

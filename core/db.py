@@ -1,4 +1,5 @@
-"""Row locks that degrade gracefully on SQLite, the embedded shape's database.
+"""Database helpers every app may use: row locks that degrade gracefully on SQLite (the embedded shape's
+database), and deletes in bounded chunks.
 
 SQLite has no row locks, but the embedded settings open every transaction ``IMMEDIATE``, which takes the
 database's single write lock at ``BEGIN``: writers are serialised, which is the exclusivity a lock would give.
@@ -24,3 +25,15 @@ def skip_locked(queryset: QuerySet[M, Any]) -> QuerySet[M, Any]:
     if connection.features.has_select_for_update_skip_locked:
         return queryset.select_for_update(skip_locked=True)
     return lock_rows(queryset)
+
+
+def delete_in_chunks(queryset: QuerySet[M, Any], *, chunk: int = 1000) -> int:
+    """Deletes what ``queryset`` matches a chunk at a time, so no single statement or transaction grows with the
+    backlog (retention jobs); returns how many rows of the queryset's model went."""
+    removed = 0
+    while True:
+        ids = list(queryset.values_list("pk", flat=True)[:chunk])
+        if not ids:
+            return removed
+        queryset.model._default_manager.filter(pk__in=ids).delete()
+        removed += len(ids)
