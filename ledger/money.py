@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from ledger.exceptions import CurrencyMismatchError, InvalidAmountError
 
 _CURRENCY = re.compile(r"[a-z]{3}")
+_SEEN: set[str] = set()  # currencies already checked: Money is built on every posting's hot path
 
 
 def check_currency(currency: str) -> str:
+    if type(currency) is str and currency in _SEEN:
+        return currency
     if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
         raise InvalidAmountError(f"currency must be three lower-case ISO 4217 letters, not {currency!r}")
+    _SEEN.add(currency)
     return currency
 
 

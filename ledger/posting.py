@@ -26,8 +26,9 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -35,7 +36,6 @@ import structlog
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from core.ids import new_id
 from ledger.accounts import AccountSpec, spec_of
@@ -148,9 +148,10 @@ def post_many(postings: Iterable[Posting], *, chunk_size: int = DEFAULT_CHUNK_SI
     result = BatchResult()
     iterator = iter(postings)
     while chunk := list(islice(iterator, chunk_size)):
-        posted, existing = _post_chunk_with_retries([_prepare(p) for p in chunk])
+        unique = _without_repeats([_prepare(p) for p in chunk])
+        posted, existing = _post_chunk_with_retries(unique)
         result.posted += len(posted)
-        result.already_posted += len(existing)
+        result.already_posted += len(existing) + len(chunk) - len(unique)
     return result
 
 
@@ -225,6 +226,20 @@ def _prepare(posting: Posting) -> _Prepared:
     )
 
 
+def _without_repeats(chunk: list[_Prepared]) -> list[_Prepared]:
+    """A reference repeated within one batch: the same fact counts once, a different one is a conflict."""
+    seen: dict[str, str] = {}
+    unique = []
+    for prepared in chunk:
+        reference = prepared.posting.reference
+        if reference not in seen:
+            seen[reference] = prepared.fingerprint
+            unique.append(prepared)
+        elif seen[reference] != prepared.fingerprint:
+            raise LedgerConflictError(f"{reference} appears twice with different entries", reference=reference)
+    return unique
+
+
 def fingerprint(legs: Iterable[Leg]) -> str:
     """What makes two postings under one reference the same fact: their entries, in any order."""
     parts = sorted(
@@ -279,67 +294,17 @@ def _check_replays(chunk: list[_Prepared], references: set[str]) -> list[str]:
     return [p.posting.reference for p in chunk if p.posting.reference in references]
 
 
-@dataclass(slots=True)
-class _Head:
-    id: str
-    spec: AccountSpec
-    sequence: int
-    balance: int
-
-
 def _write_chunk(chunk: list[_Prepared]) -> list[datetime]:
+    """Writes the chunk atomically and returns each posting's posted_at, or raises ``_ReferencesTaken``."""
     specs: dict[str, AccountSpec] = {}
     for prepared in chunk:
         for leg in prepared.posting.entries:
             specs.setdefault(leg.account.code, leg.account)
             if leg.overflow is not None:
                 specs.setdefault(leg.overflow.code, leg.overflow)
-    sql = _dialect()
-    with transaction.atomic(), connection.cursor() as cursor:
-        heads = sql.lock_and_read_heads(cursor, specs)
-        entry_rows: list[tuple[Any, ...]] = []
-        for prepared in chunk:
-            entry_rows.extend(_entry_rows(prepared, heads))
-        posted_at = sql.insert(cursor, chunk, entry_rows)
-        if len(posted_at) != len(chunk):
-            taken = {p.posting.reference for p in chunk} - set(posted_at)
-            raise _ReferencesTaken(taken)
-    return [posted_at[p.posting.reference] for p in chunk]
-
-
-def _entry_rows(prepared: _Prepared, heads: dict[str, _Head]) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = []
-    posting = prepared.posting
-
-    def add(head: _Head, direction: str, amount: int) -> None:
-        grows = (direction == Direction.DEBIT) == head.spec.debit_normal
-        balance = head.balance + (amount if grows else -amount)
-        if head.spec.non_negative and balance < 0:
-            raise InsufficientFundsError(
-                f"{posting.reference}: {head.spec.code} has {head.balance} {head.spec.currency}, {amount} requested",
-                account_id=head.id,
-                balance=head.balance,
-                shortfall=-balance,
-            )
-        head.sequence += 1
-        head.balance = balance
-        rows.append(
-            (prepared.id, head.id, head.spec.merchant_id, direction, amount, head.spec.currency, head.sequence, balance)
-        )
-
-    for leg in posting.entries:
-        head = heads[leg.account.code]
-        amount = leg.money.amount
-        if leg.overflow is not None and head.spec.non_negative:
-            grows = (leg.direction == Direction.DEBIT) == head.spec.debit_normal
-            covered = amount if grows else min(amount, max(head.balance, 0))
-            if covered:
-                add(head, leg.direction, covered)
-            if amount - covered:
-                add(heads[leg.overflow.code], leg.direction, amount - covered)
-        else:
-            add(head, leg.direction, amount)
-    return rows
+    if connection.vendor == "postgresql":
+        return _write_chunk_postgres(chunk, specs)
+    return _write_chunk_portable(chunk, specs)
 
 
 def _as_model(prepared: _Prepared, posted_at: datetime) -> JournalTransaction:
@@ -361,139 +326,217 @@ def _as_model(prepared: _Prepared, posted_at: datetime) -> JournalTransaction:
     return txn
 
 
-# --- SQL, per database ----------------------------------------------------------------------------------------
+# --- PostgreSQL: one call of the ledger_post function (migration 0003) ---------------------------------------
 
-_TXN_COLUMNS = (
-    "id, reference, description, occurred_at, posted_at, source_type, source_id, metadata, fingerprint, reverses_id"
-)
-_ENTRY_COLUMNS = (
-    "transaction_id, account_id, merchant_id, direction, amount, currency, sequence, balance_after, posted_at"
-)
+_POST_SQL = "SELECT ledger_post(%s::jsonb)"
 
 
-class _Dialect:
-    """The statements of the write path. SQLite (the embedded shape) takes its write lock at BEGIN IMMEDIATE, so it
-    needs no row locks; it reads the clock in Python."""
-
-    lock_suffix = ""
-
-    def now(self) -> tuple[str, list[Any]]:
-        """SQL for "now" and its parameters."""
-        return "%s", [connection.ops.adapt_datetimefield_value(timezone.now())]
-
-    def select_accounts(self, cursor: Any, codes: list[str]) -> list[tuple[Any, ...]]:
-        placeholders = ", ".join(["%s"] * len(codes))
-        cursor.execute(
-            "SELECT id, code, type, currency, merchant_id, non_negative FROM ledger_account"
-            f" WHERE code IN ({placeholders}) ORDER BY id{self.lock_suffix}",
-            codes,
-        )
-        return list(cursor.fetchall())
-
-    def select_heads(self, cursor: Any, account_ids: list[str]) -> list[tuple[Any, ...]]:
-        branch = (
-            "SELECT * FROM (SELECT account_id, sequence, balance_after FROM ledger_journalentry"
-            " WHERE account_id = %s ORDER BY sequence DESC LIMIT 1)"
-        )
-        cursor.execute(" UNION ALL ".join([branch] * len(account_ids)), account_ids)
-        return list(cursor.fetchall())
-
-    def create_accounts(self, cursor: Any, specs: list[AccountSpec]) -> None:
-        now_sql, now_params = self.now()
-        values = ", ".join([f"(%s, %s, %s, %s, %s, %s, %s, {now_sql})"] * len(specs))
-        params: list[Any] = []
-        for spec in specs:
-            params += [new_id("acc"), spec.code, spec.name or spec.code, spec.type, spec.currency]
-            params += [spec.merchant_id, spec.non_negative, *now_params]
-        cursor.execute(
-            "INSERT INTO ledger_account (id, code, name, type, currency, merchant_id, non_negative, created)"
-            f" VALUES {values} ON CONFLICT (code) DO NOTHING",
-            params,
-        )
-
-    def lock_and_read_heads(self, cursor: Any, specs: dict[str, AccountSpec]) -> dict[str, _Head]:
-        codes = sorted(specs)
-        rows = self.select_accounts(cursor, codes)
-        if len(rows) < len(codes):
-            found = {row[1] for row in rows}
-            self.create_accounts(cursor, [specs[code] for code in codes if code not in found])
-            rows = self.select_accounts(cursor, codes)
-        heads: dict[str, _Head] = {}
-        by_id: dict[str, _Head] = {}
-        for account_id, code, type_, currency, merchant_id, non_negative in rows:
-            spec = AccountSpec(code, AccountType(type_), currency, merchant_id, bool(non_negative))
-            _check_spec(specs[code], spec)
-            heads[code] = by_id[account_id] = _Head(account_id, spec, 0, 0)
-        for account_id, sequence, balance in self.select_heads(cursor, list(by_id)):
-            by_id[account_id].sequence = sequence
-            by_id[account_id].balance = balance
-        return heads
-
-    def insert(self, cursor: Any, chunk: list[_Prepared], entry_rows: list[tuple[Any, ...]]) -> dict[str, datetime]:
-        """Inserts the transactions, then (only if none of their references existed) their entries."""
-        adapt = connection.ops.adapt_datetimefield_value
-        now_sql, now_params = self.now()
-        txn_values = ", ".join([f"(%s, %s, %s, %s, {now_sql}, %s, %s, %s, %s, %s)"] * len(chunk))
-        params: list[Any] = []
-        for prepared in chunk:
-            p = prepared.posting
-            params += [prepared.id, p.reference, p.description, adapt(prepared.occurred_at), *now_params]
-            params += [p.source_type, p.source_id, prepared.metadata_json, prepared.fingerprint, p.reverses_id]
-        cursor.execute(
-            f"INSERT INTO ledger_journaltransaction ({_TXN_COLUMNS}) VALUES {txn_values}"
-            " ON CONFLICT (reference) DO NOTHING RETURNING reference, posted_at",
-            params,
-        )
-        posted_at = {reference: self.read_datetime(when) for reference, when in cursor.fetchall()}
-        if len(posted_at) == len(chunk):
-            entry_values = ", ".join([f"(%s, %s, %s, %s, %s, %s, %s, %s, {now_sql})"] * len(entry_rows))
-            cursor.execute(
-                f"INSERT INTO ledger_journalentry ({_ENTRY_COLUMNS}) VALUES {entry_values}",
-                [value for row in entry_rows for value in (*row, *now_params)],
-            )
-        return posted_at
-
-    def read_datetime(self, value: Any) -> datetime:
-        parsed = parse_datetime(value) if isinstance(value, str) else value
-        assert isinstance(parsed, datetime)  # noqa: S101 - the column is NOT NULL
-        return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+def _write_chunk_postgres(chunk: list[_Prepared], specs: dict[str, AccountSpec]) -> list[datetime]:
+    codes = sorted(specs)
+    index = {code: position for position, code in enumerate(codes, start=1)}
+    payload = {
+        "a": [
+            [code, s.name or code, s.type, s.currency, s.merchant_id, s.non_negative, new_id("acc")]
+            for code, s in ((code, specs[code]) for code in codes)
+        ],
+        "t": [
+            [
+                p.id,
+                p.posting.reference,
+                p.posting.description,
+                p.occurred_at.isoformat(),
+                p.posting.source_type,
+                p.posting.source_id,
+                p.metadata_json,
+                p.fingerprint,
+                p.posting.reverses_id,
+            ]
+            for p in chunk
+        ],
+        "l": [
+            [
+                n,
+                index[leg.account.code],
+                index[leg.overflow.code] if leg.overflow else 0,
+                leg.direction,
+                leg.money.amount,
+            ]
+            for n, p in enumerate(chunk, start=1)
+            for leg in p.posting.entries
+        ],
+    }
+    try:
+        # Outside a transaction the call is its own (one round trip, committed by the server); inside a caller's
+        # transaction a savepoint keeps a refusal from aborting the caller's work.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
+            cursor.execute(_POST_SQL, [json.dumps(payload, separators=(",", ":"))])
+            (posted_at,) = cursor.fetchone()
+    except DatabaseError as error:
+        _raise_domain_error(error)
+        raise
+    return [posted_at] * len(chunk)
 
 
-class _PostgresDialect(_Dialect):
-    # The clock is read under the lock, per row: an account's entries get increasing posted_at, so "balance as of"
-    # is the newest entry at or before an instant, one index lookup.
-    lock_suffix = " FOR UPDATE"
-
-    def now(self) -> tuple[str, list[Any]]:
-        return "clock_timestamp()", []
-
-    def select_heads(self, cursor: Any, account_ids: list[str]) -> list[tuple[Any, ...]]:
-        cursor.execute(
-            "SELECT e.account_id, e.sequence, e.balance_after FROM unnest(%s::text[]) AS a(id)"
-            " JOIN LATERAL (SELECT account_id, sequence, balance_after FROM ledger_journalentry"
-            " WHERE account_id = a.id ORDER BY sequence DESC LIMIT 1) e ON true",
-            [account_ids],
-        )
-        return list(cursor.fetchall())
-
-
-_POSTGRES = _PostgresDialect()
-_SQLITE = _Dialect()
-
-
-def _dialect() -> _Dialect:
-    return _POSTGRES if connection.vendor == "postgresql" else _SQLITE
-
-
-def _check_spec(requested: AccountSpec, stored: AccountSpec) -> None:
-    if requested.currency != stored.currency:
-        raise CurrencyMismatchError(f"{stored.code} is a {stored.currency} account, not {requested.currency}")
-    if (requested.type, requested.merchant_id, requested.non_negative) != (
-        stored.type,
-        stored.merchant_id,
-        stored.non_negative,
-    ):
+def _raise_domain_error(error: DatabaseError) -> None:
+    cause = error.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    detail = getattr(getattr(cause, "diag", None), "message_detail", None) or ""
+    if sqlstate == "LN001":
+        reference, account_id, balance, shortfall = detail.split("\n")
+        raise InsufficientFundsError(
+            f"{reference}: account {account_id} has {balance}, {shortfall} short",
+            account_id=account_id,
+            balance=int(balance),
+            shortfall=int(shortfall),
+        ) from None
+    if sqlstate == "LN002":
+        raise _ReferencesTaken(set(detail.split("\n"))) from None
+    if sqlstate == "LN003":
         raise InvalidPostingError(
-            f"{stored.code} exists as {stored.type}/{stored.merchant_id}/non_negative={stored.non_negative}",
-            code="ledger_account_mismatch",
+            f"account {detail} exists with another type, currency, merchant or flag", code="ledger_account_mismatch"
+        ) from None
+
+
+# --- SQLite (the embedded shape): the same algorithm in Python; BEGIN IMMEDIATE is the lock ---------------------
+
+
+@dataclass(slots=True)
+class _Head:
+    id: str
+    spec: AccountSpec
+    sequence: int
+    balance: int
+
+
+def _write_chunk_portable(chunk: list[_Prepared], specs: dict[str, AccountSpec]) -> list[datetime]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        heads = _lock_and_read_heads(cursor, specs)
+        entry_rows: list[tuple[Any, ...]] = []
+        for prepared in chunk:
+            entry_rows.extend(_entry_rows(prepared, heads))
+        posted_at = _insert(cursor, chunk, entry_rows)
+        if len(posted_at) != len(chunk):
+            raise _ReferencesTaken({p.posting.reference for p in chunk} - set(posted_at))
+    return [posted_at[p.posting.reference] for p in chunk]
+
+
+def _entry_rows(prepared: _Prepared, heads: dict[str, _Head]) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    posting = prepared.posting
+
+    def add(head: _Head, direction: str, amount: int) -> None:
+        grows = (direction == Direction.DEBIT) == head.spec.debit_normal
+        balance = head.balance + (amount if grows else -amount)
+        if head.spec.non_negative and balance < 0:
+            raise InsufficientFundsError(
+                f"{posting.reference}: account {head.id} has {head.balance}, {-balance} short",
+                account_id=head.id,
+                balance=head.balance,
+                shortfall=-balance,
+            )
+        head.sequence += 1
+        head.balance = balance
+        rows.append(
+            (prepared.id, head.id, head.spec.merchant_id, direction, amount, head.spec.currency, head.sequence, balance)
         )
+
+    for leg in posting.entries:
+        head = heads[leg.account.code]
+        amount = leg.money.amount
+        grows = (leg.direction == Direction.DEBIT) == head.spec.debit_normal
+        if leg.overflow is not None and head.spec.non_negative and not grows:
+            covered = min(amount, max(head.balance, 0))
+            if covered:
+                add(head, leg.direction, covered)
+            if amount - covered:
+                add(heads[leg.overflow.code], leg.direction, amount - covered)
+        else:
+            add(head, leg.direction, amount)
+    return rows
+
+
+def _now() -> Any:
+    return connection.ops.adapt_datetimefield_value(timezone.now())
+
+
+def _select_accounts(cursor: Any, codes: list[str]) -> list[tuple[Any, ...]]:
+    placeholders = ", ".join(["%s"] * len(codes))
+    cursor.execute(
+        "SELECT id, code, type, currency, merchant_id, non_negative FROM ledger_account"
+        f" WHERE code IN ({placeholders}) ORDER BY id",
+        codes,
+    )
+    return list(cursor.fetchall())
+
+
+def _lock_and_read_heads(cursor: Any, specs: dict[str, AccountSpec]) -> dict[str, _Head]:
+    codes = sorted(specs)
+    rows = _select_accounts(cursor, codes)
+    if len(rows) < len(codes):
+        found = {row[1] for row in rows}
+        missing = [specs[code] for code in codes if code not in found]
+        params: list[Any] = []
+        for spec in missing:
+            params += [new_id("acc"), spec.code, spec.name or spec.code, spec.type, spec.currency]
+            params += [spec.merchant_id, spec.non_negative, _now()]
+        cursor.execute(
+            "INSERT INTO ledger_account (id, code, name, type, currency, merchant_id, non_negative, created) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(missing))
+            + " ON CONFLICT (code) DO NOTHING",
+            params,
+        )
+        rows = _select_accounts(cursor, codes)
+    heads: dict[str, _Head] = {}
+    for account_id, code, type_, currency, merchant_id, non_negative in rows:
+        stored = AccountSpec(code, AccountType(type_), currency, merchant_id, bool(non_negative))
+        requested = specs[code]
+        if (requested.type, requested.currency, requested.merchant_id, requested.non_negative) != (
+            stored.type,
+            stored.currency,
+            stored.merchant_id,
+            stored.non_negative,
+        ):
+            raise InvalidPostingError(
+                f"account {code} exists with another type, currency, merchant or flag", code="ledger_account_mismatch"
+            )
+        heads[code] = _Head(account_id, stored, 0, 0)
+    by_id = {head.id: head for head in heads.values()}
+    branch = (
+        "SELECT * FROM (SELECT account_id, sequence, balance_after FROM ledger_journalentry"
+        " WHERE account_id = %s ORDER BY sequence DESC LIMIT 1)"
+    )
+    cursor.execute(" UNION ALL ".join([branch] * len(by_id)), list(by_id))
+    for account_id, sequence, balance in cursor.fetchall():
+        by_id[account_id].sequence = sequence
+        by_id[account_id].balance = balance
+    return heads
+
+
+def _insert(cursor: Any, chunk: list[_Prepared], entry_rows: list[tuple[Any, ...]]) -> dict[str, datetime]:
+    """Inserts the transactions, then (only if none of their references existed) their entries."""
+    now = timezone.now()
+    params: list[Any] = []
+    for prepared in chunk:
+        p = prepared.posting
+        params += [prepared.id, p.reference, p.description, _adapt(prepared.occurred_at), _adapt(now)]
+        params += [p.source_type, p.source_id, prepared.metadata_json, prepared.fingerprint, p.reverses_id]
+    cursor.execute(
+        "INSERT INTO ledger_journaltransaction (id, reference, description, occurred_at, posted_at, source_type,"
+        " source_id, metadata, fingerprint, reverses_id) VALUES "
+        + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+        + " ON CONFLICT (reference) DO NOTHING RETURNING reference",
+        params,
+    )
+    inserted = {reference: now for (reference,) in cursor.fetchall()}
+    if len(inserted) == len(chunk):
+        cursor.execute(
+            "INSERT INTO ledger_journalentry (transaction_id, account_id, merchant_id, direction, amount, currency,"
+            " sequence, balance_after, posted_at) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(entry_rows)),
+            [value for row in entry_rows for value in (*row, _adapt(now))],
+        )
+    return inserted
+
+
+def _adapt(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
