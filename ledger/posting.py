@@ -14,10 +14,14 @@ How a posting is written (one database transaction per posting, or per chunk of 
    A reference that already exists rolls the attempt back; the stored fingerprint then says whether it is a replay
    (return the stored transaction) or a different fact under the same reference (``LedgerConflictError``).
 
+Steps 2-5 hold the account locks, so on PostgreSQL they run server-side in one call of ``ledger_post()``
+(migration 0003): no client round trip happens while the locks are held, and outside a caller's transaction a
+posting is a single round trip (see ``docs/performance.md``). SQLite, the embedded shape, runs the same steps in
+Python under ``BEGIN IMMEDIATE``, which is its lock.
+
 No balance is ever updated: entries are the only copy of a balance, so nothing can disagree with them. A
-deferred constraint trigger re-checks, at commit, that each transaction balances (see the migrations).
-PostgreSQL pipelines steps 2-3 and 5 with the commit, so a posting costs two round trips (see
-``docs/performance.md``). Requires READ COMMITTED (Django's default).
+deferred constraint trigger re-checks, at commit, that each transaction balances (migration 0002). Requires READ
+COMMITTED (Django's default).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import json
 from datetime import UTC, datetime
 from django.db import DatabaseError, connection, transaction
 from ledger import recipes
-from ledger.accounts import merchant_available
+from ledger.accounts import chargeback_losses, merchant_available
 from ledger.balances import balance
 from ledger.exceptions import InsufficientFundsError
 from ledger.money import Money
@@ -36,6 +36,9 @@ try:
 except InsufficientFundsError:
     result["overdraft_refused"] = True
 recipes.payout_created(merchant_id="m1", payout_id="po2", amount=usd(900), occurred_at=now)
+recipes.chargeback_opened(merchant_id="m1", connector="sandbox", dispute_id="dp1", payment_id="p1",
+                          amount=usd(100), dispute_fee=usd(15), occurred_at=now)
+result["losses"] = balance(chargeback_losses("usd")).amount
 for sql in ("UPDATE ledger_journalentry SET amount = 1", "DELETE FROM ledger_journaltransaction"):
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -58,7 +61,8 @@ def test_the_ledger_works_on_sqlite(tmp_path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
 
     assert result["overdraft_refused"] is True
-    assert result["available"] == 70
+    assert result["available"] == 0
+    assert result["losses"] == 45  # 100 + 15 charged back, 70 covered by the merchant
     assert result["as_of_past"] == 0
     assert result["verified"] is True
     assert len(result["refused"]) == 2
