@@ -50,6 +50,13 @@ class AccountNotFoundError(LedgerError):
     status_code = 404
 
 
+class TransactionNotFoundError(LedgerError):
+    """No journal transaction was posted under that reference."""
+
+    code = "ledger_transaction_missing"
+    status_code = 404
+
+
 class InsufficientFundsError(LedgerError):
     """The posting would take an account that may never be negative below zero."""
 

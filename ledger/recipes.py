@@ -13,7 +13,7 @@ from typing import Any
 
 from ledger import accounts
 from ledger.accounts import AccountSpec
-from ledger.exceptions import CurrencyMismatchError, InvalidAmountError, InvalidPostingError
+from ledger.exceptions import CurrencyMismatchError, InvalidAmountError, InvalidPostingError, TransactionNotFoundError
 from ledger.models import JournalTransaction
 from ledger.money import Money
 from ledger.posting import Leg, credit, debit, post, reverse
@@ -36,6 +36,14 @@ def _provider(connector: str, provider_reference: str | None, **extra: Any) -> d
     if provider_reference:
         metadata["provider_reference"] = provider_reference
     return metadata
+
+
+def _reverse_posted(original: str, *, reference: str, description: str, occurred_at: datetime) -> JournalTransaction:
+    try:
+        transaction = JournalTransaction.objects.get(reference=original)
+    except JournalTransaction.DoesNotExist:
+        raise TransactionNotFoundError(f"nothing was posted as {original}", param="reference") from None
+    return reverse(transaction, reference=reference, description=description, occurred_at=occurred_at)
 
 
 def payment_captured(
@@ -124,9 +132,8 @@ def refund_created(
 
 def refund_failed(*, refund_id: str, occurred_at: datetime) -> JournalTransaction:
     """The provider could not refund: the refund's exact entries are reversed."""
-    original = JournalTransaction.objects.get(reference=f"refund:{refund_id}")
-    return reverse(
-        original,
+    return _reverse_posted(
+        f"refund:{refund_id}",
         reference=f"refund:{refund_id}:failed",
         description=f"Refund {refund_id} failed",
         occurred_at=occurred_at,
@@ -179,9 +186,8 @@ def chargeback_opened(
 
 def dispute_won(*, dispute_id: str, occurred_at: datetime) -> JournalTransaction:
     """The merchant won: the chargeback's exact entries (amount and fee, loss included) are reversed."""
-    original = JournalTransaction.objects.get(reference=f"dispute:{dispute_id}:opened")
-    return reverse(
-        original,
+    return _reverse_posted(
+        f"dispute:{dispute_id}:opened",
         reference=f"dispute:{dispute_id}:won",
         description=f"Dispute {dispute_id} won",
         occurred_at=occurred_at,
@@ -207,9 +213,8 @@ def payout_created(*, merchant_id: str, payout_id: str, amount: Money, occurred_
 
 def payout_failed(*, payout_id: str, occurred_at: datetime) -> JournalTransaction:
     """The payout failed or the bank returned it (even after ``paid``): the amount is available again."""
-    original = JournalTransaction.objects.get(reference=f"payout:{payout_id}")
-    return reverse(
-        original,
+    return _reverse_posted(
+        f"payout:{payout_id}",
         reference=f"payout:{payout_id}:failed",
         description=f"Payout {payout_id} failed or returned",
         occurred_at=occurred_at,

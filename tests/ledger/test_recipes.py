@@ -6,7 +6,7 @@ import pytest
 
 from ledger import accounts, recipes
 from ledger.balances import balance
-from ledger.exceptions import InsufficientFundsError, InvalidAmountError
+from ledger.exceptions import InsufficientFundsError, InvalidAmountError, TransactionNotFoundError
 from ledger.verification import verify_ledger
 from tests.ledger.conftest import NOW, available, pending, usd
 
@@ -137,3 +137,9 @@ def test_capture_amounts_are_checked(gross, fee):
 def test_a_capture_whose_fee_is_everything_credits_no_merchant():
     capture(gross=100, fee=100)
     assert balances() == {"receivable": 100, "revenue": 100}
+
+
+def test_undoing_what_was_never_posted_is_a_clear_error():
+    with pytest.raises(TransactionNotFoundError) as error:
+        recipes.payout_failed(payout_id="po_never", occurred_at=NOW)
+    assert error.value.code == "ledger_transaction_missing"
