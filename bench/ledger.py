@@ -162,7 +162,7 @@ class RawLedger:
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
 
-    def write(self, postings: list[tuple[str, str, list[tuple[str, str, int]]]]) -> None:
+    def write(self, postings: list[tuple[str, str, list[tuple[str, str, int]]]], create: bool = False) -> None:
         """postings: (transaction id, reference, [(account code, direction, amount)])"""
         from core.ids import new_id
         from ledger.posting import _POST_SQL as POST_SQL
@@ -174,7 +174,7 @@ class RawLedger:
         for code in codes:
             merchant = code.split(":")[1] if code.startswith("merchant:") else None
             kind = "liability" if merchant else "asset"
-            accounts.append([code, code, kind, "usd", merchant, False, new_id("acc")])
+            accounts.append([code, code, kind, "usd", merchant, False, new_id("acc") if create else None])
         payload = {
             "a": accounts,
             "t": [[txn_id, ref, "", now, "", "", "{}", ref, None] for txn_id, ref, _ in postings],
@@ -184,7 +184,12 @@ class RawLedger:
                 for code, direction, amount in legs
             ],
         }
-        self.conn.execute(POST_SQL, [json.dumps(payload, separators=(",", ":"))])
+        try:
+            self.conn.execute(POST_SQL, [json.dumps(payload, separators=(",", ":"))])
+        except psycopg.DatabaseError as error:
+            if error.sqlstate != "LN004" or create:
+                raise
+            self.write(postings, create=True)
 
 
 def raw_legs(n: int, prefix: str) -> list[tuple[str, str, int]]:

@@ -335,12 +335,24 @@ def _as_model(prepared: _Prepared, posted_at: datetime) -> JournalTransaction:
 _POST_SQL = "SELECT ledger_post(%s::jsonb)"
 
 
-def _write_chunk_postgres(chunk: list[_Prepared], specs: dict[str, AccountSpec]) -> list[datetime]:
+def _write_chunk_postgres(
+    chunk: list[_Prepared], specs: dict[str, AccountSpec], *, create_accounts: bool = False
+) -> list[datetime]:
+    """Ids for new accounts are only generated when the first call says accounts are missing (rare, and an id
+    costs ~20 us of client CPU, a quarter of a posting's)."""
     codes = sorted(specs)
     index = {code: position for position, code in enumerate(codes, start=1)}
     payload = {
         "a": [
-            [code, s.name or code, s.type, s.currency, s.merchant_id, s.non_negative, new_id("acc")]
+            [
+                code,
+                s.name or code,
+                s.type,
+                s.currency,
+                s.merchant_id,
+                s.non_negative,
+                new_id("acc") if create_accounts else None,
+            ]
             for code, s in ((code, specs[code]) for code in codes)
         ],
         "t": [
@@ -376,6 +388,8 @@ def _write_chunk_postgres(chunk: list[_Prepared], specs: dict[str, AccountSpec])
             cursor.execute(_POST_SQL, [json.dumps(payload, separators=(",", ":"))])
             (posted_at,) = cursor.fetchone()
     except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "LN004" and not create_accounts:
+            return _write_chunk_postgres(chunk, specs, create_accounts=True)
         _raise_domain_error(error)
         raise
     return [posted_at] * len(chunk)

@@ -5,7 +5,8 @@ to the client in between: every round trip made while holding the account locks 
 accounts wait (see docs/performance.md). The Python side validates first and sends one compact JSON document
 (cheaper to build and parse than a score of array parameters):
 
-* ``a``: sorted unique accounts ``[code, name, type, currency, merchant_id, non_negative, candidate id]``;
+* ``a``: sorted unique accounts ``[code, name, type, currency, merchant_id, non_negative, new id]``; the new id
+  (for an account that does not exist yet) may be null, and then a missing account raises ``LN004``;
 * ``t``: transactions ``[id, reference, description, occurred_at, source_type, source_id, metadata (JSON text),
   fingerprint, reverses_id]``;
 * ``l``: legs ``[transaction index, account index, overflow account index (0: none), direction, amount]``, 1-based.
@@ -13,7 +14,7 @@ accounts wait (see docs/performance.md). The Python side validates first and sen
 Errors carry their own SQLSTATE, which ``ledger.posting`` turns into its exceptions:
 ``LN001`` insufficient funds (DETAIL: reference, account id, balance, shortfall, one per line), ``LN002``
 references already taken (DETAIL: one per line), ``LN003`` an existing account with other attributes (DETAIL:
-code). Returns the ``posted_at`` given to every row: the clock read after the locks were granted.
+code), ``LN004`` accounts missing and no ids given for them. Returns the ``posted_at`` given to every row: the clock read after the locks were granted.
 """
 
 from django.db import migrations
@@ -37,6 +38,9 @@ BEGIN
     SELECT count(*) INTO locked FROM (
         SELECT 1 FROM ledger_account WHERE code = ANY(a_code) ORDER BY id FOR UPDATE) l;
     IF locked < cardinality(a_code) THEN
+        IF EXISTS (SELECT 1 FROM jsonb_array_elements(p->'a') AS e(x) WHERE x->>6 IS NULL) THEN
+            RAISE EXCEPTION 'ledger: accounts to create, and no ids for them' USING ERRCODE = 'LN004';
+        END IF;
         INSERT INTO ledger_account (id, code, name, type, currency, merchant_id, non_negative, created)
         SELECT x->>6, x->>0, x->>1, x->>2, x->>3, x->>4, (x->>5)::boolean, now()
           FROM jsonb_array_elements(p->'a') AS e(x)
