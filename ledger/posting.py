@@ -51,6 +51,7 @@ from ledger.exceptions import (
     InvalidPostingError,
     LedgerConflictError,
     TooFewEntriesError,
+    TransactionNotFoundError,
     UnbalancedPostingError,
 )
 from ledger.models import Account, JournalTransaction
@@ -173,7 +174,11 @@ def reverse(
     reversed at most once (``reverses`` is unique).
     """
     if isinstance(original, str):
-        original = JournalTransaction.objects.get(pk=original)
+        original = _transaction_get(original)
+    reference = reference or f"{original.reference}:reversal"
+    existing = JournalTransaction.objects.filter(reverses=original).values_list("reference", flat=True).first()
+    if existing is not None and existing != reference:
+        raise LedgerConflictError(f"{original.reference} was already reversed by {existing}", reference=reference)
     legs = [
         Leg(
             spec_of(entry.account),
@@ -183,7 +188,7 @@ def reverse(
         for entry in original.entries.select_related("account").order_by("id")
     ]
     posting = Posting(
-        reference=reference or f"{original.reference}:reversal",
+        reference=reference,
         entries=legs,
         description=description or f"Reversal of {original.reference}",
         occurred_at=occurred_at,
@@ -193,6 +198,13 @@ def reverse(
         reverses_id=original.id,
     )
     return _post_one(posting)
+
+
+def _transaction_get(transaction_id: str) -> JournalTransaction:
+    found: JournalTransaction | None = JournalTransaction.objects.filter(pk=transaction_id).first()
+    if found is None:
+        raise TransactionNotFoundError(f"no journal transaction {transaction_id}", param="original")
+    return found
 
 
 # --- validation ---------------------------------------------------------------------------------------------

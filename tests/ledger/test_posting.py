@@ -176,6 +176,17 @@ def test_reverse_posts_the_exact_opposite_once():
     assert JournalEntry.objects.filter(transaction=reversal).count() == 2
 
 
+def test_a_transaction_is_reversed_at_most_once():
+    fund("m1", 1000)
+    payout = post(reference="payout:po_1", entries=[debit(available("m1"), usd(400)), credit(BANK, usd(400))])
+    reverse(payout, reference="payout:po_1:failed")
+
+    with pytest.raises(LedgerConflictError, match="already reversed by payout:po_1:failed"):
+        reverse(payout)
+
+    assert balance(available("m1")) == usd(1000)
+
+
 def test_post_costs_a_fixed_number_of_queries(django_assert_max_num_queries):
     fund("m1", 1000)
     accounts.account_get_or_create(BANK)
