@@ -16,6 +16,7 @@ from typing import Any
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 # Lets runtime code subscript Django generics (ModelAdmin[Payment]) the way the type stubs describe them.
@@ -164,7 +165,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # The ledger recomputes every balance from its entries nightly; a violation is logged at ERROR.
+    "ledger-verify": {"task": "ledger.verify", "schedule": crontab(hour=2, minute=30)},
+}
 
 # --- Auth, i18n, static --------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
