@@ -16,6 +16,7 @@ from typing import Any
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 # Lets runtime code subscript Django generics (ModelAdmin[Payment]) the way the type stubs describe them.
@@ -164,7 +165,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # The ledger recomputes every balance from its entries nightly; a violation is logged at ERROR.
+    "ledger-verify": {"task": "ledger.verify", "schedule": crontab(hour=2, minute=30)},
+}
 
 # --- Auth, i18n, static --------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -336,3 +340,36 @@ PRICING_DEFAULTS: dict[str, dict[str, int]] = {
 CELERY_BEAT_SCHEDULE.update(
     {"payments-attempts-janitor": {"task": "payments.attempts_janitor", "schedule": PSP_JANITOR_INTERVAL_SECONDS}}
 )
+
+# --- Events and webhooks -------------------------------------------------------------------------------------
+# Webhook URLs resolving to loopback, private, link-local (cloud metadata) or otherwise non-public addresses are
+# refused (SSRF). Only the test suite and the embedded demo, whose receivers listen on loopback, allow them.
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS: bool = env.bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=not PRODUCTION)
+WEBHOOKS_QUEUE = "webhooks"
+WEBHOOKS_CONCURRENCY = env.int("WEBHOOKS_CONCURRENCY", default=8)  # threads of the webhooks worker
+WEBHOOKS_TIMEOUT_SECONDS = 10.0  # the contract: a 2xx within 10 s is success
+WEBHOOKS_RETRY_WINDOW_SECONDS = 3 * 24 * 3600  # the contract: retried for up to 3 days
+# An endpoint failing without a single success for this long (and at least this many times) is disabled.
+WEBHOOKS_DISABLE_AFTER_SECONDS = env.int("WEBHOOKS_DISABLE_AFTER_SECONDS", default=3 * 24 * 3600)
+WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=10)
+# Deliveries one endpoint may have in flight at once, so a slow endpoint cannot occupy every webhook worker.
+WEBHOOKS_MAX_IN_FLIGHT_PER_ENDPOINT = env.int("WEBHOOKS_MAX_IN_FLIGHT_PER_ENDPOINT", default=4)
+EVENTS_RETENTION_DAYS = 30
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # The safety net behind the after-commit enqueue: due retries, and deliveries whose task was lost.
+        "webhooks-dispatch-due": {"task": "payments.webhooks_dispatch_due", "schedule": 10.0},
+        "events-prune": {"task": "payments.events_prune", "schedule": 3600.0},
+    }
+)
+
+# --- Email (endpoint-disabled alerts) ------------------------------------------------------------------------
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ledgerline <no-reply@ledgerline.test>")

@@ -86,3 +86,34 @@ class LateSuccessPolicy(models.TextChoices):
 
     REFUND = "refund", "Refund it automatically"
     FULFIL = "fulfil", "Keep it and fulfil (flagged for the merchant)"
+
+
+# --- Events and webhooks ---------------------------------------------------------------------------------------
+class EventType(models.TextChoices):
+    """The merchant-visible event types of the contract; endpoints subscribe to these (or to ``*``)."""
+
+    PAYMENT_PROCESSING = "payment.processing"
+    PAYMENT_REQUIRES_ACTION = "payment.requires_action"
+    PAYMENT_REQUIRES_CAPTURE = "payment.requires_capture"
+    PAYMENT_SUCCEEDED = "payment.succeeded"
+    PAYMENT_FAILED = "payment.failed"
+    PAYMENT_CANCELED = "payment.canceled"
+    PAYMENT_CAPTURED = "payment.captured"
+    REFUND_SUCCEEDED = "refund.succeeded"
+    REFUND_FAILED = "refund.failed"
+    DISPUTE_CREATED = "dispute.created"
+    DISPUTE_CLOSED = "dispute.closed"
+    PAYOUT_PAID = "payout.paid"
+    PAYOUT_FAILED = "payout.failed"
+    CHECKOUT_SESSION_COMPLETED = "checkout.session.completed"
+
+
+class WebhookEndpointStatus(models.TextChoices):
+    ENABLED = "enabled", "Enabled"
+    DISABLED = "disabled", "Disabled"
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # not delivered yet; attempts continue until success or the retry window ends
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"  # given up: the retry window ended or the endpoint was disabled

@@ -12,6 +12,25 @@ from django.conf import settings
 from tests import processes, psp_sandbox
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_past_ledger_triggers() -> Iterator[None]:
+    """Lets transactional tests' flush TRUNCATE the journal tables, whose triggers refuse TRUNCATE otherwise.
+
+    ``session_replication_role = replica`` (superuser only, and only for this flush's transaction) is PostgreSQL's
+    own switch for skipping ordinary triggers; the ledger's triggers stay in force for everything else.
+    """
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        original(self, ["SET LOCAL session_replication_role = replica", *sql_list])
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    yield
+    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+
+
 @pytest.fixture(scope="session")
 def worker_env(
     django_db_setup: None, django_db_blocker: pytest.FixtureRequest, sandbox_server: psp_sandbox.Server

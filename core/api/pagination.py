@@ -39,7 +39,8 @@ class CursorListPagination(BasePagination):
     ) -> list[Any]:
         if not isinstance(queryset, QuerySet):
             raise TypeError("cursor pagination needs a queryset ordered by time-ordered primary keys")
-        params = _PageParams(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF treats '' in form-like data as absent, and `?limit=` must be a 400.
+        params = _PageParams(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         limit: int = params.validated_data["limit"]
         if "ending_before" in params.validated_data:

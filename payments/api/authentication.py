@@ -72,3 +72,11 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignor
 
     def get_security_definition(self, auto_schema: object) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": "sk_test_… / sk_live_…"}
+
+
+def request_livemode(request: Request) -> bool:
+    """Whether the request's API key is a live key; test and live objects never cross."""
+    api_key = request.auth
+    if not isinstance(api_key, ApiKey):
+        raise exceptions.NotAuthenticated()
+    return api_key.livemode

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from payments.api.events import EventListApi, EventRetrieveApi
 from payments.api.payments import (
     PaymentCancelApi,
     PaymentCaptureApi,
@@ -8,6 +9,11 @@ from payments.api.payments import (
     PaymentRetrieveApi,
 )
 from payments.api.views import MerchantRetrieveApi
+from payments.api.webhook_endpoints import (
+    WebhookEndpointCollectionApi,
+    WebhookEndpointDetailApi,
+    WebhookEndpointRollSecretApi,
+)
 
 urlpatterns = [
     path("merchant", MerchantRetrieveApi.as_view(), name="merchant-retrieve"),
@@ -16,4 +22,17 @@ urlpatterns = [
     path("payments/<str:payment_id>/confirm", PaymentConfirmApi.as_view(), name="payment-confirm"),
     path("payments/<str:payment_id>/capture", PaymentCaptureApi.as_view(), name="payment-capture"),
     path("payments/<str:payment_id>/cancel", PaymentCancelApi.as_view(), name="payment-cancel"),
+]
+
+# --- Events and webhooks ---------------------------------------------------------------------------------------
+urlpatterns += [
+    path("events", EventListApi.as_view(), name="events-list"),
+    path("events/<str:event_id>", EventRetrieveApi.as_view(), name="events-retrieve"),
+    path("webhook_endpoints", WebhookEndpointCollectionApi.as_view(), name="webhook-endpoints"),
+    path("webhook_endpoints/<str:endpoint_id>", WebhookEndpointDetailApi.as_view(), name="webhook-endpoints-detail"),
+    path(
+        "webhook_endpoints/<str:endpoint_id>/roll_secret",
+        WebhookEndpointRollSecretApi.as_view(),
+        name="webhook-endpoints-roll-secret",
+    ),
 ]

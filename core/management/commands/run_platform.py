@@ -29,6 +29,12 @@ def platform_processes(*, host: str, port: int) -> dict[str, str]:
         "beat": f"{celery} -A config beat --loglevel INFO --schedule {shlex.quote(schedule)}",
         # The PSP simulator is its own program (never imported by the platform), reached over HTTP like a real PSP.
         "sandbox": f"{python} -m sandbox --host {sandbox_host} --port {settings.SANDBOX_PORT} --db {sandbox_db}",
+        # Outbox rows -> events, webhook deliveries and commands (payments/management/commands/outbox_relay.py).
+        "relay": f"{shlex.quote(sys.executable)} manage.py outbox_relay",
+        # Webhook deliveries on their own queue and workers: a slow merchant endpoint never holds up payments work.
+        # Threads, because deliveries wait on the network; each request has its own 10 s hard deadline.
+        "webhooks": f"{celery} -A config worker --queues {settings.WEBHOOKS_QUEUE} --pool threads "
+        f"--concurrency {settings.WEBHOOKS_CONCURRENCY} --loglevel INFO --hostname webhooks@%h",
     }
     # A worker per provider queue (bulkheads): a slow or hanging provider ties up only its own worker's slots.
     for queue in sorted({str(c.get("queue") or f"psp.{n}") for n, c in settings.PSP_CONNECTORS.items()}):
@@ -41,7 +47,7 @@ def platform_processes(*, host: str, port: int) -> dict[str, str]:
 
 
 class Command(BaseCommand):
-    help = "Runs web, Celery worker, Celery beat and the PSP sandbox together (Ctrl-C stops all)."
+    help = "Runs web, Celery workers, beat, the outbox relay and the PSP sandbox together (Ctrl-C stops all)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))

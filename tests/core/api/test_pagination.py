@@ -48,3 +48,9 @@ def test_ending_before_returns_the_page_just_newer_than_the_cursor(merchants):
 def test_bad_paging_parameters_are_rejected(params):
     with pytest.raises(ValidationError):
         _page(**params)
+
+
+@pytest.mark.parametrize("name", ["limit", "starting_after", "ending_before"])
+def test_an_empty_paging_parameter_is_rejected_not_ignored(name):
+    with pytest.raises(ValidationError):
+        _page(**{name: ""})

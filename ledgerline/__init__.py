@@ -1,0 +1,1 @@
+"""Ledgerline's merchant-side helpers: plain Python with no Django, safe to import (or copy) anywhere."""

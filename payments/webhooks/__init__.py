@@ -1,0 +1,1 @@
+"""Webhook plumbing that is not a service: the URL guard."""
