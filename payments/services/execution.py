@@ -33,6 +33,8 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from ledger import recipes as ledger_recipes
+from ledger.money import Money
 from payments.connectors import registry
 from payments.connectors.base import (
     AuthorizeRequest,
@@ -59,7 +61,6 @@ from payments.enums import (
 from payments.models import MerchantPricing, Payment, PaymentAttempt
 from payments.services import payments as payment_services
 from payments.services.attempt_queue import CHECK_ATTEMPT_TASK, attempt_connector_default, attempt_enqueue
-from payments.services.ledger_postings import payment_captured_post, refund_post
 
 logger = structlog.get_logger(__name__)
 
@@ -321,13 +322,12 @@ def _post_capture(
         fee = pricing_fee(
             merchant_id=payment.merchant_id, payment_method_type=payment.payment_method_type, amount=amount
         )
-    payment_captured_post(
+    ledger_recipes.payment_captured(
         merchant_id=payment.merchant_id,
         connector=attempt.connector,
         payment_id=payment.id,
-        amount=amount,
-        fee=fee,
-        currency=payment.currency,
+        gross=Money(amount, payment.currency),
+        fee=Money(fee, payment.currency),
         occurred_at=result.occurred_at or timezone.now(),
         provider_reference=result.provider_reference,
     )
@@ -526,13 +526,12 @@ def _apply_refund(payment: Payment, attempt: PaymentAttempt, result: ProviderRes
         return "refund_pending"
     if result.outcome is Outcome.SUCCEEDED:
         _close(attempt, AttemptOutcome.SUCCEEDED, result)
-        refund_post(
+        ledger_recipes.refund_created(
             merchant_id=payment.merchant_id,
             connector=attempt.connector,
             refund_id=attempt.id,
             payment_id=payment.id,
-            amount=attempt.amount,
-            currency=payment.currency,
+            amount=Money(attempt.amount, payment.currency),
             occurred_at=result.occurred_at or timezone.now(),
             provider_reference=result.provider_reference,
         )

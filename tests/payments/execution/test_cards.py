@@ -6,10 +6,10 @@ import time
 
 import pytest
 
+from ledger.models import JournalTransaction
 from payments.enums import AttemptOutcome, PaymentStatus
 from payments.models import MerchantPricing
 from payments.services.execution import pricing_fee
-from payments.services.ledger_postings import ledger_available
 from tests.conftest import PSP_TEST_CIRCUIT
 from tests.payments.conftest import card_method, card_payment_body
 from tests.payments.execution.conftest import attempts, drain, janitor, payment
@@ -23,11 +23,7 @@ def create(api, **overrides) -> str:
 
 
 def posting(payment_id: str):
-    """The capture's journal transaction, once the ledger app is part of the build."""
-    if not ledger_available():
-        return None
-    from ledger.models import JournalTransaction
-
+    """The capture's journal transaction, if any."""
     return JournalTransaction.objects.filter(reference=f"payment:{payment_id}:capture").first()
 
 
@@ -46,10 +42,9 @@ def test_an_automatic_card_payment_succeeds_and_posts_gross_fee_and_net_to_the_l
     (attempt,) = attempts(payment_id)
     assert (attempt.outcome, attempt.fee, attempt.locked_at) == (AttemptOutcome.SUCCEEDED, 88, None)
     assert attempt.provider_reference.startswith("ch_")
-    if ledger_available():
-        entry = posting(payment_id)
-        assert entry.metadata["fee"] == 88  # 2.9% + 30 of 2000: the platform's default card price
-        assert entry.metadata["provider_reference"] == attempt.provider_reference
+    entry = posting(payment_id)
+    assert entry.metadata["fee"] == 88  # 2.9% + 30 of 2000: the platform's default card price
+    assert entry.metadata["provider_reference"] == attempt.provider_reference
     one_charge_each(sandbox, [payment_id])
     assert api.get(f"/v1/payments/{payment_id}").json()["status"] == "succeeded"
 
@@ -61,8 +56,7 @@ def test_merchant_pricing_replaces_the_default_fee(api, sandbox):
     assert pricing_fee(merchant_id=api.merchant.id, payment_method_type="upi", amount=10_000) == 30
     payment_id = create(api, amount=2000)
     drain()
-    if ledger_available():
-        assert posting(payment_id).metadata["fee"] == 25
+    assert posting(payment_id).metadata["fee"] == 25
 
 
 @pytest.mark.parametrize(
@@ -94,8 +88,7 @@ def test_manual_capture_full_and_partial(api, sandbox, amount_to_capture):
     assert drain() == ["payments.execute_attempt:captured"]
     captures = [r for r in sandbox.records() if r["kind"] == "capture"]
     assert [c["amount"] for c in captures] == [amount_to_capture]
-    if ledger_available():
-        assert posting(payment_id).metadata["gross"] == amount_to_capture
+    assert posting(payment_id).metadata["gross"] == amount_to_capture
 
 
 def test_canceling_an_authorization_voids_it_at_the_provider(api, sandbox):
