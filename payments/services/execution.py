@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -483,32 +484,41 @@ def _late_success(payment: Payment, attempt: PaymentAttempt, result: ProviderRes
 
 
 def _apply_capture(payment: Payment, attempt: PaymentAttempt, result: ProviderResult) -> str:
-    if result.outcome in (Outcome.UNKNOWN, Outcome.PENDING, Outcome.NOT_FOUND):
-        return _unknown(attempt, result)
-    if result.outcome is Outcome.NOT_SENT:
-        return _retry_later(attempt, result)
-    if _finished(attempt):
-        return "already_applied"
-    if result.outcome is Outcome.SUCCEEDED and result.state is ProviderState.CAPTURED:
-        _close(attempt, AttemptOutcome.SUCCEEDED, result)
+    def post() -> None:
         _post_capture(payment, attempt, result, amount=attempt.amount)
-        return "captured"
-    _close(attempt, AttemptOutcome.FAILED, result, code=result.decline_code or "capture_failed")
-    return _flag(attempt, f"capture refused by the provider ({result.decline_code}) after the payment was captured")
+
+    return _apply_to_authorization(attempt, result, done=ProviderState.CAPTURED, name="captured", on_done=post)
 
 
 def _apply_void(payment: Payment, attempt: PaymentAttempt, result: ProviderResult) -> str:
-    if result.outcome in (Outcome.UNKNOWN, Outcome.PENDING, Outcome.NOT_FOUND):
-        return _unknown(attempt, result)
+    return _apply_to_authorization(attempt, result, done=ProviderState.VOIDED, name="voided")
+
+
+def _apply_to_authorization(
+    attempt: PaymentAttempt,
+    result: ProviderResult,
+    *,
+    done: ProviderState,
+    name: str,
+    on_done: Callable[[], None] | None = None,
+) -> str:
+    """A capture or void of an authorization we hold: done, still to do (send again, same key), or refused."""
     if result.outcome is Outcome.NOT_SENT:
         return _retry_later(attempt, result)
+    if result.outcome in (Outcome.UNKNOWN, Outcome.PENDING, Outcome.NOT_FOUND):
+        return _unknown(attempt, result)
     if _finished(attempt):
         return "already_applied"
-    if result.outcome is Outcome.SUCCEEDED and result.state is ProviderState.VOIDED:
+    if result.outcome is Outcome.SUCCEEDED and result.state is done:
         _close(attempt, AttemptOutcome.SUCCEEDED, result)
-        return "voided"
-    _close(attempt, AttemptOutcome.FAILED, result, code=result.decline_code or "void_failed")
-    return _flag(attempt, f"void refused by the provider ({result.decline_code})")
+        if on_done is not None:
+            on_done()
+        return name
+    if result.operation == "status" and result.state is ProviderState.AUTHORIZED:
+        # The lookup found the authorization untouched: our call never landed. Sending it again is safe.
+        return _retry_later(attempt, result)
+    _close(attempt, AttemptOutcome.FAILED, result, code=result.decline_code or f"{attempt.operation}_failed")
+    return _flag(attempt, f"{attempt.operation} refused by the provider ({result.decline_code or result.state})")
 
 
 def _apply_refund(payment: Payment, attempt: PaymentAttempt, result: ProviderResult) -> str:
@@ -572,8 +582,10 @@ def _unknown(attempt: PaymentAttempt, result: ProviderResult) -> str:
 
 def _retry_later(attempt: PaymentAttempt, result: ProviderResult) -> str:
     """A capture/void/refund that never left: send it again later to the same provider (the money is there)."""
+    attempt.outcome = AttemptOutcome.PENDING
     attempt.locked_at = None
     attempt.started_at = None
+    attempt.next_check_at = None
     attempt.checks += 1
     policy = RetryPolicy(
         max_attempts=settings.PSP_MAX_ATTEMPTS_PER_PAYMENT * 3,
@@ -664,14 +676,19 @@ def attempt_check(*, attempt_id: str) -> str:
             attempt.save(update_fields=["checks", "locked_at"])
         connector_name = attempt.connector or attempt_connector_default(payment, attempt.operation)
         kind: Literal["payment", "refund"] = "refund" if attempt.operation == AttemptOperation.REFUND else "payment"
-        checks_amount = attempt.operation in (AttemptOperation.AUTHORIZE, AttemptOperation.REFUND)
-        expected = attempt.amount if checks_amount else None
+        reference = attempt_id
+        expected: int | None = attempt.amount
+        if attempt.operation in (AttemptOperation.CAPTURE, AttemptOperation.VOID):
+            # A capture or void has no reference of its own at the provider: the charge it acts on tells.
+            authorization = _authorization(payment)
+            reference = authorization.id if authorization is not None else attempt_id
+            expected = None
         currency = payment.currency
     if run_now:
         return attempt_execute(attempt_id=attempt_id)
     try:
         result: ProviderResult | ProviderMismatchError = registry.connector_get(connector_name).status(
-            attempt_id, kind=kind, expected_amount=expected, expected_currency=currency
+            reference, kind=kind, expected_amount=expected, expected_currency=currency
         )
     except ProviderMismatchError as exc:
         result = exc

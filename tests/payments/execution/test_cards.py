@@ -160,3 +160,25 @@ def test_an_outage_opens_the_circuit_and_card_payments_fail_over_to_the_second_a
     assert {payment(p).psp for p in payment_ids} == {"card_b"}
     one_charge_each(sandbox, payment_ids)
     assert not [r for r in sandbox.records() if r["provider"] == "card_a"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "settled_by"),
+    [
+        ({"mode": "lose_response"}, ["payments.check_attempt:captured"]),
+        # Never applied: the lookup finds the authorization untouched, the capture goes again with the same key.
+        ({"mode": "timeout", "seconds": 3}, ["payments.check_attempt:retry_in_", "payments.execute_attempt:captured"]),
+    ],
+    ids=["applied-response-lost", "timeout-not-applied"],
+)
+def test_a_capture_whose_outcome_is_unknown_is_settled_by_looking_at_the_charge(api, sandbox, fault, settled_by):
+    payment_id = create(api, amount=3000, capture_method="manual")
+    drain()
+    sandbox.control("/faults/next", {"provider": "card_a", "operation": "capture", **fault})
+    api.post(f"/v1/payments/{payment_id}/capture", {"amount_to_capture": 2500})
+    assert drain() == ["payments.execute_attempt:unknown"]
+    outcomes = janitor() + drain(include_future=True)
+    assert len(outcomes) == len(settled_by)
+    assert all(outcome.startswith(prefix) for outcome, prefix in zip(outcomes, settled_by, strict=True)), outcomes
+    assert [c["amount"] for c in sandbox.records() if c["kind"] == "capture"] == [2500]
+    assert posting(payment_id).metadata["gross"] == 2500
