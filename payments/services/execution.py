@@ -378,6 +378,15 @@ def _authorize_failed(payment: Payment, attempt: PaymentAttempt, result: Provide
     message = result.decline_message or "The provider declined the payment."
     if attempt.outcome == AttemptOutcome.SUCCEEDED:
         return _flag(attempt, f"provider reports {code} for an attempt it had reported succeeded")
+    if result.retryable and not _finished(attempt) and payment.status == PaymentStatus.PROCESSING:
+        # A decline the provider says may pass next time (processing_error): a new attempt, with a new key as
+        # the provider asks, after a backoff, a bounded number of times.
+        tried = payment.attempts.filter(operation=AttemptOperation.AUTHORIZE).count()
+        delay = _retry_policy().delay(tried, _rng)
+        if delay is not None:
+            _close(attempt, AttemptOutcome.FAILED, result, code=code, message=message)
+            _attempt_new(payment, connector=attempt.connector, delay=delay)
+            return f"retry_in_{delay:.1f}s"
     if can_proceed(payment.mark_failed):
         _close(attempt, AttemptOutcome.FAILED, result, code=code, message=message)
         _watch_for_late_success(payment, attempt)
@@ -414,13 +423,8 @@ def _never_happened(payment: Payment, attempt: PaymentAttempt, result: ProviderR
     if untried:
         _attempt_new(payment, connector=untried[0])
         return f"failover_to_{untried[0]}"
-    if len(tried) < settings.PSP_MAX_ATTEMPTS_PER_PAYMENT:
-        policy = RetryPolicy(
-            max_attempts=settings.PSP_MAX_ATTEMPTS_PER_PAYMENT,
-            base_seconds=settings.PSP_RETRY_BASE_SECONDS,
-            cap_seconds=settings.PSP_RETRY_CAP_SECONDS,
-        )
-        delay = policy.delay(len(tried), _rng) or settings.PSP_RETRY_CAP_SECONDS
+    delay = _retry_policy().delay(len(tried), _rng)
+    if delay is not None:
         usable = [name for name in route if _usable(payment, name)]
         _attempt_new(payment, connector=usable[0] if usable else route[0], delay=delay)
         return f"retry_in_{delay:.1f}s"
@@ -431,6 +435,14 @@ def _never_happened(payment: Payment, attempt: PaymentAttempt, result: ProviderR
         connector=attempt.connector,
     )
     return "failed_provider_unavailable"
+
+
+def _retry_policy(*, max_attempts: int | None = None) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=max_attempts or settings.PSP_MAX_ATTEMPTS_PER_PAYMENT,
+        base_seconds=settings.PSP_RETRY_BASE_SECONDS,
+        cap_seconds=settings.PSP_RETRY_CAP_SECONDS,
+    )
 
 
 def _usable(payment: Payment, connector: str) -> bool:
@@ -587,12 +599,7 @@ def _retry_later(attempt: PaymentAttempt, result: ProviderResult) -> str:
     attempt.started_at = None
     attempt.next_check_at = None
     attempt.checks += 1
-    policy = RetryPolicy(
-        max_attempts=settings.PSP_MAX_ATTEMPTS_PER_PAYMENT * 3,
-        base_seconds=settings.PSP_RETRY_BASE_SECONDS,
-        cap_seconds=settings.PSP_RETRY_CAP_SECONDS,
-    )
-    delay = policy.delay(attempt.checks, _rng)
+    delay = _retry_policy(max_attempts=settings.PSP_MAX_ATTEMPTS_PER_PAYMENT * 3).delay(attempt.checks, _rng)
     if delay is None:
         attempt.save()
         return _flag(attempt, f"{attempt.operation} could not reach {attempt.connector}: {result.error}")

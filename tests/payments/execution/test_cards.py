@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from ledger.models import JournalTransaction
 from payments.enums import AttemptOutcome, PaymentStatus
-from payments.models import MerchantPricing
+from payments.models import MerchantPricing, Payment
 from payments.services.execution import pricing_fee
+from payments.tasks import payments_expire_overdue_task
 from tests.conftest import PSP_TEST_CIRCUIT
 from tests.payments.conftest import card_method, card_payment_body
 from tests.payments.execution.conftest import attempts, drain, janitor, payment
@@ -66,7 +69,6 @@ def test_merchant_pricing_replaces_the_default_fee(api, sandbox):
         ("4000000000009995", "insufficient_funds"),
         ("4000000000000069", "expired_card"),
         ("4000000000000127", "incorrect_cvc"),
-        ("4000000000000119", "processing_error"),
     ],
 )
 def test_each_decline_fails_the_payment_with_its_code_and_posts_nothing(api, sandbox, number, code):
@@ -182,3 +184,30 @@ def test_a_capture_whose_outcome_is_unknown_is_settled_by_looking_at_the_charge(
     assert all(outcome.startswith(prefix) for outcome, prefix in zip(outcomes, settled_by, strict=True)), outcomes
     assert [c["amount"] for c in sandbox.records() if c["kind"] == "capture"] == [2500]
     assert posting(payment_id).metadata["gross"] == 2500
+
+
+def test_an_authorization_not_captured_in_seven_days_is_canceled_and_voided(api, sandbox):
+    payment_id = create(api, amount=1200, capture_method="manual")
+    drain()
+    Payment.objects.filter(pk=payment_id).update(capture_before=timezone.now() - timedelta(seconds=1))
+    assert payments_expire_overdue_task() == 1
+    canceled = payment(payment_id)
+    assert (canceled.status, canceled.cancellation_reason) == (PaymentStatus.CANCELED, "authorization_expired")
+    assert drain() == ["payments.execute_attempt:voided"]
+    assert [r["kind"] for r in sandbox.records()] == ["charge", "void"]
+
+
+def test_a_retryable_decline_is_tried_again_with_new_keys_then_fails(api, sandbox, settings):
+    settings.PSP_MAX_ATTEMPTS_PER_PAYMENT = 3
+    payment_id = create(api, payment_method=card_method("4000000000000119"))  # always processing_error
+    outcomes = drain(include_future=True)
+    assert [o.split("_in_")[0] for o in outcomes] == [
+        "payments.execute_attempt:retry",
+        "payments.execute_attempt:retry",
+        "payments.execute_attempt:failed",
+    ]
+    failed = payment(payment_id)
+    assert (failed.status, failed.failure_code) == (PaymentStatus.FAILED, "processing_error")
+    keys = {a.idempotency_key for a in attempts(payment_id)}
+    assert len(keys) == 3
+    assert sandbox.records() == []
