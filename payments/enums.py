@@ -46,6 +46,7 @@ class AttemptOperation(models.TextChoices):
     AUTHORIZE = "authorize", "Authorize (and capture, when automatic)"
     CAPTURE = "capture", "Capture"
     VOID = "void", "Void an authorization"
+    REFUND = "refund", "Refund (automatic, of a late UPI success)"
 
 
 class AttemptOutcome(models.TextChoices):
@@ -78,6 +79,13 @@ class PaymentEventType(models.TextChoices):
     CAPTURED = "payment.captured"
     FAILED = "payment.failed"
     CANCELED = "payment.canceled"
+
+
+class LateSuccessPolicy(models.TextChoices):
+    """What happens to money a provider reports received after the payment expired or failed on our side."""
+
+    REFUND = "refund", "Refund it automatically"
+    FULFIL = "fulfil", "Keep it and fulfil (flagged for the merchant)"
 
 
 # --- Events and webhooks ---------------------------------------------------------------------------------------
