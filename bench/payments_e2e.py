@@ -25,6 +25,10 @@ from pathlib import Path
 
 import httpx
 
+if __package__ in (None, ""):  # run as a script (python bench/payments_e2e.py): make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.api import migrate_and_create_merchant
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 BODY = {
@@ -133,17 +137,7 @@ def main() -> None:
     port, sandbox_port = 19000 + os.getpid() % 500, 19500 + os.getpid() % 500
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     env = _env(database_url, args.redis, sandbox_url, port)
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-    created = subprocess.run(
-        [*manage, "create_merchant", "Bench", "--email", "bench@bench.test"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    secret = dict(line.split(": ", 1) for line in created.splitlines())["secret_key"]
+    secret = migrate_and_create_merchant(env)["secret_key"]
     logs = Path(os.environ.get("BENCH_LOG_DIR", "/tmp"))  # noqa: S108 - bench logs, inspected by hand
     # uvicorn reads WEB_CONCURRENCY too: the sandbox is one process.
     sandbox_env = {k: v for k, v in env.items() if k != "WEB_CONCURRENCY"}
