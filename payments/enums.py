@@ -46,7 +46,7 @@ class AttemptOperation(models.TextChoices):
     AUTHORIZE = "authorize", "Authorize (and capture, when automatic)"
     CAPTURE = "capture", "Capture"
     VOID = "void", "Void an authorization"
-    REFUND = "refund", "Refund (automatic, of a late UPI success)"
+    REFUND = "refund", "Refund"
 
 
 class AttemptOutcome(models.TextChoices):
@@ -117,3 +117,25 @@ class LateSuccessPolicy(models.TextChoices):
 
     REFUND = "refund", "Refund it automatically"
     FULFIL = "fulfil", "Keep it and fulfil (flagged for the merchant)"
+
+
+# --- Refunds, payouts, disputes (issue 7) ----------------------------------------------------------------------
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class RefundReason(models.TextChoices):
+    DUPLICATE = "duplicate", "Duplicate"
+    FRAUDULENT = "fraudulent", "Fraudulent"
+    REQUESTED_BY_CUSTOMER = "requested_by_customer", "Requested by the customer"
+
+
+class PayoutStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_TRANSIT = "in_transit", "In transit"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"

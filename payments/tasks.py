@@ -90,3 +90,20 @@ def attempts_janitor() -> dict[str, int]:
 @shared_task(name="payments.apply_provider_event")
 def apply_provider_event(event_pk: int) -> str:
     return provider_events.provider_event_apply(event_pk=event_pk)
+
+
+# --- balances and payouts (issue 7) ------------------------------------------------------------------------------
+@shared_task(name="payments.funds_release_due")
+def funds_release_due() -> int:
+    """Beat: captured funds that are due move from pending to available (a ledger transfer)."""
+    from payments.services.balances import funds_release_due as release
+
+    return release()
+
+
+@shared_task(name="payments.payouts_advance_due")
+def payouts_advance_due() -> dict[str, int]:
+    """Beat: the simulated bank moves payouts along."""
+    from payments.services.payouts import payouts_advance_due as advance
+
+    return advance()

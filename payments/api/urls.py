@@ -8,6 +8,15 @@ from payments.api.payments import (
     PaymentListCreateApi,
     PaymentRetrieveApi,
 )
+from payments.api.refunds import (
+    BalanceRetrieveApi,
+    BalanceTransactionListApi,
+    PayoutCancelApi,
+    PayoutListCreateApi,
+    PayoutRetrieveApi,
+    RefundListCreateApi,
+    RefundRetrieveApi,
+)
 from payments.api.views import MerchantRetrieveApi
 from payments.api.webhook_endpoints import (
     WebhookEndpointCollectionApi,
@@ -35,4 +44,15 @@ urlpatterns += [
         WebhookEndpointRollSecretApi.as_view(),
         name="webhook-endpoints-roll-secret",
     ),
+]
+
+# --- Refunds, balance, payouts (issue 7) ---------------------------------------------------------------------------
+urlpatterns += [
+    path("refunds", RefundListCreateApi.as_view(), name="refund-list"),
+    path("refunds/<str:refund_id>", RefundRetrieveApi.as_view(), name="refund-retrieve"),
+    path("balance", BalanceRetrieveApi.as_view(), name="balance-retrieve"),
+    path("balance_transactions", BalanceTransactionListApi.as_view(), name="balance-transaction-list"),
+    path("payouts", PayoutListCreateApi.as_view(), name="payout-list"),
+    path("payouts/<str:payout_id>", PayoutRetrieveApi.as_view(), name="payout-retrieve"),
+    path("payouts/<str:payout_id>/cancel", PayoutCancelApi.as_view(), name="payout-cancel"),
 ]

@@ -6,6 +6,7 @@ from payments.models.idempotency import IdempotencyKey
 from payments.models.merchants import ApiKey, Merchant
 from payments.models.outbox import OutboxMessage
 from payments.models.payments import Payment, PaymentAttempt, PaymentStateChange
+from payments.models.refunds import Payout, Refund
 
 __all__ = [
     "ApiKey",
@@ -17,7 +18,9 @@ __all__ = [
     "Payment",
     "PaymentAttempt",
     "PaymentStateChange",
+    "Payout",
     "ProviderEvent",
+    "Refund",
     "WebhookDelivery",
     "WebhookDeliveryAttempt",
     "WebhookEndpoint",

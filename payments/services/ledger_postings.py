@@ -79,3 +79,28 @@ def refund_post(
         occurred_at=occurred_at,
         provider_reference=provider_reference,
     )
+
+
+def refund_failed_post(*, refund_id: str, occurred_at: datetime) -> None:
+    ledger = _ledger()
+    if ledger is None:
+        logger.warning("ledger_not_installed", posting="refund_failed", refund_id=refund_id)
+        return
+    recipes, _money = ledger
+    recipes.refund_failed(refund_id=refund_id, occurred_at=occurred_at)
+
+
+def payout_post(*, merchant_id: str, payout_id: str, amount: int, currency: str, occurred_at: datetime) -> None:
+    """Raises the ledger's ``InsufficientFundsError`` (400 ``insufficient_funds``) when available cannot cover it."""
+    from ledger import recipes
+    from ledger.money import Money
+
+    recipes.payout_created(
+        merchant_id=merchant_id, payout_id=payout_id, amount=Money(amount, currency), occurred_at=occurred_at
+    )
+
+
+def payout_failed_post(*, payout_id: str, occurred_at: datetime) -> None:
+    from ledger import recipes
+
+    recipes.payout_failed(payout_id=payout_id, occurred_at=occurred_at)
