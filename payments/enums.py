@@ -139,3 +139,11 @@ class PayoutStatus(models.TextChoices):
     PAID = "paid", "Paid"
     FAILED = "failed", "Failed"
     CANCELED = "canceled", "Canceled"
+
+
+class DisputeStatus(models.TextChoices):
+    NEEDS_RESPONSE = "needs_response", "Needs response"
+    UNDER_REVIEW = "under_review", "Under review"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+    ACCEPTED = "accepted", "Accepted (merchant gave up)"

@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from payments.enums import PaymentMethodType
-from payments.models import Payment, PaymentAttempt, Payout, Refund
+from payments.models import Dispute, Payment, PaymentAttempt, Payout, Refund
 
 
 class BlankAsNullField(serializers.CharField):
@@ -212,3 +212,37 @@ class PayoutSerializer(serializers.ModelSerializer[Payout]):
 
 def payout_representation(payout: Payout) -> dict[str, Any]:
     return dict(PayoutSerializer(payout).data)
+
+
+class DisputeSerializer(serializers.ModelSerializer[Dispute]):
+    object = serializers.SerializerMethodField()
+    payment = serializers.CharField(source="payment_id", read_only=True)
+    reason = BlankAsNullField()
+    evidence = serializers.JSONField()
+
+    class Meta:
+        model = Dispute
+        fields = [
+            "id",
+            "object",
+            "created",
+            "livemode",
+            "amount",
+            "currency",
+            "fee",
+            "payment",
+            "reason",
+            "status",
+            "evidence",
+            "evidence_due_by",
+            "evidence_submitted_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+    def get_object(self, obj: Dispute) -> str:
+        return "dispute"
+
+
+def dispute_representation(dispute: Dispute) -> dict[str, Any]:
+    return dict(DisputeSerializer(dispute).data)

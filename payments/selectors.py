@@ -14,7 +14,7 @@ from django.db.models.functions import Concat
 from ledger.balances import MerchantBalances, merchant_balances
 from ledger.models import JournalTransaction
 from payments.exceptions import PaymentNotFoundError
-from payments.models import Merchant, Payment, Payout, Refund
+from payments.models import Dispute, Merchant, Payment, Payout, Refund
 
 
 def payment_get(*, merchant: Merchant, livemode: bool, payment_id: str) -> Payment:
@@ -118,3 +118,17 @@ def balance_transaction_list(*, merchant: Merchant) -> QuerySet[JournalTransacti
         .only("id", "reference", "source_type", "source_id", "occurred_at", "metadata", "description")
     )
     return transactions
+
+
+def dispute_get(*, merchant: Merchant, livemode: bool, dispute_id: str) -> Dispute:
+    dispute = Dispute.objects.filter(pk=dispute_id, merchant=merchant, livemode=livemode).first()
+    if dispute is None:
+        raise PaymentNotFoundError(f"No such dispute: '{dispute_id[:64]}'.")
+    return dispute
+
+
+def dispute_list(*, merchant: Merchant, livemode: bool, status: str | None = None) -> QuerySet[Dispute]:
+    disputes = Dispute.objects.filter(merchant=merchant, livemode=livemode)
+    if status is not None:
+        disputes = disputes.filter(status=status)
+    return disputes

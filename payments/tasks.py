@@ -107,3 +107,11 @@ def payouts_advance_due() -> dict[str, int]:
     from payments.services.payouts import payouts_advance_due as advance
 
     return advance()
+
+
+@shared_task(name="payments.dispute_respond")
+def dispute_respond(dispute_id: str, action: str) -> str:
+    """Sends a dispute's evidence (or its acceptance) to the provider, on the provider's queue."""
+    from payments.services.disputes import dispute_respond as respond
+
+    return respond(dispute_id=dispute_id, action=action)

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from payments.api.disputes import DisputeAcceptApi, DisputeListApi, DisputeRetrieveUpdateApi
 from payments.api.events import EventListApi, EventRetrieveApi
 from payments.api.payments import (
     PaymentCancelApi,
@@ -55,4 +56,9 @@ urlpatterns += [
     path("payouts", PayoutListCreateApi.as_view(), name="payout-list"),
     path("payouts/<str:payout_id>", PayoutRetrieveApi.as_view(), name="payout-retrieve"),
     path("payouts/<str:payout_id>/cancel", PayoutCancelApi.as_view(), name="payout-cancel"),
+]
+urlpatterns += [
+    path("disputes", DisputeListApi.as_view(), name="dispute-list"),
+    path("disputes/<str:dispute_id>", DisputeRetrieveUpdateApi.as_view(), name="dispute-retrieve"),
+    path("disputes/<str:dispute_id>/accept", DisputeAcceptApi.as_view(), name="dispute-accept"),
 ]

@@ -1,5 +1,6 @@
 """The payments app's models, one module per concept; import them from here."""
 
+from payments.models.disputes import Dispute, EvidenceFile
 from payments.models.events import Event, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookSecret
 from payments.models.execution import MerchantPricing, ProviderEvent
 from payments.models.idempotency import IdempotencyKey
@@ -10,7 +11,9 @@ from payments.models.refunds import Payout, Refund
 
 __all__ = [
     "ApiKey",
+    "Dispute",
     "Event",
+    "EvidenceFile",
     "IdempotencyKey",
     "Merchant",
     "MerchantPricing",

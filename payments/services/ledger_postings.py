@@ -104,3 +104,36 @@ def payout_failed_post(*, payout_id: str, occurred_at: datetime) -> None:
     from ledger import recipes
 
     recipes.payout_failed(payout_id=payout_id, occurred_at=occurred_at)
+
+
+def chargeback_post(
+    *,
+    merchant_id: str,
+    connector: str,
+    dispute_id: str,
+    payment_id: str,
+    amount: int,
+    fee: int,
+    currency: str,
+    occurred_at: datetime,
+    provider_reference: str,
+) -> None:
+    from ledger import recipes
+    from ledger.money import Money
+
+    recipes.chargeback_opened(
+        merchant_id=merchant_id,
+        connector=connector,
+        dispute_id=dispute_id,
+        payment_id=payment_id,
+        amount=Money(amount, currency),
+        dispute_fee=Money(fee, currency),
+        occurred_at=occurred_at,
+        provider_reference=provider_reference,
+    )
+
+
+def dispute_won_post(*, dispute_id: str, occurred_at: datetime) -> None:
+    from ledger import recipes
+
+    recipes.dispute_won(dispute_id=dispute_id, occurred_at=occurred_at)
