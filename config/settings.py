@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "ledger",
     "payments",
     "reconciliation",
+    "backoffice",
 ]
 
 MIDDLEWARE = [

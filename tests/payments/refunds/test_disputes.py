@@ -33,9 +33,14 @@ def chargeback(api, sandbox, hook, amount: int = 1000) -> Dispute:
     with override_settings(BALANCE_PENDING_SECONDS=0):
         funds_release_due()
     reference = Payment.objects.get(pk=payment_id).attempts.get().id
-    sandbox.control("/disputes", {"provider": "card_a", "reference": reference, "amount": amount})
-    for delivery in hook.wait_for(lambda ds: any(d["event"]["type"] == "dispute.created" for d in ds)):
-        if delivery["event"]["type"] == "dispute.created":
+    opened = sandbox.control("/disputes", {"provider": "card_a", "reference": reference, "amount": amount})
+
+    def created(delivery) -> bool:
+        event = delivery["event"]
+        return event["type"] == "dispute.created" and event["data"]["object"]["id"] == opened["id"]
+
+    for delivery in hook.wait_for(lambda ds: any(created(d) for d in ds)):
+        if created(delivery):
             assert forward(delivery) == 200
     drain()
     return Dispute.objects.get(payment_id=payment_id)
