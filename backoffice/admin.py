@@ -7,10 +7,12 @@ every button posts to a view here that calls ``backoffice.services`` (the API's 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -37,6 +39,17 @@ def _back(request: HttpRequest, url: str, error: services.BackofficeActionError 
     else:
         messages.success(request, done)
     return HttpResponseRedirect(url)
+
+
+def _post_action(request: HttpRequest, url: str, action: Callable[[], object], done: str) -> HttpResponse:
+    """Runs one back-office service on POST (a GET only goes back) and reports its outcome as a message."""
+    error = None
+    if request.method == "POST":
+        try:
+            action()
+        except services.BackofficeActionError as exc:
+            error = exc
+    return _back(request, url, error, done)
 
 
 def payment_timeline(payment: Payment) -> list[dict[str, Any]]:
@@ -102,7 +115,7 @@ class SupportPaymentAdmin(PaymentAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        payment = Payment.objects.filter(pk=object_id).first()
+        payment = Payment.objects.filter(pk=unquote(object_id)).first()
         context = dict(extra_context or {})
         if payment is not None:
             user = request.user
@@ -127,8 +140,8 @@ class SupportPaymentAdmin(PaymentAdmin):
     def _payment(self, request: HttpRequest, object_id: str) -> tuple[Payment, str]:
         if not self.has_view_permission(request):
             raise PermissionError
-        payment = get_object_or_404(Payment.objects.select_related("merchant"), pk=object_id)
-        return payment, reverse("admin:payments_payment_change", args=[payment.pk])
+        payment = get_object_or_404(Payment.objects.select_related("merchant"), pk=unquote(object_id))
+        return payment, reverse("admin:payments_payment_change", args=[quote(payment.pk)])
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         payment, url = self._payment(request, object_id)
@@ -155,49 +168,40 @@ class SupportPaymentAdmin(PaymentAdmin):
 
     def capture_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         payment, url = self._payment(request, object_id)
-        error = None
-        if request.method == "POST":
-            try:
-                services.backoffice_capture(
-                    user=request.user,
-                    payment=payment,
-                    note=request.POST.get("note", ""),
-                    form_token=request.POST.get("form_token"),
-                )
-            except services.BackofficeActionError as exc:
-                error = exc
-        return _back(request, url, error, "Capture requested.")
+        note, form_token = request.POST.get("note", ""), request.POST.get("form_token")
+        return _post_action(
+            request,
+            url,
+            lambda: services.backoffice_capture(user=request.user, payment=payment, note=note, form_token=form_token),
+            "Capture requested.",
+        )
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         payment, url = self._payment(request, object_id)
-        error = None
-        if request.method == "POST":
-            try:
-                services.backoffice_cancel(
-                    user=request.user,
-                    payment=payment,
-                    note=request.POST.get("note", ""),
-                    form_token=request.POST.get("form_token"),
-                )
-            except services.BackofficeActionError as exc:
-                error = exc
-        return _back(request, url, error, "Payment canceled.")
+        note, form_token = request.POST.get("note", ""), request.POST.get("form_token")
+        return _post_action(
+            request,
+            url,
+            lambda: services.backoffice_cancel(user=request.user, payment=payment, note=note, form_token=form_token),
+            "Payment canceled.",
+        )
 
     def resolve_attempt_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         payment, url = self._payment(request, object_id)
-        error = None
-        if request.method == "POST":
-            attempt = get_object_or_404(PaymentAttempt, pk=request.POST.get("attempt", ""), payment=payment)
-            try:
-                services.backoffice_attempt_resolve(
-                    user=request.user,
-                    attempt_id=attempt.id,
-                    check_now=request.POST.get("resolution") == "check_now",
-                    reason=request.POST.get("reason", ""),
-                )
-            except services.BackofficeActionError as exc:
-                error = exc
-        return _back(request, url, error, "Done; the attempt's history shows the result.")
+        if request.method != "POST":
+            return HttpResponseRedirect(url)
+        attempt = get_object_or_404(PaymentAttempt, pk=request.POST.get("attempt", ""), payment=payment)
+        return _post_action(
+            request,
+            url,
+            lambda: services.backoffice_attempt_resolve(
+                user=request.user,
+                attempt_id=attempt.id,
+                check_now=request.POST.get("resolution") == "check_now",
+                reason=request.POST.get("reason", ""),
+            ),
+            "Done; the attempt's history shows the result.",
+        )
 
 
 def _overdue(dispute: Dispute) -> bool:
@@ -250,7 +254,7 @@ class DisputeAdmin(admin.ModelAdmin[Dispute]):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        dispute = Dispute.objects.filter(pk=object_id).first()
+        dispute = Dispute.objects.filter(pk=unquote(object_id)).first()
         context = dict(extra_context or {})
         if dispute is not None:
             context.update(
@@ -264,41 +268,37 @@ class DisputeAdmin(admin.ModelAdmin[Dispute]):
         return super().change_view(request, object_id, form_url, context)
 
     def _dispute(self, request: HttpRequest, object_id: str) -> tuple[Dispute, str]:
-        dispute = get_object_or_404(Dispute.objects.select_related("merchant"), pk=object_id)
-        return dispute, reverse("admin:payments_dispute_change", args=[dispute.pk])
+        dispute = get_object_or_404(Dispute.objects.select_related("merchant"), pk=unquote(object_id))
+        return dispute, reverse("admin:payments_dispute_change", args=[quote(dispute.pk)])
 
     def respond_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         dispute, url = self._dispute(request, object_id)
-        error = None
-        if request.method == "POST":
-            evidence = {name: request.POST[name] for name in EVIDENCE_TEXT_FIELDS if request.POST.get(name)}
-            try:
-                services.backoffice_dispute_update(
-                    user=request.user,
-                    dispute=dispute,
-                    evidence=evidence,
-                    upload=request.FILES.get("file"),
-                    submit=request.POST.get("submit_evidence") == "on",
-                    form_token=request.POST.get("form_token"),
-                )
-            except services.BackofficeActionError as exc:
-                error = exc
-        return _back(request, url, error, "Evidence saved.")
+        evidence = {name: request.POST[name] for name in EVIDENCE_TEXT_FIELDS if request.POST.get(name)}
+        return _post_action(
+            request,
+            url,
+            lambda: services.backoffice_dispute_update(
+                user=request.user,
+                dispute=dispute,
+                evidence=evidence,
+                upload=request.FILES.get("file"),
+                submit=request.POST.get("submit_evidence") == "on",
+                form_token=request.POST.get("form_token"),
+            ),
+            "Evidence saved.",
+        )
 
     def accept_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         dispute, url = self._dispute(request, object_id)
-        error = None
-        if request.method == "POST":
-            try:
-                services.backoffice_dispute_accept(
-                    user=request.user,
-                    dispute=dispute,
-                    note=request.POST.get("note", ""),
-                    form_token=request.POST.get("form_token"),
-                )
-            except services.BackofficeActionError as exc:
-                error = exc
-        return _back(request, url, error, "Dispute accepted.")
+        note, form_token = request.POST.get("note", ""), request.POST.get("form_token")
+        return _post_action(
+            request,
+            url,
+            lambda: services.backoffice_dispute_accept(
+                user=request.user, dispute=dispute, note=note, form_token=form_token
+            ),
+            "Dispute accepted.",
+        )
 
 
 class _ReadOnly(admin.ModelAdmin[Any]):

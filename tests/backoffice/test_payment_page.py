@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -21,7 +22,7 @@ from tests.psp_sandbox import receiving
 
 
 def page(client, payment_id: str) -> str:
-    response = client.get(f"/admin/payments/payment/{payment_id}/change/")
+    response = client.get(f"/admin/payments/payment/{quote(payment_id)}/change/")
     assert response.status_code == 200
     return response.content.decode()
 
@@ -33,7 +34,7 @@ def token(html: str) -> str:
 def refund(client, payment_id: str, *, amount: str = "", note: str = "customer asked", form_token: str | None = None):
     form_token = form_token or token(page(client, payment_id))
     return client.post(
-        f"/admin/payments/payment/{payment_id}/refund/",
+        f"/admin/payments/payment/{quote(payment_id)}/refund/",
         {"amount": amount, "reason": "requested_by_customer", "note": note, "form_token": form_token},
         follow=True,
     )
@@ -136,10 +137,10 @@ def test_capture_and_cancel_from_the_payment_page(api, sandbox, support):
     other = api.post("/v1/payments", card_payment_body(confirm=True, capture_method="manual")).json()["id"]
     drain()
     html = page(support, manual)
-    support.post(f"/admin/payments/payment/{manual}/capture/", {"note": "ok", "form_token": token(html)})
+    support.post(f"/admin/payments/payment/{quote(manual)}/capture/", {"note": "ok", "form_token": token(html)})
     assert Payment.objects.get(pk=manual).status == "succeeded"
     html = page(support, other)
-    support.post(f"/admin/payments/payment/{other}/cancel/", {"note": "dup", "form_token": token(html)})
+    support.post(f"/admin/payments/payment/{quote(other)}/cancel/", {"note": "dup", "form_token": token(html)})
     assert Payment.objects.get(pk=other).status == "canceled"
     assert sorted(AuditLogEntry.objects.values_list("action", flat=True)) == ["payment.cancel", "payment.capture"]
 
@@ -149,7 +150,7 @@ def test_resolving_an_attempt_needs_a_reason(api, sandbox, support):
     attempt = Payment.objects.get(pk=payment_id).attempts.get()
     type(attempt).objects.filter(pk=attempt.pk).update(review_reason="unresolved: test")
     assert 'id="resolve-attempts"' in page(support, payment_id)
-    url = f"/admin/payments/payment/{payment_id}/resolve_attempt/"
+    url = f"/admin/payments/payment/{quote(payment_id)}/resolve_attempt/"
     response = support.post(url, {"attempt": attempt.id, "resolution": "mark_reviewed", "reason": ""}, follow=True)
     assert "reason is required" in response.content.decode()
     support.post(url, {"attempt": attempt.id, "resolution": "mark_reviewed", "reason": "checked with the acquirer"})
@@ -173,16 +174,16 @@ def test_support_uploads_evidence_submits_it_and_another_dispute_is_accepted(api
     with receiving(sandbox) as hook:
         dispute = chargeback(api, sandbox, hook)
         other = chargeback(api, sandbox, hook)
-    html = support.get(f"/admin/payments/dispute/{dispute.id}/change/").content.decode()
+    html = support.get(f"/admin/payments/dispute/{quote(dispute.id)}/change/").content.decode()
     bad = support.post(
-        f"/admin/payments/dispute/{dispute.id}/respond/",
+        f"/admin/payments/dispute/{quote(dispute.id)}/respond/",
         {"form_token": token(html), "file": SimpleUploadedFile("x.pdf", b"GIF89a", "application/pdf")},
         follow=True,
     )
     assert "PDF, PNG or JPEG" in bad.content.decode()
-    html = support.get(f"/admin/payments/dispute/{dispute.id}/change/").content.decode()
+    html = support.get(f"/admin/payments/dispute/{quote(dispute.id)}/change/").content.decode()
     support.post(
-        f"/admin/payments/dispute/{dispute.id}/respond/",
+        f"/admin/payments/dispute/{quote(dispute.id)}/respond/",
         {
             "form_token": token(html),
             "product_description": "A lamp",
@@ -194,8 +195,8 @@ def test_support_uploads_evidence_submits_it_and_another_dispute_is_accepted(api
     assert dispute.status == "under_review"
     assert len(dispute.evidence["files"]) == 1
     assert drain() == ["payments.dispute_respond:evidence_sent"]
-    html = support.get(f"/admin/payments/dispute/{other.id}/change/").content.decode()
-    support.post(f"/admin/payments/dispute/{other.id}/accept/", {"form_token": token(html), "note": "no proof"})
+    html = support.get(f"/admin/payments/dispute/{quote(other.id)}/change/").content.decode()
+    support.post(f"/admin/payments/dispute/{quote(other.id)}/accept/", {"form_token": token(html), "note": "no proof"})
     other.refresh_from_db()
     assert other.status == "accepted"
     log = [(e.action, e.outcome.split(":")[0]) for e in AuditLogEntry.objects.order_by("id")]
