@@ -26,7 +26,7 @@ from payments.exceptions import InvalidRequestError, PaymentNotFoundError, Payme
 from payments.models import Dispute, EvidenceFile, Merchant, Payment, PaymentAttempt
 from payments.representations import dispute_representation
 from payments.services import ledger_postings
-from payments.services.outbox import outbox_command_add, outbox_event_add
+from payments.services.outbox import outbox_command_add, outbox_object_event_add
 
 logger = structlog.get_logger(__name__)
 
@@ -43,13 +43,8 @@ EVIDENCE_TEXT_FIELDS = (
 
 
 def _event(dispute: Dispute, event_type: str) -> None:
-    outbox_event_add(
-        merchant_id=dispute.merchant_id,
-        livemode=dispute.livemode,
-        event_type=event_type,
-        aggregate_type="dispute",
-        aggregate_id=dispute.id,
-        payload=dispute_representation(dispute),
+    outbox_object_event_add(
+        obj=dispute, event_type=event_type, aggregate_type="dispute", payload=dispute_representation(dispute)
     )
 
 

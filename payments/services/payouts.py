@@ -23,17 +23,12 @@ from payments.exceptions import InvalidRequestError, PaymentNotFoundError, Payme
 from payments.models import Merchant, Payout
 from payments.representations import payout_representation
 from payments.services import ledger_postings
-from payments.services.outbox import outbox_event_add
+from payments.services.outbox import outbox_object_event_add
 
 
 def _event(payout: Payout, event_type: str) -> None:
-    outbox_event_add(
-        merchant_id=payout.merchant_id,
-        livemode=payout.livemode,
-        event_type=event_type,
-        aggregate_type="payout",
-        aggregate_id=payout.id,
-        payload=payout_representation(payout),
+    outbox_object_event_add(
+        obj=payout, event_type=event_type, aggregate_type="payout", payload=payout_representation(payout)
     )
 
 

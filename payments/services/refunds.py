@@ -20,17 +20,12 @@ from payments.models import Merchant, Payment, PaymentAttempt, Refund
 from payments.representations import refund_representation
 from payments.services import ledger_postings
 from payments.services.attempt_queue import attempt_connector_default, attempt_enqueue
-from payments.services.outbox import outbox_event_add
+from payments.services.outbox import outbox_object_event_add
 
 
 def _refund_event(refund: Refund, event_type: str) -> None:
-    outbox_event_add(
-        merchant_id=refund.merchant_id,
-        livemode=refund.livemode,
-        event_type=event_type,
-        aggregate_type="refund",
-        aggregate_id=refund.id,
-        payload=refund_representation(refund),
+    outbox_object_event_add(
+        obj=refund, event_type=event_type, aggregate_type="refund", payload=refund_representation(refund)
     )
 
 

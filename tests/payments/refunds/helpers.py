@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from django.db import connection
 
 from ledger.models import JournalTransaction
 from tests.payments.conftest import card_payment_body
@@ -24,3 +29,18 @@ def ledger_refunded(refund_id: str) -> int:
     if posted is None or JournalTransaction.objects.filter(reference=f"refund:{refund_id}:failed").exists():
         return 0
     return sum(e.amount for e in posted.entries.all() if e.direction == "credit")
+
+
+def concurrently(count: int, call: Callable[[], int]) -> list[int]:
+    """``call`` from ``count`` threads released together, each on its own database connection (closed after)."""
+    barrier = threading.Barrier(count)
+
+    def one(_: int) -> int:
+        try:
+            barrier.wait()
+            return call()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one, range(count)))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from django.db import connection
 from django.db.models.functions import Now
@@ -14,7 +11,7 @@ from payments.enums import EventType, PayoutStatus
 from payments.models import OutboxMessage, Payout
 from payments.services.payouts import payout_fail
 from payments.tasks import funds_release_due, payouts_advance_due
-from tests.payments.refunds.helpers import captured_payment
+from tests.payments.refunds.helpers import captured_payment, concurrently
 
 
 def balance(api) -> tuple[int, int]:
@@ -107,17 +104,7 @@ def test_concurrent_payouts_never_overdraw(api, sandbox):
     captured_payment(api, 2000)
     with override_settings(BALANCE_PENDING_SECONDS=0):
         funds_release_due()
-    barrier = threading.Barrier(20)
-
-    def payout(_: int) -> int:
-        try:
-            barrier.wait()
-            return int(api.post("/v1/payouts", {"amount": 200, "currency": "usd"}).status_code)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        codes = list(pool.map(payout, range(20)))
+    codes = concurrently(20, lambda: int(api.post("/v1/payouts", {"amount": 200, "currency": "usd"}).status_code))
     assert codes.count(200) == 9  # 9 * 200 = 1800 <= 1912 < 10 * 200
     assert codes.count(400) == 11
     assert Payout.objects.count() == 9

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from django.db import connection
 
@@ -15,7 +12,7 @@ from payments.models import OutboxMessage, Payment, Refund
 from tests.payments.conftest import card_payment_body, make_api
 from tests.payments.execution.conftest import drain, janitor
 from tests.payments.execution.test_upi_and_webhooks import forward
-from tests.payments.refunds.helpers import captured_payment, ledger_refunded
+from tests.payments.refunds.helpers import captured_payment, concurrently, ledger_refunded
 from tests.psp_sandbox import receiving
 
 
@@ -123,17 +120,7 @@ def test_concurrent_refunds_never_exceed_capture(api, sandbox):
     and the ledger and the sandbox's own records agree with us."""
     assert connection.vendor == "postgresql"
     payment_id = captured_payment(api, 2000)
-    barrier = threading.Barrier(50)
-
-    def refund(_: int) -> int:
-        try:
-            barrier.wait()
-            return int(api.post("/v1/refunds", {"payment": payment_id, "amount": 150}).status_code)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=50) as pool:
-        codes = list(pool.map(refund, range(50)))
+    codes = concurrently(50, lambda: int(api.post("/v1/refunds", {"payment": payment_id, "amount": 150}).status_code))
     assert codes.count(200) == 13  # 13 * 150 = 1950 <= 2000 < 14 * 150
     assert codes.count(400) == 37
     assert Payment.objects.get(pk=payment_id).amount_refunded == 1950
