@@ -81,6 +81,13 @@ class PaymentEventType(models.TextChoices):
     CANCELED = "payment.canceled"
 
 
+class LateSuccessPolicy(models.TextChoices):
+    """What happens to money a provider reports received after the payment expired or failed on our side."""
+
+    REFUND = "refund", "Refund it automatically"
+    FULFIL = "fulfil", "Keep it and fulfil (flagged for the merchant)"
+
+
 # --- Events and webhooks ---------------------------------------------------------------------------------------
 class EventType(models.TextChoices):
     """The merchant-visible event types of the contract; endpoints subscribe to these (or to ``*``)."""
@@ -110,13 +117,6 @@ class WebhookDeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"  # not delivered yet; attempts continue until success or the retry window ends
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"  # given up: the retry window ended or the endpoint was disabled
-
-
-class LateSuccessPolicy(models.TextChoices):
-    """What happens to money a provider reports received after the payment expired or failed on our side."""
-
-    REFUND = "refund", "Refund it automatically"
-    FULFIL = "fulfil", "Keep it and fulfil (flagged for the merchant)"
 
 
 # --- Refunds, payouts, disputes (issue 7) ----------------------------------------------------------------------

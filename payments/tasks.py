@@ -38,33 +38,6 @@ def payments_expire_overdue_task() -> int:
     return expired
 
 
-# --- Events and webhooks ---------------------------------------------------------------------------------------
-
-
-# ignore_result: nobody reads it, and storing it was a Redis round trip per delivery.
-@shared_task(name="payments.webhook_deliver", acks_late=True, ignore_result=True, soft_time_limit=40, time_limit=60)
-def webhook_deliver(delivery_id: str) -> dict[str, Any]:
-    """One attempt at one delivery, on the ``webhooks`` queue (its own workers, so a slow merchant endpoint never
-    delays payments work). The request itself has a 10 s hard deadline; the time limits are the backstop."""
-    outcome = webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
-    if outcome.result == "deferred":
-        # The endpoint already has its share of workers busy: come back shortly rather than hold a worker.
-        webhooks.webhook_deliveries_enqueue(delivery_ids=[delivery_id], countdown=1.0)
-    return {"delivery_id": delivery_id, "result": outcome.result, "status_code": outcome.status_code}
-
-
-@shared_task(name="payments.webhooks_dispatch_due")
-def webhooks_dispatch_due() -> int:
-    """Beat, every few seconds: enqueues scheduled retries and deliveries whose task was lost."""
-    return webhooks.webhook_deliveries_dispatch_due()
-
-
-@shared_task(name="payments.events_prune")
-def events_prune() -> dict[str, int]:
-    """Beat, hourly: events past their 30-day retention, and outbox rows published a week ago."""
-    return {"events": events_service.events_prune(), "outbox": outbox_relay.outbox_prune()}
-
-
 # --- the executor (issue 5). Each task takes an id, calls one service and is safe to run twice. ---------------
 @shared_task(name="payments.execute_attempt")
 def execute_attempt(attempt_id: str) -> str:
@@ -90,6 +63,33 @@ def attempts_janitor() -> dict[str, int]:
 @shared_task(name="payments.apply_provider_event")
 def apply_provider_event(event_pk: int) -> str:
     return provider_events.provider_event_apply(event_pk=event_pk)
+
+
+# --- Events and webhooks ---------------------------------------------------------------------------------------
+
+
+# ignore_result: nobody reads it, and storing it was a Redis round trip per delivery.
+@shared_task(name="payments.webhook_deliver", acks_late=True, ignore_result=True, soft_time_limit=40, time_limit=60)
+def webhook_deliver(delivery_id: str) -> dict[str, Any]:
+    """One attempt at one delivery, on the ``webhooks`` queue (its own workers, so a slow merchant endpoint never
+    delays payments work). The request itself has a 10 s hard deadline; the time limits are the backstop."""
+    outcome = webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
+    if outcome.result == "deferred":
+        # The endpoint already has its share of workers busy: come back shortly rather than hold a worker.
+        webhooks.webhook_deliveries_enqueue(delivery_ids=[delivery_id], countdown=1.0)
+    return {"delivery_id": delivery_id, "result": outcome.result, "status_code": outcome.status_code}
+
+
+@shared_task(name="payments.webhooks_dispatch_due")
+def webhooks_dispatch_due() -> int:
+    """Beat, every few seconds: enqueues scheduled retries and deliveries whose task was lost."""
+    return webhooks.webhook_deliveries_dispatch_due()
+
+
+@shared_task(name="payments.events_prune")
+def events_prune() -> dict[str, int]:
+    """Beat, hourly: events past their 30-day retention, and outbox rows published a week ago."""
+    return {"events": events_service.events_prune(), "outbox": outbox_relay.outbox_prune()}
 
 
 # --- balances and payouts (issue 7) ------------------------------------------------------------------------------

@@ -107,29 +107,32 @@ class SandboxCardConnector(SandboxConnector):
         return result
 
     def capture(self, request: CaptureRequest) -> ProviderResult:
-        answer = self.http.request(
+        body = self._exchange(
             "POST",
             f"/v1/charges/{request.provider_reference}/capture",
+            "capture",
+            request.reference,
             json={"amount": request.amount},
             idempotency_key=request.idempotency_key,
         )
-        if isinstance(answer, TransportFailure):
-            return self._no_answer(answer, "capture", request.reference)
-        if answer.status != 200:
-            return self._error_result(answer, "capture", request.reference)
-        result = self._payment_result(answer.body, "capture")
+        if isinstance(body, ProviderResult):
+            return body
+        result = self._payment_result(body, "capture")
         amount_check(result, expected=request.amount, currency=request.currency, reported=result.amount_captured)
         return result
 
     def void(self, request: VoidRequest) -> ProviderResult:
-        answer = self.http.request(
-            "POST", f"/v1/charges/{request.provider_reference}/void", json={}, idempotency_key=request.idempotency_key
+        body = self._exchange(
+            "POST",
+            f"/v1/charges/{request.provider_reference}/void",
+            "void",
+            request.reference,
+            json={},
+            idempotency_key=request.idempotency_key,
         )
-        if isinstance(answer, TransportFailure):
-            return self._no_answer(answer, "void", request.reference)
-        if answer.status != 200:
-            return self._error_result(answer, "void", request.reference)
-        result = self._payment_result(answer.body, "void")
+        if isinstance(body, ProviderResult):
+            return body
+        result = self._payment_result(body, "void")
         amount_check(result, expected=request.amount, currency=request.currency)
         return result
 

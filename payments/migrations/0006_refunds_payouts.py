@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0005_merge_0004_events_webhooks_0004_payment_execution'),
+        ('payments', '0005_payment_execution'),
     ]
 
     operations = [

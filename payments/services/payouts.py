@@ -18,11 +18,12 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from core.currencies import is_currency
+from ledger import recipes as ledger_recipes
+from ledger.money import Money
 from payments.enums import EventType, PayoutStatus
 from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
 from payments.models import Merchant, Payout
 from payments.representations import payout_representation
-from payments.services import ledger_postings
 from payments.services.outbox import outbox_object_event_add
 
 
@@ -59,8 +60,9 @@ def payout_create(
             metadata=metadata or {},
             requested_by=requested_by[:150],
         )
-        ledger_postings.payout_post(
-            merchant_id=merchant.id, payout_id=payout.id, amount=amount, currency=currency, occurred_at=timezone.now()
+        # The ledger locks the available account and refuses an overdraft (InsufficientFundsError, 400).
+        ledger_recipes.payout_created(
+            merchant_id=merchant.id, payout_id=payout.id, amount=Money(amount, currency), occurred_at=timezone.now()
         )
     return payout
 
@@ -105,7 +107,7 @@ def payout_fail(*, payout_id: str, code: str) -> Payout:
         payout.mark_failed(code=code)
         payout.updated = timezone.now()
         payout.save()
-        ledger_postings.payout_failed_post(payout_id=payout.id, occurred_at=timezone.now())
+        ledger_recipes.payout_failed(payout_id=payout.id, occurred_at=timezone.now())
         _event(payout, EventType.PAYOUT_FAILED)
     return payout
 
@@ -120,7 +122,7 @@ def payout_cancel(*, merchant: Merchant, livemode: bool, payout_id: str) -> Payo
         payout.cancel()
         payout.updated = timezone.now()
         payout.save()
-        ledger_postings.payout_failed_post(payout_id=payout.id, occurred_at=timezone.now())
+        ledger_recipes.payout_failed(payout_id=payout.id, occurred_at=timezone.now())
     return payout
 
 

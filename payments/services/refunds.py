@@ -14,11 +14,12 @@ from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from ledger import recipes as ledger_recipes
+from ledger.money import Money
 from payments.enums import AttemptOperation, EventType, PaymentStatus, RefundStatus
 from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
 from payments.models import Merchant, Payment, PaymentAttempt, Refund
 from payments.representations import refund_representation
-from payments.services import ledger_postings
 from payments.services.attempt_queue import attempt_connector_default, attempt_enqueue
 from payments.services.outbox import outbox_object_event_add
 
@@ -99,13 +100,12 @@ def refund_create(
             refund=refund,
         )
         # The merchant's balance pays for the refund now; a provider failure gives it back (refund_failed).
-        ledger_postings.refund_post(
+        ledger_recipes.refund_created(
             merchant_id=payment.merchant_id,
             connector=connector,
             refund_id=refund.id,
             payment_id=payment.id,
-            amount=amount,
-            currency=payment.currency,
+            amount=Money(amount, payment.currency),
             occurred_at=timezone.now(),
             provider_reference=None,
         )
@@ -131,6 +131,6 @@ def refund_attempt_apply(
     refund.save()
     Payment.objects.filter(pk=payment.pk).update(amount_refunded=payment.amount_refunded - refund.amount)
     payment.amount_refunded -= refund.amount
-    ledger_postings.refund_failed_post(refund_id=refund.id, occurred_at=timezone.now())
+    ledger_recipes.refund_failed(refund_id=refund.id, occurred_at=timezone.now())
     _refund_event(refund, EventType.REFUND_FAILED)
     return "refund_failed"

@@ -6,9 +6,9 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client
 
-from tests.payments.execution.conftest import api, sandbox
+from tests.payments.execution.conftest import api
 
-__all__ = ["api", "sandbox"]
+__all__ = ["api"]
 
 
 @pytest.fixture(autouse=True)
