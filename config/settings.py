@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "ledger",
     "payments",
     "reconciliation",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
@@ -373,3 +374,19 @@ EMAIL_BACKEND = env.str(
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ledgerline <no-reply@ledgerline.test>")
+
+# --- Refunds, balances, payouts, disputes (issue 7) ------------------------------------------------------------
+# Captured funds stay pending this long before the release task moves them to available.
+BALANCE_PENDING_SECONDS: int = env.int("BALANCE_PENDING_SECONDS", default=2 * 24 * 3600)
+# The simulated bank: a payout in transit is paid this long after it was sent.
+PAYOUT_TRANSIT_SECONDS: int = env.int("PAYOUT_TRANSIT_SECONDS", default=24 * 3600)
+# The largest refund a member of the Support group may issue from the back office (minor units, any currency).
+BACKOFFICE_SUPPORT_REFUND_LIMIT: int = env.int("BACKOFFICE_SUPPORT_REFUND_LIMIT", default=50_000)
+DISPUTE_EVIDENCE_MAX_BYTES: int = env.int("DISPUTE_EVIDENCE_MAX_BYTES", default=5 * 1024 * 1024)
+DISPUTE_EVIDENCE_CONTENT_TYPES: list[str] = ["application/pdf", "image/png", "image/jpeg"]
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "balances-release-due": {"task": "payments.funds_release_due", "schedule": 300.0},
+        "payouts-advance-due": {"task": "payments.payouts_advance_due", "schedule": 60.0},
+    }
+)

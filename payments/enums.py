@@ -46,7 +46,7 @@ class AttemptOperation(models.TextChoices):
     AUTHORIZE = "authorize", "Authorize (and capture, when automatic)"
     CAPTURE = "capture", "Capture"
     VOID = "void", "Void an authorization"
-    REFUND = "refund", "Refund (automatic, of a late UPI success)"
+    REFUND = "refund", "Refund"
 
 
 class AttemptOutcome(models.TextChoices):
@@ -117,3 +117,33 @@ class WebhookDeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"  # not delivered yet; attempts continue until success or the retry window ends
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"  # given up: the retry window ended or the endpoint was disabled
+
+
+# --- Refunds, payouts, disputes (issue 7) ----------------------------------------------------------------------
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class RefundReason(models.TextChoices):
+    DUPLICATE = "duplicate", "Duplicate"
+    FRAUDULENT = "fraudulent", "Fraudulent"
+    REQUESTED_BY_CUSTOMER = "requested_by_customer", "Requested by the customer"
+
+
+class PayoutStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_TRANSIT = "in_transit", "In transit"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class DisputeStatus(models.TextChoices):
+    NEEDS_RESPONSE = "needs_response", "Needs response"
+    UNDER_REVIEW = "under_review", "Under review"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+    ACCEPTED = "accepted", "Accepted (merchant gave up)"

@@ -90,3 +90,28 @@ def webhooks_dispatch_due() -> int:
 def events_prune() -> dict[str, int]:
     """Beat, hourly: events past their 30-day retention, and outbox rows published a week ago."""
     return {"events": events_service.events_prune(), "outbox": outbox_relay.outbox_prune()}
+
+
+# --- balances and payouts (issue 7) ------------------------------------------------------------------------------
+@shared_task(name="payments.funds_release_due")
+def funds_release_due() -> int:
+    """Beat: captured funds that are due move from pending to available (a ledger transfer)."""
+    from payments.services.balances import funds_release_due as release
+
+    return release()
+
+
+@shared_task(name="payments.payouts_advance_due")
+def payouts_advance_due() -> dict[str, int]:
+    """Beat: the simulated bank moves payouts along."""
+    from payments.services.payouts import payouts_advance_due as advance
+
+    return advance()
+
+
+@shared_task(name="payments.dispute_respond")
+def dispute_respond(dispute_id: str, action: str) -> str:
+    """Sends a dispute's evidence (or its acceptance) to the provider, on the provider's queue."""
+    from payments.services.disputes import dispute_respond as respond
+
+    return respond(dispute_id=dispute_id, action=action)

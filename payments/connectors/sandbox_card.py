@@ -159,3 +159,23 @@ class SandboxCardConnector(SandboxConnector):
             ),
             raw=stripped(obj),
         )
+
+    def dispute_respond(
+        self, *, dispute: str, action: str, body: dict[str, Any], idempotency_key: str
+    ) -> ProviderResult:
+        """Submits evidence to (``action="evidence"``) or accepts (``"accept"``) a dispute at the acquirer."""
+        answer = self.http.request(
+            "POST", f"/v1/disputes/{dispute}/{action}", json=body, idempotency_key=idempotency_key
+        )
+        if isinstance(answer, TransportFailure):
+            return self._no_answer(answer, f"dispute_{action}", dispute)
+        if answer.status != 200:
+            return self._error_result(answer, f"dispute_{action}", dispute)
+        return ProviderResult(
+            outcome=Outcome.SUCCEEDED,
+            connector=self.name,
+            operation=f"dispute_{action}",
+            reference=dispute,
+            provider_reference=str(answer.body.get("id") or dispute),
+            raw=answer.body,
+        )

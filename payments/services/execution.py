@@ -61,6 +61,7 @@ from payments.enums import (
 )
 from payments.models import MerchantPricing, Payment, PaymentAttempt
 from payments.services import payments as payment_services
+from payments.services import refunds as refund_services
 from payments.services.attempt_queue import CHECK_ATTEMPT_TASK, attempt_connector_default, attempt_enqueue
 
 logger = structlog.get_logger(__name__)
@@ -174,7 +175,8 @@ def _provider_request(attempt: PaymentAttempt, payment: Payment) -> Any:
         return CaptureRequest(reference, key, target, amount, currency)
     if attempt.operation == AttemptOperation.VOID:
         return VoidRequest(reference, key, target, amount, currency)
-    return RefundRequest(reference, key, target, amount, currency, reason="late_success")
+    reason = attempt.refund.reason if attempt.refund_id is not None and attempt.refund else "late_success"
+    return RefundRequest(reference, key, target, amount, currency, reason=reason)
 
 
 # --- 2. call --------------------------------------------------------------------------------------------------
@@ -546,6 +548,8 @@ def _apply_refund(payment: Payment, attempt: PaymentAttempt, result: ProviderRes
         attempt.next_check_at = timezone.now() + timedelta(seconds=settings.PSP_UNKNOWN_RECHECK_SCHEDULE[0])
         attempt.save()
         return "refund_pending"
+    if attempt.refund_id is not None:
+        return _apply_merchant_refund(payment, attempt, result)
     if result.outcome is Outcome.SUCCEEDED:
         _close(attempt, AttemptOutcome.SUCCEEDED, result)
         ledger_recipes.refund_created(
@@ -560,6 +564,17 @@ def _apply_refund(payment: Payment, attempt: PaymentAttempt, result: ProviderRes
         return "refunded"
     _close(attempt, AttemptOutcome.FAILED, result, code=result.decline_code or "refund_failed")
     return _flag(attempt, f"automatic refund failed ({result.decline_code}): refund by hand")
+
+
+def _apply_merchant_refund(payment: Payment, attempt: PaymentAttempt, result: ProviderResult) -> str:
+    """A merchant's refund (``POST /v1/refunds``, the back office): its ledger posting was made when it was
+    created, so success only closes it; failure, at the call or later by webhook or lookup, gives the money back."""
+    if result.outcome is Outcome.SUCCEEDED:
+        _close(attempt, AttemptOutcome.SUCCEEDED, result)
+        return refund_services.refund_attempt_apply(payment=payment, attempt=attempt, succeeded=True)
+    code = result.decline_code or result.error or "refund_failed"
+    _close(attempt, AttemptOutcome.FAILED, result, code=code, message=result.decline_message)
+    return refund_services.refund_attempt_apply(payment=payment, attempt=attempt, succeeded=False, failure_reason=code)
 
 
 def _close(

@@ -15,6 +15,7 @@ TASKS: dict[str, Callable[..., Any]] = {
     "payments.execute_attempt": tasks.execute_attempt,
     "payments.check_attempt": tasks.check_attempt,
     "payments.apply_provider_event": tasks.apply_provider_event,
+    "payments.dispute_respond": tasks.dispute_respond,
 }
 
 
