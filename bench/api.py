@@ -13,6 +13,7 @@ every request carries a fresh Idempotency-Key. The PSP call is not measured: con
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -109,6 +111,23 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=30)
 
 
+@contextlib.contextmanager
+def _sandbox(env: dict[str, str], port: int) -> Iterator[None]:
+    sandbox_env = {k: v for k, v in env.items() if k != "WEB_CONCURRENCY"}  # uvicorn reads it too: one process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", str(port)],
+        cwd=ROOT,
+        env=sandbox_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield
+    finally:
+        _stop(proc)
+
+
 def _wrk(port: int, headers: dict[str, str], clients: int, duration: int, workdir: Path) -> dict[str, float]:
     script = workdir / "post.lua"
     header_lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
@@ -155,6 +174,8 @@ def main() -> None:
     database_url = f"{args.postgres}/{args.database}"
     port = 18000 + os.getpid() % 1000
     env = _env(database_url, args.redis, port, args.workers, args.threads)
+    # Card numbers are tokenized at the acquirers while the request is validated (issue 5): a PSP sandbox answers.
+    env["SANDBOX_URL"] = f"http://127.0.0.1:{port + 1000}"
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     created = subprocess.run(
@@ -172,7 +193,7 @@ def main() -> None:
         "product": ("config.settings", {"Authorization": f"Bearer {fields['secret_key']}"}),
     }
     results: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _sandbox(env, port + 1000):
         workdir = Path(tmp)
         for round_number in range(args.rounds):
             for name, (settings_module, headers) in contenders.items():

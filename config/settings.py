@@ -270,6 +270,40 @@ LEDGERLINE_BASE_URL: str = env.str("LEDGERLINE_BASE_URL", default="http://127.0.
 SANDBOX_HOST: str = env.str("SANDBOX_HOST", default="127.0.0.1")
 SANDBOX_PORT: int = env.int("SANDBOX_PORT", default=8100)
 SANDBOX_URL: str = env.str("SANDBOX_URL", default=f"http://{SANDBOX_HOST}:{SANDBOX_PORT}")
+
+# --- Payment providers ---------------------------------------------------------------------------------------
+# One entry per provider account: the connector class, where it lives, its credentials, its timeouts, the Celery
+# queue its calls run on (a bulkhead: a slow provider only fills its own queue) and its circuit breaker.
+PSP_CONNECT_TIMEOUT: float = env.float("PSP_CONNECT_TIMEOUT", default=2.0)
+PSP_READ_TIMEOUT: float = env.float("PSP_READ_TIMEOUT", default=10.0)
+PSP_CIRCUIT: dict[str, float] = {
+    "failure_threshold": env.int("PSP_CIRCUIT_FAILURE_THRESHOLD", default=5),
+    "window_seconds": env.float("PSP_CIRCUIT_WINDOW_SECONDS", default=30.0),
+    "cooldown_seconds": env.float("PSP_CIRCUIT_COOLDOWN_SECONDS", default=15.0),
+}
+PSP_CONNECTORS: dict[str, dict[str, Any]] = {
+    name: {
+        "class": f"payments.connectors.{module}",
+        "base_url": f"{SANDBOX_URL}/{name}",
+        "api_key": env.str(f"PSP_{name.upper()}_API_KEY", default=f"sandbox_{name}_key"),
+        "webhook_secret": env.str(f"PSP_{name.upper()}_WEBHOOK_SECRET", default=f"whsec_sandbox_{name}"),
+        "connect_timeout": PSP_CONNECT_TIMEOUT,
+        "read_timeout": PSP_READ_TIMEOUT,
+        "queue": f"psp.{name}",
+        "circuit": PSP_CIRCUIT,
+    }
+    for name, module in (
+        ("card_a", "sandbox_card.SandboxCardConnector"),
+        ("card_b", "sandbox_card.SandboxCardConnector"),
+        ("upi", "sandbox_upi.SandboxUpiConnector"),
+    )
+}
+# Per payment method, the connectors to try in order; the next one only when the call provably never reached the
+# previous one (or it says the charge does not exist). Merchants may override this later.
+PSP_ROUTING: dict[str, list[str]] = {"card": ["card_a", "card_b"], "upi": ["upi"]}
+# Worker processes started by run_platform for the provider queues: one per connector, small concurrency.
+PSP_WORKER_CONCURRENCY: int = env.int("PSP_WORKER_CONCURRENCY", default=2)
+
 # Keys the HMACs of card numbers (card.fingerprint) and of idempotent request bodies. Changing it changes every
 # card fingerprint, so production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
 LEDGERLINE_FINGERPRINT_SECRET: str = env.str("LEDGERLINE_FINGERPRINT_SECRET", default=f"fingerprint:{SECRET_KEY}")
@@ -313,3 +347,28 @@ EMAIL_BACKEND = env.str(
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ledgerline <no-reply@ledgerline.test>")
+
+# --- Payment execution ---------------------------------------------------------------------------------------
+# A claimed attempt whose worker has said nothing for this long is presumed dead; the janitor asks the provider.
+PSP_ATTEMPT_STALE_SECONDS: float = env.float("PSP_ATTEMPT_STALE_SECONDS", default=PSP_READ_TIMEOUT * 3 + 30)
+# When the janitor asks the provider again about an attempt whose outcome is unknown (seconds after the call,
+# then after each check); after the last one it keeps asking daily and flags the attempt for a person.
+PSP_UNKNOWN_RECHECK_SCHEDULE: list[float] = [15, 60, 300, 1800, 7200, 86400]
+# How often the provider is polled about a payment waiting for the payer (UPI), in case its callback is lost.
+PSP_ACTION_POLL_SECONDS: float = env.float("PSP_ACTION_POLL_SECONDS", default=30.0)
+# A payment whose calls provably never reached a provider is tried again this many times (with backoff) before
+# it fails with provider_unavailable.
+PSP_MAX_ATTEMPTS_PER_PAYMENT: int = env.int("PSP_MAX_ATTEMPTS_PER_PAYMENT", default=4)
+PSP_RETRY_BASE_SECONDS: float = env.float("PSP_RETRY_BASE_SECONDS", default=2.0)
+PSP_RETRY_CAP_SECONDS: float = env.float("PSP_RETRY_CAP_SECONDS", default=60.0)
+# Backpressure: confirm answers 503 + Retry-After once a provider queue holds more than this many tasks.
+PSP_QUEUE_MAX_DEPTH: int = env.int("PSP_QUEUE_MAX_DEPTH", default=2000)
+PSP_JANITOR_INTERVAL_SECONDS: float = env.float("PSP_JANITOR_INTERVAL_SECONDS", default=5.0)
+# The platform's price per payment method when a merchant has no MerchantPricing row (basis points + fixed).
+PRICING_DEFAULTS: dict[str, dict[str, int]] = {
+    "card": {"fee_bps": 290, "fee_fixed": 30},
+    "upi": {"fee_bps": 30, "fee_fixed": 0},
+}
+CELERY_BEAT_SCHEDULE.update(
+    {"payments-attempts-janitor": {"task": "payments.attempts_janitor", "schedule": PSP_JANITOR_INTERVAL_SECONDS}}
+)

@@ -46,6 +46,7 @@ class AttemptOperation(models.TextChoices):
     AUTHORIZE = "authorize", "Authorize (and capture, when automatic)"
     CAPTURE = "capture", "Capture"
     VOID = "void", "Void an authorization"
+    REFUND = "refund", "Refund (automatic, of a late UPI success)"
 
 
 class AttemptOutcome(models.TextChoices):
@@ -109,3 +110,8 @@ class WebhookDeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"  # not delivered yet; attempts continue until success or the retry window ends
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"  # given up: the retry window ended or the endpoint was disabled
+class LateSuccessPolicy(models.TextChoices):
+    """What happens to money a provider reports received after the payment expired or failed on our side."""
+
+    REFUND = "refund", "Refund it automatically"
+    FULFIL = "fulfil", "Keep it and fulfil (flagged for the merchant)"

@@ -9,7 +9,7 @@ from celery import shared_task
 
 from payments.exceptions import PaymentStateError
 from payments.services import events as events_service
-from payments.services import outbox_relay, webhooks
+from payments.services import execution, outbox_relay, provider_events, webhooks
 from payments.services.idempotency import idempotency_keys_delete_expired
 from payments.services.payments import payment_expire, payment_ids_overdue
 
@@ -63,3 +63,28 @@ def webhooks_dispatch_due() -> int:
 def events_prune() -> dict[str, int]:
     """Beat, hourly: events past their 30-day retention, and outbox rows published a week ago."""
     return {"events": events_service.events_prune(), "outbox": outbox_relay.outbox_prune()}
+# --- the executor (issue 5). Each task takes an id, calls one service and is safe to run twice. ---------------
+@shared_task(name="payments.execute_attempt")
+def execute_attempt(attempt_id: str) -> str:
+    """Sends one attempt to its provider (runs on the provider's own queue) and applies the outcome."""
+    return execution.attempt_execute(attempt_id=attempt_id)
+
+
+@shared_task(name="payments.check_attempt")
+def check_attempt(attempt_id: str) -> str:
+    """Asks the provider what became of an attempt (unknown outcome, stale claim, payer still deciding)."""
+    return execution.attempt_check(attempt_id=attempt_id)
+
+
+@shared_task(name="payments.attempts_janitor")
+def attempts_janitor() -> dict[str, int]:
+    """Beat: hands every attempt that is due for a look to its provider's queue."""
+    found = execution.attempts_janitor()
+    if any(found.values()):
+        logger.info("attempts_janitor", **found)
+    return found
+
+
+@shared_task(name="payments.apply_provider_event")
+def apply_provider_event(event_pk: int) -> str:
+    return provider_events.provider_event_apply(event_pk=event_pk)

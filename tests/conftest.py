@@ -4,11 +4,12 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 
-from tests import processes
+from tests import processes, psp_sandbox
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,11 +32,16 @@ def _flush_past_ledger_triggers() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def worker_env(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> dict[str, str]:
-    """Environment for child processes of the test shape, pointed at the test database (not the dev one)."""
+def worker_env(
+    django_db_setup: None, django_db_blocker: pytest.FixtureRequest, sandbox_server: psp_sandbox.Server
+) -> dict[str, str]:
+    """Environment for child processes of the test shape, pointed at the test database (not the dev one) and at
+    the session's PSP sandbox."""
     db = settings.DATABASES["default"]
     url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return processes.clean_env(LEDGERLINE_ENV="test", DATABASE_URL=url, REDIS_URL=str(settings.REDIS_URL))
+    return processes.clean_env(
+        LEDGERLINE_ENV="test", DATABASE_URL=url, REDIS_URL=str(settings.REDIS_URL), SANDBOX_URL=sandbox_server.url
+    )
 
 
 @pytest.fixture(scope="session")
@@ -86,3 +92,39 @@ def json_lines(text: str) -> list[dict[str, object]]:
         if isinstance(value, dict):
             lines.append(value)
     return lines
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[psp_sandbox.Server]:
+    """One real PSP sandbox process for the whole session, reached over HTTP only."""
+    running = psp_sandbox.start_server(tmp_path_factory.mktemp("sandbox") / "server.log")
+    yield running
+    psp_sandbox.stop_server(running)
+
+
+# Short enough to keep the suite quick, long enough never to fire on a healthy local sandbox.
+PSP_TEST_READ_TIMEOUT = 1.5
+PSP_TEST_CIRCUIT = {"failure_threshold": 3, "window_seconds": 30.0, "cooldown_seconds": 0.5}
+
+
+@pytest.fixture
+def psp_settings(settings: Any, sandbox_server: psp_sandbox.Server) -> Iterator[None]:
+    """PSP_CONNECTORS pointed at the live sandbox, with short timeouts and a quick circuit; breakers closed."""
+    from payments.connectors import registry
+
+    settings.PSP_CONNECTORS = {
+        name: {
+            **config,
+            "base_url": f"{sandbox_server.url}/{name}",
+            "read_timeout": PSP_TEST_READ_TIMEOUT,
+            "connect_timeout": 1.0,
+            "circuit": PSP_TEST_CIRCUIT,
+        }
+        for name, config in settings.PSP_CONNECTORS.items()
+    }
+    for name in registry.connector_names():
+        registry.breaker_get(name).reset()
+    yield
+    for name in registry.connector_names():
+        registry.breaker_get(name).reset()
+    registry.registry_reset()

@@ -21,6 +21,7 @@ from payments.cards import card_validate
 from payments.enums import CancellationReason, CaptureMethod, PaymentMethodType, PaymentStatus, UpiFlow
 from payments.representations import PaymentSerializer, payment_representation
 from payments.services import admission
+from payments.services.card_tokens import card_tokens_create
 from payments.services.payments import (
     CardPaymentMethod,
     PaymentMethodInput,
@@ -108,7 +109,10 @@ def _payment_method(data: dict[str, Any]) -> PaymentMethodInput:
             cvc=card["cvc"],
             today=timezone.now().date(),
         )
-        return CardPaymentMethod(card=details)
+        tokens = card_tokens_create(
+            number=card["number"], exp_month=card["exp_month"], exp_year=card["exp_year"], cvc=card["cvc"]
+        )
+        return CardPaymentMethod(card=details, tokens=tokens)
     upi = data.get("upi") or {}
     vpa = vpa_validate(upi["vpa"]) if upi.get("vpa") else ""
     return UpiPaymentMethod(
@@ -162,7 +166,7 @@ class PaymentListCreateApi(IdempotentApiView[PaymentCreateInput]):
             capture_method=data["capture_method"],
         )
         if data["confirm"]:
-            admission.executor_admission_check()
+            admission.executor_admission_check(method=data["payment_method"]["type"])
         return PaymentCreateInput(
             amount=data["amount"],
             currency=currency,

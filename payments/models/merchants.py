@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models.functions import Now
 
 from core.ids import new_id
+from payments.enums import LateSuccessPolicy
 
 
 def _merchant_id() -> str:
@@ -20,6 +21,7 @@ class Merchant(models.Model):
     email = models.EmailField()
     # The UPI network is retiring collect requests for most merchants: off unless a merchant is allowed it.
     upi_collect_enabled = models.BooleanField(default=False)
+    upi_late_success_policy = models.CharField(max_length=10, choices=LateSuccessPolicy.choices, default="refund")
     created = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:

@@ -70,6 +70,9 @@ class Payment(FSMModelMixin, models.Model):
     upi_vpa = models.CharField(max_length=255, blank=True)
     upi_rrn = models.CharField(max_length=32, blank=True, help_text="the bank's reference, once known")
     upi_expires_in = models.PositiveIntegerField(null=True, blank=True, help_text="seconds in requires_action")
+    # The provider's token per acquirer (tokenized at the API edge, so the number itself never reaches storage);
+    # one per connector of the card route, so a payment can fail over to the next acquirer.
+    card_tokens = models.JSONField(default=dict, blank=True)
 
     psp = models.CharField(max_length=40, blank=True, help_text="the connector that processes the payment")
     next_action = models.JSONField(null=True, blank=True)
@@ -184,11 +187,28 @@ class PaymentAttempt(models.Model):
     created = models.DateTimeField(db_default=Now(), editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The executor's claim: set (committed) before the provider call, cleared when its outcome is applied. A worker
+    # killed mid-call leaves it set; once it is older than PSP_ATTEMPT_STALE_SECONDS the janitor takes over.
+    locked_at = models.DateTimeField(null=True, blank=True)
+    # When the janitor next asks the provider about this attempt (unknown outcome, payer still deciding, refund
+    # being processed), and how many times it already asked.
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    checks = models.PositiveIntegerField(default=0)
+    fee = models.BigIntegerField(null=True, blank=True, help_text="the provider's own cost, as it reported it")
+    review_reason = models.CharField(
+        max_length=500, blank=True, help_text="set when a person must resolve this attempt (shown in the admin)"
+    )
 
     class Meta:
         ordering = ["id"]
         indexes = [
             models.Index(fields=["payment", "id"], name="attempt_payment"),
+            # The janitor's queries only look at the few attempts not finished yet.
+            models.Index(
+                fields=["next_check_at"], name="attempt_next_check", condition=Q(outcome__in=["pending", "unknown"])
+            ),
+            models.Index(fields=["locked_at"], name="attempt_locked", condition=Q(outcome="pending")),
+            models.Index(fields=["id"], name="attempt_review", condition=~Q(review_reason="")),
             models.Index(
                 fields=["provider_reference"], name="attempt_provider_ref", condition=~Q(provider_reference="")
             ),

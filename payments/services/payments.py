@@ -13,8 +13,8 @@ An illegal transition raises ``PaymentStateError`` (400 ``payment_unexpected_sta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -38,12 +38,10 @@ from payments.enums import (
 from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
 from payments.models import Merchant, Payment, PaymentAttempt, PaymentStateChange
 from payments.representations import payment_representation
-from payments.services.outbox import outbox_command_add, outbox_event_add
+from payments.services.attempt_queue import attempt_connector_default, attempt_enqueue
+from payments.services.outbox import outbox_event_add
 from payments.upi import UPI_EXPIRES_IN_DEFAULT, UPI_EXPIRES_IN_MAX, UPI_EXPIRES_IN_MIN
 
-EXECUTE_ATTEMPT_TASK = "payments.execute_attempt"
-# The executor's queue. Issue 5 splits it per provider (bulkheads); until then the default queue every worker reads.
-EXECUTOR_QUEUE = ""
 AUTHORIZATION_VALIDITY = timedelta(days=7)  # the card networks release an uncaptured hold after about a week
 MAX_AMOUNT = 99_999_999_999
 # Smallest charge per currency (below it card fees exceed the amount); others: half a major unit, at least 1.
@@ -53,6 +51,8 @@ _MINIMUM_AMOUNTS = {"usd": 50, "eur": 50, "gbp": 30, "inr": 100, "jpy": 50, "krw
 @dataclass(frozen=True)
 class CardPaymentMethod:
     card: CardDetails
+    # The provider's token per acquirer of the card route (payments.services.card_tokens); never the number.
+    tokens: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,7 @@ def payment_create(
     if isinstance(payment_method, CardPaymentMethod):
         card = payment_method.card
         payment.payment_method_type = PaymentMethodType.CARD
+        payment.card_tokens = dict(payment_method.tokens)
         payment.card_brand, payment.card_last4, payment.card_fingerprint = card.brand, card.last4, card.fingerprint
         payment.card_exp_month, payment.card_exp_year = card.exp_month, card.exp_year
     else:
@@ -392,17 +393,14 @@ def _attempts(payment: Payment) -> list[PaymentAttempt]:
 
 def _attempt_start(payment: Payment, *, operation: str, amount: int) -> PaymentAttempt:
     attempt = PaymentAttempt.objects.create(
-        payment=payment, merchant_id=payment.merchant_id, livemode=payment.livemode, operation=operation, amount=amount
-    )
-    outbox_command_add(
-        task_name=EXECUTE_ATTEMPT_TASK,
-        kwargs={"attempt_id": attempt.id},
-        queue=EXECUTOR_QUEUE,
+        payment=payment,
         merchant_id=payment.merchant_id,
         livemode=payment.livemode,
-        aggregate_type="payment",
-        aggregate_id=payment.id,
+        operation=operation,
+        amount=amount,
+        connector=attempt_connector_default(payment, operation),
     )
+    attempt_enqueue(attempt)  # on the connector's own queue (issue 5: bulkheads)
     return attempt
 
 

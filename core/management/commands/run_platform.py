@@ -23,9 +23,9 @@ def platform_processes(*, host: str, port: int) -> dict[str, str]:
     celery = shlex.quote(os.path.join(bin_dir, "celery"))
     gunicorn = shlex.quote(os.path.join(bin_dir, "gunicorn"))
     schedule = settings.CELERY_BEAT_SCHEDULE_FILENAME
-    return {
+    processes = {
         "web": f"{gunicorn} config.wsgi --config python:config.gunicorn --bind {host}:{port}",
-        "worker": f"{celery} -A config worker --loglevel INFO --concurrency 2 --hostname worker@%h",
+        "worker": f"{celery} -A config worker --loglevel INFO --concurrency 2 --queues celery --hostname worker@%h",
         "beat": f"{celery} -A config beat --loglevel INFO --schedule {shlex.quote(schedule)}",
         # The PSP simulator is its own program (never imported by the platform), reached over HTTP like a real PSP.
         "sandbox": f"{python} -m sandbox --host {sandbox_host} --port {settings.SANDBOX_PORT} --db {sandbox_db}",
@@ -36,6 +36,14 @@ def platform_processes(*, host: str, port: int) -> dict[str, str]:
         "webhooks": f"{celery} -A config worker --queues {settings.WEBHOOKS_QUEUE} --pool threads "
         f"--concurrency {settings.WEBHOOKS_CONCURRENCY} --loglevel INFO --hostname webhooks@%h",
     }
+    # A worker per provider queue (bulkheads): a slow or hanging provider ties up only its own worker's slots.
+    for queue in sorted({str(c.get("queue") or f"psp.{n}") for n, c in settings.PSP_CONNECTORS.items()}):
+        name = queue.replace(".", "-")
+        processes[name] = (
+            f"{celery} -A config worker --loglevel INFO --concurrency {settings.PSP_WORKER_CONCURRENCY} "
+            f"--queues {shlex.quote(queue)} --hostname {shlex.quote(name)}@%h"
+        )
+    return processes
 
 
 class Command(BaseCommand):

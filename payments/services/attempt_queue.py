@@ -1,0 +1,42 @@
+"""Which connector and queue an attempt runs on, and the outbox command that sends it there.
+
+Shared by the payment services (which start attempts) and the executor (which starts follow-up attempts), so
+every attempt lands on its provider's queue: the bulkhead that keeps one slow provider from starving another.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from payments.connectors import registry
+from payments.enums import AttemptOperation
+from payments.models import Payment, PaymentAttempt
+from payments.services.outbox import outbox_command_add
+
+EXECUTE_ATTEMPT_TASK = "payments.execute_attempt"
+CHECK_ATTEMPT_TASK = "payments.check_attempt"
+
+
+def attempt_connector_default(payment: Payment, operation: str) -> str:
+    """Capture, void and refund go where the money is; a new authorization goes to the route's first connector."""
+    if operation != AttemptOperation.AUTHORIZE and payment.psp:
+        return payment.psp
+    route = registry.route_for(payment.payment_method_type)
+    if payment.card_tokens:
+        # A card can only be charged where it was tokenized (an acquirer down at tokenization has no token).
+        route = [name for name in route if name in payment.card_tokens] or route
+    return route[0] if route else ""
+
+
+def attempt_enqueue(attempt: PaymentAttempt, *, not_before: datetime | None = None, task: str = "") -> None:
+    """An outbox command to run (or check) the attempt on its connector's queue, committed with the caller."""
+    outbox_command_add(
+        task_name=task or EXECUTE_ATTEMPT_TASK,
+        kwargs={"attempt_id": attempt.id},
+        queue=registry.queue_for(attempt.connector) if attempt.connector else "",
+        merchant_id=attempt.merchant_id,
+        livemode=attempt.livemode,
+        aggregate_type="payment",
+        aggregate_id=attempt.payment_id,
+        not_before=not_before,
+    )

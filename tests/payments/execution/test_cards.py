@@ -1,0 +1,169 @@
+"""Card payments from the API through the executor to the live sandbox and back, and into the ledger."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from payments.enums import AttemptOutcome, PaymentStatus
+from payments.models import MerchantPricing
+from payments.services.execution import pricing_fee
+from payments.services.ledger_postings import ledger_available
+from tests.conftest import PSP_TEST_CIRCUIT
+from tests.payments.conftest import card_method, card_payment_body
+from tests.payments.execution.conftest import attempts, drain, janitor, payment
+
+
+def create(api, **overrides) -> str:
+    response = api.post("/v1/payments", card_payment_body(confirm=True, **overrides))
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "processing"
+    return response.json()["id"]
+
+
+def posting(payment_id: str):
+    """The capture's journal transaction, once the ledger app is part of the build."""
+    if not ledger_available():
+        return None
+    from ledger.models import JournalTransaction
+
+    return JournalTransaction.objects.filter(reference=f"payment:{payment_id}:capture").first()
+
+
+def one_charge_each(sandbox, payment_ids) -> None:
+    for payment_id in payment_ids:
+        refs = {a.id for a in attempts(payment_id)}
+        charges = [r for r in sandbox.records() if r["kind"] == "charge" and r["reference"] in refs]
+        assert len(charges) == 1, (payment_id, charges)
+
+
+def test_an_automatic_card_payment_succeeds_and_posts_gross_fee_and_net_to_the_ledger(api, sandbox):
+    payment_id = create(api, amount=2000)
+    assert drain() == ["payments.execute_attempt:succeeded"]
+    paid = payment(payment_id)
+    assert (paid.status, paid.amount_captured, paid.psp) == (PaymentStatus.SUCCEEDED, 2000, "card_a")
+    (attempt,) = attempts(payment_id)
+    assert (attempt.outcome, attempt.fee, attempt.locked_at) == (AttemptOutcome.SUCCEEDED, 88, None)
+    assert attempt.provider_reference.startswith("ch_")
+    if ledger_available():
+        entry = posting(payment_id)
+        assert entry.metadata["fee"] == 88  # 2.9% + 30 of 2000: the platform's default card price
+        assert entry.metadata["provider_reference"] == attempt.provider_reference
+    one_charge_each(sandbox, [payment_id])
+    assert api.get(f"/v1/payments/{payment_id}").json()["status"] == "succeeded"
+
+
+def test_merchant_pricing_replaces_the_default_fee(api, sandbox):
+    assert pricing_fee(merchant_id=api.merchant.id, payment_method_type="card", amount=2000) == 88
+    MerchantPricing.objects.create(merchant=api.merchant, payment_method_type="card", fee_bps=100, fee_fixed=5)
+    assert pricing_fee(merchant_id=api.merchant.id, payment_method_type="card", amount=2000) == 25
+    assert pricing_fee(merchant_id=api.merchant.id, payment_method_type="upi", amount=10_000) == 30
+    payment_id = create(api, amount=2000)
+    drain()
+    if ledger_available():
+        assert posting(payment_id).metadata["fee"] == 25
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("4000000000000002", "generic_decline"),
+        ("4000000000009995", "insufficient_funds"),
+        ("4000000000000069", "expired_card"),
+        ("4000000000000127", "incorrect_cvc"),
+        ("4000000000000119", "processing_error"),
+    ],
+)
+def test_each_decline_fails_the_payment_with_its_code_and_posts_nothing(api, sandbox, number, code):
+    payment_id = create(api, payment_method=card_method(number))
+    assert drain() == ["payments.execute_attempt:failed"]
+    failed = payment(payment_id)
+    assert (failed.status, failed.failure_code) == (PaymentStatus.FAILED, code)
+    assert posting(payment_id) is None
+    assert sandbox.records() == []
+
+
+@pytest.mark.parametrize("amount_to_capture", [3000, 1800])
+def test_manual_capture_full_and_partial(api, sandbox, amount_to_capture):
+    payment_id = create(api, amount=3000, capture_method="manual")
+    assert drain() == ["payments.execute_attempt:requires_capture"]
+    assert payment(payment_id).status == PaymentStatus.REQUIRES_CAPTURE
+    response = api.post(f"/v1/payments/{payment_id}/capture", {"amount_to_capture": amount_to_capture})
+    assert response.status_code == 200, response.content
+    assert drain() == ["payments.execute_attempt:captured"]
+    captures = [r for r in sandbox.records() if r["kind"] == "capture"]
+    assert [c["amount"] for c in captures] == [amount_to_capture]
+    if ledger_available():
+        assert posting(payment_id).metadata["gross"] == amount_to_capture
+
+
+def test_canceling_an_authorization_voids_it_at_the_provider(api, sandbox):
+    payment_id = create(api, amount=1500, capture_method="manual")
+    drain()
+    assert api.post(f"/v1/payments/{payment_id}/cancel").json()["status"] == "canceled"
+    assert drain() == ["payments.execute_attempt:voided"]
+    assert [r["kind"] for r in sandbox.records()] == ["charge", "void"]
+
+
+def test_a_lost_response_is_unknown_until_the_janitor_finds_the_one_charge(api, sandbox):
+    sandbox.control("/faults/next", {"provider": "card_a", "operation": "authorize", "mode": "lose_response"})
+    payment_id = create(api)
+    assert drain() == ["payments.execute_attempt:unknown"]
+    assert payment(payment_id).status == PaymentStatus.PROCESSING
+    assert attempts(payment_id)[0].outcome == AttemptOutcome.UNKNOWN
+    assert janitor() == ["payments.check_attempt:succeeded"]
+    assert payment(payment_id).status == PaymentStatus.SUCCEEDED
+    one_charge_each(sandbox, [payment_id])
+
+
+def test_a_timeout_the_provider_never_applied_fails_over_after_status_says_not_found(api, sandbox):
+    sandbox.control("/faults/next", {"provider": "card_a", "operation": "authorize", "mode": "timeout", "seconds": 3})
+    payment_id = create(api)
+    assert drain() == ["payments.execute_attempt:unknown"]
+    assert janitor() == ["payments.check_attempt:failover_to_card_b", "payments.execute_attempt:succeeded"]
+    paid = payment(payment_id)
+    assert (paid.status, paid.psp) == (PaymentStatus.SUCCEEDED, "card_b")
+    first, second = attempts(payment_id)
+    assert (first.outcome, first.failure_code, second.connector) == (AttemptOutcome.FAILED, "not_found", "card_b")
+    one_charge_each(sandbox, [payment_id])
+
+
+def test_an_unknown_outcome_is_asked_again_on_the_schedule_and_then_flagged(api, sandbox, settings):
+    settings.PSP_UNKNOWN_RECHECK_SCHEDULE = [15, 60]
+    # Charges and lookups fail with 500 (tokenization still works): nobody can tell what happened.
+    sandbox.control(
+        "/faults", {"provider": "card_a", "error_rate": 1.0, "operations": ["authorize", "lookup"], "seed": 1}
+    )
+    payment_id = create(api)
+    assert drain() == ["payments.execute_attempt:unknown"]
+    for _ in range(3):
+        assert janitor() == ["payments.check_attempt:unknown"]
+    (attempt,) = attempts(payment_id)
+    assert attempt.checks == 3
+    assert attempt.review_reason.startswith("unresolved")
+    assert payment(payment_id).status == PaymentStatus.PROCESSING  # never failed on a guess
+    sandbox.control("/reset")
+    time.sleep(PSP_TEST_CIRCUIT["cooldown_seconds"] + 0.1)  # the lookups opened card_a's circuit: let it half-open
+    janitor()
+    # The provider, back, says it never saw it: the one proof that allows charging elsewhere.
+    assert payment(payment_id).status == PaymentStatus.SUCCEEDED
+    one_charge_each(sandbox, [payment_id])
+
+
+def test_an_outage_opens_the_circuit_and_card_payments_fail_over_to_the_second_acquirer(api, sandbox):
+    sandbox.control("/faults", {"provider": "card_a", "outage": True})
+    # Tokenization at card_a fails too once its circuit is open; the payment still gets card_b's token.
+    payment_ids = [create(api) for _ in range(6)]
+    drain()
+    outcomes = [payment(p).status for p in payment_ids]
+    assert PaymentStatus.SUCCEEDED in outcomes
+    sandbox.control("/reset")
+    time.sleep(PSP_TEST_CIRCUIT["cooldown_seconds"] + 0.1)
+    janitor()
+    janitor()
+    for payment_id in payment_ids:
+        assert payment(payment_id).status == PaymentStatus.SUCCEEDED, attempts(payment_id)
+    assert {payment(p).psp for p in payment_ids} == {"card_b"}
+    one_charge_each(sandbox, payment_ids)
+    assert not [r for r in sandbox.records() if r["provider"] == "card_a"]

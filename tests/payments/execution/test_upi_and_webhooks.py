@@ -1,0 +1,201 @@
+"""UPI from requires_action to its end (callback or poll), late success, and provider webhooks applied once."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from datetime import timedelta
+
+from django.test import Client as DjangoClient
+from django.utils import timezone
+
+from payments.connectors.sandbox_common import SIGNATURE_HEADER
+from payments.enums import AttemptOperation, AttemptOutcome, PaymentStatus
+from payments.models import OutboxMessage, Payment, ProviderEvent
+from payments.services import admission
+from payments.tasks import payments_expire_overdue_task
+from tests.payments.conftest import card_payment_body, upi_payment_body
+from tests.payments.execution.conftest import attempts, drain, janitor, payment
+from tests.psp_sandbox import SECRETS, receiving
+
+
+def create_upi(api, **metadata) -> str:
+    body = {**upi_payment_body(flow="intent"), "confirm": True, "metadata": metadata}
+    response = api.post("/v1/payments", body)
+    assert response.status_code == 200, response.content
+    return response.json()["id"]
+
+
+def forward(delivery) -> int:
+    """Hands a delivery the sandbox made to the platform's inbound endpoint, headers and raw body unchanged."""
+    headers = {k: v for k, v in delivery["headers"].items() if k.lower().startswith("sandbox-")}
+    response = DjangoClient().generic(
+        "POST", delivery["path"], delivery["raw"], content_type="application/json", headers=headers
+    )
+    return response.status_code
+
+
+def test_a_upi_intent_waits_with_a_uri_and_qr_code_then_the_payers_approval_settles_it(api, sandbox):
+    payment_id = create_upi(api)
+    assert drain() == ["payments.execute_attempt:requires_action"]
+    body = api.get(f"/v1/payments/{payment_id}").json()
+    assert body["status"] == "requires_action"
+    action = body["next_action"]
+    assert action["upi_uri"].startswith("upi://pay?")
+    assert "am=499.00" in action["upi_uri"]
+    svg = base64.b64decode(action["qr_code"]["image_url_svg"].split(",", 1)[1])
+    assert svg.startswith(b"<svg")
+    (attempt,) = attempts(payment_id)
+    with receiving(sandbox) as hook:
+        sandbox.http.post(f"/upi/v1/transactions/{attempt.provider_reference}/approve", json={})
+        delivery = hook.wait_for(lambda ds: any(d["event"]["type"] == "upi_transaction.succeeded" for d in ds))[-1]
+    assert forward(delivery) == 200
+    assert drain() == ["payments.apply_provider_event:succeeded"]
+    paid = payment(payment_id)
+    assert (paid.status, len(paid.upi_rrn)) == (PaymentStatus.SUCCEEDED, 12)
+
+
+def test_a_upi_status_poll_settles_the_payment_when_no_callback_comes(api, sandbox):
+    payment_id = create_upi(api, sandbox_payer_vpa="failure@upi")
+    drain()
+    sandbox.advance(3)
+    assert janitor() == ["payments.check_attempt:failed"]
+    failed = payment(payment_id)
+    assert (failed.status, failed.failure_code) == (PaymentStatus.FAILED, "payer_declined")
+
+
+def _expire_on_our_side(payment_id: str) -> None:
+    Payment.objects.filter(pk=payment_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    payments_expire_overdue_task()
+
+
+def test_an_unapproved_upi_payment_expires(api, sandbox):
+    payment_id = create_upi(api, sandbox_payer_vpa="expire@upi")
+    drain()
+    _expire_on_our_side(payment_id)
+    expired = payment(payment_id)
+    assert (expired.status, expired.failure_code) == (PaymentStatus.FAILED, "payment_expired")
+    sandbox.advance(601)
+    janitor()
+    (attempt,) = attempts(payment_id)
+    assert (attempt.outcome, attempt.failure_code) == (AttemptOutcome.FAILED, "payment_expired")
+    assert sandbox.records() == []
+
+
+def test_a_late_upi_success_after_expiry_is_recorded_flagged_and_refunded(api, sandbox):
+    payment_id = create_upi(api, sandbox_payer_vpa="deemed@upi")
+    drain()
+    _expire_on_our_side(payment_id)
+    sandbox.advance(601)
+    janitor()  # the provider says expired too; the attempt stays watched for a deemed success
+    sandbox.advance(61)
+    assert janitor() == ["payments.check_attempt:late_success_refunding", "payments.execute_attempt:refund_pending"]
+    authorize, refund = attempts(payment_id)
+    assert authorize.outcome == AttemptOutcome.SUCCEEDED
+    assert authorize.review_reason.startswith("late_success")
+    assert refund.operation == AttemptOperation.REFUND
+    assert payment(payment_id).status == PaymentStatus.FAILED  # the merchant was told it failed; it stays so
+    sandbox.advance(6)
+    assert janitor() == ["payments.check_attempt:refunded"]
+    assert [r["kind"] for r in sandbox.records()] == ["charge", "refund"]
+
+
+def test_a_late_success_is_kept_when_the_merchant_says_fulfil(api, sandbox):
+    api.merchant.upi_late_success_policy = "fulfil"
+    api.merchant.save()
+    payment_id = create_upi(api, sandbox_payer_vpa="deemed@upi")
+    drain()
+    _expire_on_our_side(payment_id)
+    sandbox.advance(601)
+    janitor()
+    sandbox.advance(61)
+    assert janitor() == ["payments.check_attempt:late_success_kept"]
+    assert [a.operation for a in attempts(payment_id)] == [AttemptOperation.AUTHORIZE]
+    assert "fulfil" in attempts(payment_id)[0].review_reason
+
+
+def test_duplicate_late_and_out_of_order_webhooks_change_nothing_twice(api, sandbox):
+    with receiving(sandbox) as hook:
+        sandbox.control("/faults/next", {"provider": "card_a", "operation": "*", "mode": "duplicate", "copies": 3})
+        payment_id = api.post("/v1/payments", card_payment_body(confirm=True, capture_method="manual")).json()["id"]
+        drain()
+        api.post(f"/v1/payments/{payment_id}/capture")
+        drain()
+        deliveries = hook.wait_for(lambda ds: len({d["event"]["type"] for d in ds}) >= 2 and len(ds) >= 4)
+    before = (payment(payment_id).status, [(a.outcome, a.provider_reference) for a in attempts(payment_id)])
+    # Every delivery, newest first (out of order), each twice more.
+    for delivery in [*reversed(deliveries), *deliveries, *deliveries]:
+        assert forward(delivery) == 200
+    drain()
+    after = (payment(payment_id).status, [(a.outcome, a.provider_reference) for a in attempts(payment_id)])
+    assert after == before
+    unique_ids = {d["event"]["id"] for d in deliveries}
+    assert ProviderEvent.objects.count() == len(unique_ids)
+    assert sum(e.deliveries for e in ProviderEvent.objects.all()) == len(deliveries) * 3
+    assert [r["kind"] for r in sandbox.records()] == ["charge", "capture"]
+
+
+def test_a_bad_signature_is_rejected_and_never_applied(api, sandbox):
+    with receiving(sandbox) as hook:
+        api.post("/v1/payments", card_payment_body(confirm=True))
+        drain()
+        delivery = hook.wait_for(lambda ds: len(ds) >= 1)[0]
+    tampered = {**delivery, "raw": delivery["raw"] + b" "}
+    assert forward(tampered) == 400
+    assert ProviderEvent.objects.count() == 0
+    assert not OutboxMessage.objects.filter(topic="payments.apply_provider_event").exists()
+    response = DjangoClient().post("/psp/webhooks/nope", b"{}", content_type="application/json")
+    assert response.status_code == 404
+
+
+def test_a_different_body_under_a_seen_event_id_is_refused(api, sandbox):
+    with receiving(sandbox) as hook:
+        api.post("/v1/payments", card_payment_body(confirm=True))
+        drain()
+        first, second = hook.wait_for(lambda ds: len(ds) >= 2)[:2]
+    assert forward(first) == 200
+    forged_event = json.loads(second["raw"])
+    forged_event["id"] = json.loads(first["raw"])["id"]
+    raw = json.dumps(forged_event).encode()
+    t = int(time.time())
+    signature = hmac.new(SECRETS["card_a"].encode(), f"{t}.".encode() + raw, hashlib.sha256).hexdigest()
+    forged = {"path": first["path"], "raw": raw, "headers": {SIGNATURE_HEADER: f"t={t},v1={signature}"}}
+    assert forward(forged) == 400
+
+
+def test_confirm_is_shed_with_503_and_retry_after_when_a_provider_queue_is_too_deep(api, sandbox, settings):
+    settings.PSP_QUEUE_MAX_DEPTH = 10
+    admission._depths["psp.card_a"] = (float("inf"), 11)
+    try:
+        response = api.post("/v1/payments", card_payment_body(confirm=True), key="shed-1")
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert response.json()["error"]["type"] == "api_error"
+        # Not stored under the key: the same request succeeds once the queue drains.
+        admission._depths.clear()
+        assert api.post("/v1/payments", card_payment_body(confirm=True), key="shed-1").status_code == 200
+        # Another method's queue is not this one's business.
+        admission._depths["psp.card_a"] = (float("inf"), 11)
+        upi = {**upi_payment_body(flow="intent"), "confirm": True}
+        assert api.post("/v1/payments", upi).status_code == 200
+    finally:
+        admission._depths.clear()
+
+
+def test_queue_depth_is_read_from_the_broker(settings):
+    import redis
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete("psp.upi")
+    admission._depths.clear()
+    assert admission.queue_depth("psp.upi") == 0
+    client.rpush("psp.upi", "x", "y")
+    admission._depths.clear()
+    try:
+        assert admission.queue_depth("psp.upi") == 2
+    finally:
+        client.delete("psp.upi")
+        admission._depths.clear()
