@@ -7,11 +7,12 @@ as the caller can tell: ``PaymentNotFoundError`` (404), never 403.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from payments.exceptions import PaymentNotFoundError
-from payments.models import Merchant, Payment
+from payments.models import Merchant, Payment, PaymentAttempt
 
 
 def payment_get(*, merchant: Merchant, livemode: bool, payment_id: str) -> Payment:
@@ -40,3 +41,26 @@ def payment_list(
     if created_lte is not None:
         payments = payments.filter(created__lte=created_lte)
     return payments.prefetch_related("attempts")
+
+
+def settlement_candidates(*, connector: str) -> QuerySet[PaymentAttempt, Any]:
+    """What reconciliation matches a provider's settlement lines against: one row per attempt the provider knows
+    (it has a provider reference), with the payment's amount, status and RRN. Platform-wide, not merchant-scoped:
+    a settlement file covers every merchant. Reconciliation compiles this into its set-based SQL, so keep it flat.
+    """
+    return (
+        PaymentAttempt.objects.filter(connector=connector)
+        .exclude(provider_reference="")
+        .values(
+            "id",
+            "provider_reference",
+            "payment_id",
+            "fee",
+            "outcome",
+            payment_status=F("payment__status"),
+            payment_method=F("payment__payment_method_type"),
+            amount_captured=F("payment__amount_captured"),
+            payment_currency=F("payment__currency"),
+            upi_rrn=F("payment__upi_rrn"),
+        )
+    )
