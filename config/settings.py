@@ -372,3 +372,21 @@ PRICING_DEFAULTS: dict[str, dict[str, int]] = {
 CELERY_BEAT_SCHEDULE.update(
     {"payments-attempts-janitor": {"task": "payments.attempts_janitor", "schedule": PSP_JANITOR_INTERVAL_SECONDS}}
 )
+
+# --- Reconciliation --------------------------------------------------------------------------------------------
+# A capture on day T is expected in the provider's file of T + lag; absent then it is `timing`, and still absent
+# this many days later `missing_at_provider`. Runs look back this many days for captures the provider never settled.
+RECONCILIATION_SETTLEMENT_LAG_DAYS: int = env.int("RECONCILIATION_SETTLEMENT_LAG_DAYS", default=1)
+RECONCILIATION_MISSING_AFTER_DAYS: int = env.int("RECONCILIATION_MISSING_AFTER_DAYS", default=2)
+RECONCILIATION_LOOKBACK_DAYS: int = env.int("RECONCILIATION_LOOKBACK_DAYS", default=14)
+# A run finding more new discrepancies than this logs at ERROR, mails the Finance group and counts an alert.
+RECONCILIATION_ALERT_THRESHOLD: int = env.int("RECONCILIATION_ALERT_THRESHOLD", default=0)
+RECONCILIATION_FINANCE_GROUP = "Finance"
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "reconciliation-nightly": {
+            "task": "reconciliation.reconcile_nightly",
+            "schedule": crontab(hour=3, minute=0),
+        }
+    }
+)
