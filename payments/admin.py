@@ -288,6 +288,8 @@ class WebhookDeliveryAttemptAdmin(_ReadOnlyAdmin):
         "error",
         "response_excerpt",
     )
+
+
 # --- payment execution (issue 5) ------------------------------------------------------------------------------
 class NeedsReviewFilter(admin.SimpleListFilter):
     title = "needs review"

@@ -110,6 +110,8 @@ class WebhookDeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"  # not delivered yet; attempts continue until success or the retry window ends
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"  # given up: the retry window ended or the endpoint was disabled
+
+
 class LateSuccessPolicy(models.TextChoices):
     """What happens to money a provider reports received after the payment expired or failed on our side."""
 

@@ -63,6 +63,8 @@ def webhooks_dispatch_due() -> int:
 def events_prune() -> dict[str, int]:
     """Beat, hourly: events past their 30-day retention, and outbox rows published a week ago."""
     return {"events": events_service.events_prune(), "outbox": outbox_relay.outbox_prune()}
+
+
 # --- the executor (issue 5). Each task takes an id, calls one service and is safe to run twice. ---------------
 @shared_task(name="payments.execute_attempt")
 def execute_attempt(attempt_id: str) -> str:
