@@ -382,6 +382,8 @@ RECONCILIATION_LOOKBACK_DAYS: int = env.int("RECONCILIATION_LOOKBACK_DAYS", defa
 # A run finding more new discrepancies than this logs at ERROR, mails the Finance group and counts an alert.
 RECONCILIATION_ALERT_THRESHOLD: int = env.int("RECONCILIATION_ALERT_THRESHOLD", default=0)
 RECONCILIATION_FINANCE_GROUP = "Finance"
+# PostgreSQL work_mem for the matching statement only (SET LOCAL): its joins and aggregates stay in memory.
+RECONCILIATION_WORK_MEM: str = env.str("RECONCILIATION_WORK_MEM", default="256MB")
 CELERY_BEAT_SCHEDULE.update(
     {
         "reconciliation-nightly": {
