@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import operator
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,23 +27,10 @@ logger = structlog.get_logger(__name__)
 
 _CHUNK_BYTES = 1 << 20
 _INSERT_BATCH = 2000
-STAGED_COLUMNS = (
-    "file_id",
-    "connector",
-    "line_number",
-    "batch_id",
-    "settlement_date",
-    "type",
-    "provider_reference",
-    "our_reference",
-    "rrn",
-    "currency",
-    "gross",
-    "fee",
-    "net",
-    "transaction_date",
-    "original_provider_reference",
-)
+# The staging table's columns are the parsed line's fields, plus which file and connector it came from.
+LINE_FIELDS = tuple(field.name for field in dataclasses.fields(SettlementLine))
+STAGED_COLUMNS = ("file_id", "connector", *LINE_FIELDS)
+_line_values = operator.attrgetter(*LINE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -117,23 +106,7 @@ def _checked(lines: Iterable[SettlementLine], settlement_date: date) -> Iterator
 
 
 def _row(file_id: int, connector: str, line: SettlementLine) -> tuple[Any, ...]:
-    return (
-        file_id,
-        connector,
-        line.line_number,
-        line.batch_id,
-        line.settlement_date,
-        line.type,
-        line.provider_reference,
-        line.our_reference,
-        line.rrn,
-        line.currency,
-        line.gross,
-        line.fee,
-        line.net,
-        line.transaction_date,
-        line.original_provider_reference,
-    )
+    return (file_id, connector, *_line_values(line))
 
 
 def stage_lines(file_id: int, connector: str, lines: Iterable[SettlementLine]) -> int:

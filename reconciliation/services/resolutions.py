@@ -15,7 +15,7 @@ from django.utils import timezone
 from ledger import accounts, recipes
 from ledger.models import JournalTransaction
 from ledger.money import Money
-from ledger.posting import post
+from ledger.posting import post_many
 from reconciliation.enums import DiscrepancyKind, DiscrepancyStatus, Resolution
 from reconciliation.exceptions import ResolutionError
 from reconciliation.models import Discrepancy, DiscrepancyResolution, SettlementLine
@@ -51,15 +51,8 @@ def _post_line(discrepancy: Discrepancy, line: SettlementLine) -> str:
         provider_reference=line.provider_reference,
         our_reference=line.our_reference,
     )
-    return post(
-        reference=posting.reference,
-        entries=posting.entries,
-        description=posting.description,
-        occurred_at=posting.occurred_at,
-        source_type=posting.source_type,
-        source_id=posting.source_id,
-        metadata=posting.metadata,
-    ).reference
+    post_many([posting])  # a batch of one: posts it, or finds it posted with the same entries
+    return posting.reference
 
 
 def _adjust(discrepancy: Discrepancy, line: SettlementLine | None, *, actor: str, reason: str) -> list[str]:
