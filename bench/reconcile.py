@@ -219,7 +219,9 @@ def seed(path: Path, payments: int) -> dict[str, Any]:
 def phase_baseline(path: Path) -> dict[str, Any]:
     with psycopg.connect(DSN, autocommit=True) as conn, conn.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_baseline, bench_baseline_result")
-        cursor.execute("SET work_mem = %s", (WORK_MEM,))  # what our matching gets, so the join is on equal terms
+        cursor.execute(
+            "SELECT set_config('work_mem', %s, false)", (WORK_MEM,)
+        )  # what our matching gets, so the join is on equal terms
         started = time.perf_counter()
         with conn.transaction():
             cursor.execute(RAW_TABLE.format(name="bench_baseline"))
@@ -271,9 +273,12 @@ def child(phase: str, path: Path) -> None:
 
 
 def run_child(phase: str, path: Path) -> dict[str, Any]:
-    output = subprocess.run(
-        [sys.executable, __file__, "--phase", phase, "--file", str(path)], check=True, capture_output=True, text=True
-    ).stdout
+    done = subprocess.run(
+        [sys.executable, __file__, "--phase", phase, "--file", str(path)], capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise SystemExit(f"the {phase} phase failed:\n{done.stderr}")
+    output = done.stdout
     return dict(json.loads(output.strip().splitlines()[-1]))
 
 
