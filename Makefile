@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install services format clean
+.PHONY: run test lint install services browser format clean
 
 $(STAMP): pyproject.toml
 	@bash deploy/bootstrap-python.sh
@@ -22,13 +22,17 @@ run: install
 	@$(PY) manage.py run_platform
 
 ## Runs the whole suite against PostgreSQL and Redis (started or installed when needed) plus embedded smoke tests.
-test: install services
+test: install services browser
 	@$(PY) manage.py makemigrations --check --dry-run -v 0 || (echo "models and migrations disagree: run makemigrations" >&2; exit 1)
 	@$(PY) -m pytest; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; exit $$rc
 
 services:
 	@bash deploy/ensure-services.sh
+
+## Debian's chromium for the back office's browser test (skips, saying why, if it cannot be installed).
+browser:
+	@bash deploy/ensure-browser.sh
 
 lint: install
 	@$(VENV)/bin/ruff check .

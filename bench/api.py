@@ -84,6 +84,21 @@ def _env(database_url: str, redis_url: str, port: int, workers: int, threads: in
     return env
 
 
+def migrate_and_create_merchant(env: dict[str, str]) -> dict[str, str]:
+    """Migrates the bench database and creates the bench merchant; returns create_merchant's fields."""
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    created = subprocess.run(
+        [*manage, "create_merchant", "Bench", "--email", "bench@bench.test"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return dict(line.split(": ", 1) for line in created.splitlines())
+
+
 def _start(env: dict[str, str], settings_module: str, log: Path) -> subprocess.Popen[bytes]:
     env = {**env, "DJANGO_SETTINGS_MODULE": settings_module}
     handle = log.open("wb")
@@ -176,17 +191,7 @@ def main() -> None:
     env = _env(database_url, args.redis, port, args.workers, args.threads)
     # Card numbers are tokenized at the acquirers while the request is validated (issue 5): a PSP sandbox answers.
     env["SANDBOX_URL"] = f"http://127.0.0.1:{port + 1000}"
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-    created = subprocess.run(
-        [*manage, "create_merchant", "Bench", "--email", "bench@bench.test"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    fields = dict(line.split(": ", 1) for line in created.splitlines())
+    fields = migrate_and_create_merchant(env)
 
     contenders = {
         "baseline": ("bench.baseline_settings", {"X-Merchant": fields["merchant_id"]}),

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "ledger",
     "payments",
     "reconciliation",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
@@ -315,6 +316,32 @@ CELERY_BEAT_SCHEDULE.update(
         "payments-expire-overdue": {"task": "payments.payments_expire_overdue", "schedule": 60.0},
     }
 )
+
+# --- Payment execution ---------------------------------------------------------------------------------------
+# A claimed attempt whose worker has said nothing for this long is presumed dead; the janitor asks the provider.
+PSP_ATTEMPT_STALE_SECONDS: float = env.float("PSP_ATTEMPT_STALE_SECONDS", default=PSP_READ_TIMEOUT * 3 + 30)
+# When the janitor asks the provider again about an attempt whose outcome is unknown (seconds after the call,
+# then after each check); after the last one it keeps asking daily and flags the attempt for a person.
+PSP_UNKNOWN_RECHECK_SCHEDULE: list[float] = [15, 60, 300, 1800, 7200, 86400]
+# How often the provider is polled about a payment waiting for the payer (UPI), in case its callback is lost.
+PSP_ACTION_POLL_SECONDS: float = env.float("PSP_ACTION_POLL_SECONDS", default=30.0)
+# A payment whose calls provably never reached a provider is tried again this many times (with backoff) before
+# it fails with provider_unavailable.
+PSP_MAX_ATTEMPTS_PER_PAYMENT: int = env.int("PSP_MAX_ATTEMPTS_PER_PAYMENT", default=4)
+PSP_RETRY_BASE_SECONDS: float = env.float("PSP_RETRY_BASE_SECONDS", default=2.0)
+PSP_RETRY_CAP_SECONDS: float = env.float("PSP_RETRY_CAP_SECONDS", default=60.0)
+# Backpressure: confirm answers 503 + Retry-After once a provider queue holds more than this many tasks.
+PSP_QUEUE_MAX_DEPTH: int = env.int("PSP_QUEUE_MAX_DEPTH", default=2000)
+PSP_JANITOR_INTERVAL_SECONDS: float = env.float("PSP_JANITOR_INTERVAL_SECONDS", default=5.0)
+# The platform's price per payment method when a merchant has no MerchantPricing row (basis points + fixed).
+PRICING_DEFAULTS: dict[str, dict[str, int]] = {
+    "card": {"fee_bps": 290, "fee_fixed": 30},
+    "upi": {"fee_bps": 30, "fee_fixed": 0},
+}
+CELERY_BEAT_SCHEDULE.update(
+    {"payments-attempts-janitor": {"task": "payments.attempts_janitor", "schedule": PSP_JANITOR_INTERVAL_SECONDS}}
+)
+
 # --- Events and webhooks -------------------------------------------------------------------------------------
 # Webhook URLs resolving to loopback, private, link-local (cloud metadata) or otherwise non-public addresses are
 # refused (SSRF). Only the test suite and the embedded demo, whose receivers listen on loopback, allow them.
@@ -348,29 +375,20 @@ EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ledgerline <no-reply@ledgerline.test>")
 
-# --- Payment execution ---------------------------------------------------------------------------------------
-# A claimed attempt whose worker has said nothing for this long is presumed dead; the janitor asks the provider.
-PSP_ATTEMPT_STALE_SECONDS: float = env.float("PSP_ATTEMPT_STALE_SECONDS", default=PSP_READ_TIMEOUT * 3 + 30)
-# When the janitor asks the provider again about an attempt whose outcome is unknown (seconds after the call,
-# then after each check); after the last one it keeps asking daily and flags the attempt for a person.
-PSP_UNKNOWN_RECHECK_SCHEDULE: list[float] = [15, 60, 300, 1800, 7200, 86400]
-# How often the provider is polled about a payment waiting for the payer (UPI), in case its callback is lost.
-PSP_ACTION_POLL_SECONDS: float = env.float("PSP_ACTION_POLL_SECONDS", default=30.0)
-# A payment whose calls provably never reached a provider is tried again this many times (with backoff) before
-# it fails with provider_unavailable.
-PSP_MAX_ATTEMPTS_PER_PAYMENT: int = env.int("PSP_MAX_ATTEMPTS_PER_PAYMENT", default=4)
-PSP_RETRY_BASE_SECONDS: float = env.float("PSP_RETRY_BASE_SECONDS", default=2.0)
-PSP_RETRY_CAP_SECONDS: float = env.float("PSP_RETRY_CAP_SECONDS", default=60.0)
-# Backpressure: confirm answers 503 + Retry-After once a provider queue holds more than this many tasks.
-PSP_QUEUE_MAX_DEPTH: int = env.int("PSP_QUEUE_MAX_DEPTH", default=2000)
-PSP_JANITOR_INTERVAL_SECONDS: float = env.float("PSP_JANITOR_INTERVAL_SECONDS", default=5.0)
-# The platform's price per payment method when a merchant has no MerchantPricing row (basis points + fixed).
-PRICING_DEFAULTS: dict[str, dict[str, int]] = {
-    "card": {"fee_bps": 290, "fee_fixed": 30},
-    "upi": {"fee_bps": 30, "fee_fixed": 0},
-}
+# --- Refunds, balances, payouts, disputes (issue 7) ------------------------------------------------------------
+# Captured funds stay pending this long before the release task moves them to available.
+BALANCE_PENDING_SECONDS: int = env.int("BALANCE_PENDING_SECONDS", default=2 * 24 * 3600)
+# The simulated bank: a payout in transit is paid this long after it was sent.
+PAYOUT_TRANSIT_SECONDS: int = env.int("PAYOUT_TRANSIT_SECONDS", default=24 * 3600)
+# The largest refund a member of the Support group may issue from the back office (minor units, any currency).
+BACKOFFICE_SUPPORT_REFUND_LIMIT: int = env.int("BACKOFFICE_SUPPORT_REFUND_LIMIT", default=50_000)
+DISPUTE_EVIDENCE_MAX_BYTES: int = env.int("DISPUTE_EVIDENCE_MAX_BYTES", default=5 * 1024 * 1024)
+DISPUTE_EVIDENCE_CONTENT_TYPES: list[str] = ["application/pdf", "image/png", "image/jpeg"]
 CELERY_BEAT_SCHEDULE.update(
-    {"payments-attempts-janitor": {"task": "payments.attempts_janitor", "schedule": PSP_JANITOR_INTERVAL_SECONDS}}
+    {
+        "balances-release-due": {"task": "payments.funds_release_due", "schedule": 300.0},
+        "payouts-advance-due": {"task": "payments.payouts_advance_due", "schedule": 60.0},
+    }
 )
 
 # --- Reconciliation --------------------------------------------------------------------------------------------

@@ -155,6 +155,78 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
         return False
 
 
+# --- payment execution (issue 5) ------------------------------------------------------------------------------
+class NeedsReviewFilter(admin.SimpleListFilter):
+    title = "needs review"
+    parameter_name = "needs_review"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Needs a person"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.exclude(review_reason="")
+        if self.value() == "no":
+            return queryset.filter(review_reason="")
+        return queryset
+
+
+@admin.register(PaymentAttempt)
+class PaymentAttemptAdmin(admin.ModelAdmin[PaymentAttempt]):
+    """Every provider call; the "needs review" filter is the queue of attempts a person must resolve."""
+
+    list_display = ("id", "payment", "operation", "connector", "outcome", "amount", "checks", "review_reason")
+    list_filter = (NeedsReviewFilter, "outcome", "operation", "connector")
+    search_fields = ("=id", "=payment__id", "=provider_reference")
+    show_full_result_count = False
+    actions = ["check_now", "mark_reviewed"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PaymentAttempt | None = None) -> list[str]:
+        return [field.name for field in PaymentAttempt._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PaymentAttempt | None = None) -> bool:
+        return False
+
+    @admin.action(description="Ask the provider now (status lookup by our reference)")
+    def check_now(self, request: HttpRequest, queryset: QuerySet[PaymentAttempt]) -> None:
+        count = attempts_check_now(attempt_ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"Asked the provider about {count} attempt(s); results appear here shortly.")
+
+    @admin.action(description="Mark as reviewed (clears the flag; the outcome is unchanged)")
+    def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[PaymentAttempt]) -> None:
+        count = attempts_mark_reviewed(attempt_ids=list(queryset.values_list("id", flat=True)), by=str(request.user))
+        self.message_user(request, f"Marked {count} attempt(s) as reviewed.")
+
+
+@admin.register(ProviderEvent)
+class ProviderEventAdmin(admin.ModelAdmin[ProviderEvent]):
+    list_display = ("id", "connector", "event_id", "type", "deliveries", "received_at", "processed_at", "result")
+    list_filter = ("connector", "type")
+    search_fields = ("=event_id",)
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ProviderEvent | None = None) -> list[str]:
+        return [field.name for field in ProviderEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ProviderEvent | None = None) -> bool:
+        return False
+
+
+@admin.register(MerchantPricing)
+class MerchantPricingAdmin(admin.ModelAdmin[MerchantPricing]):
+    """The platform's price per merchant and method; without a row, settings.PRICING_DEFAULTS applies."""
+
+    list_display = ("merchant", "payment_method_type", "fee_bps", "fee_fixed")
+    list_filter = ("payment_method_type",)
+    autocomplete_fields = ("merchant",)
+
+
 # --- Events and webhooks ---------------------------------------------------------------------------------------
 # Read-only views of what happened; the only writes are actions calling the same services as the API and workers.
 
@@ -288,75 +360,3 @@ class WebhookDeliveryAttemptAdmin(_ReadOnlyAdmin):
         "error",
         "response_excerpt",
     )
-
-
-# --- payment execution (issue 5) ------------------------------------------------------------------------------
-class NeedsReviewFilter(admin.SimpleListFilter):
-    title = "needs review"
-    parameter_name = "needs_review"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Needs a person"), ("no", "No")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "yes":
-            return queryset.exclude(review_reason="")
-        if self.value() == "no":
-            return queryset.filter(review_reason="")
-        return queryset
-
-
-@admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(admin.ModelAdmin[PaymentAttempt]):
-    """Every provider call; the "needs review" filter is the queue of attempts a person must resolve."""
-
-    list_display = ("id", "payment", "operation", "connector", "outcome", "amount", "checks", "review_reason")
-    list_filter = (NeedsReviewFilter, "outcome", "operation", "connector")
-    search_fields = ("=id", "=payment__id", "=provider_reference")
-    show_full_result_count = False
-    actions = ["check_now", "mark_reviewed"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: PaymentAttempt | None = None) -> list[str]:
-        return [field.name for field in PaymentAttempt._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: PaymentAttempt | None = None) -> bool:
-        return False
-
-    @admin.action(description="Ask the provider now (status lookup by our reference)")
-    def check_now(self, request: HttpRequest, queryset: QuerySet[PaymentAttempt]) -> None:
-        count = attempts_check_now(attempt_ids=list(queryset.values_list("id", flat=True)))
-        self.message_user(request, f"Asked the provider about {count} attempt(s); results appear here shortly.")
-
-    @admin.action(description="Mark as reviewed (clears the flag; the outcome is unchanged)")
-    def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[PaymentAttempt]) -> None:
-        count = attempts_mark_reviewed(attempt_ids=list(queryset.values_list("id", flat=True)), by=str(request.user))
-        self.message_user(request, f"Marked {count} attempt(s) as reviewed.")
-
-
-@admin.register(ProviderEvent)
-class ProviderEventAdmin(admin.ModelAdmin[ProviderEvent]):
-    list_display = ("id", "connector", "event_id", "type", "deliveries", "received_at", "processed_at", "result")
-    list_filter = ("connector", "type")
-    search_fields = ("=event_id",)
-    show_full_result_count = False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: ProviderEvent | None = None) -> list[str]:
-        return [field.name for field in ProviderEvent._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: ProviderEvent | None = None) -> bool:
-        return False
-
-
-@admin.register(MerchantPricing)
-class MerchantPricingAdmin(admin.ModelAdmin[MerchantPricing]):
-    """The platform's price per merchant and method; without a row, settings.PRICING_DEFAULTS applies."""
-
-    list_display = ("merchant", "payment_method_type", "fee_bps", "fee_fixed")
-    list_filter = ("payment_method_type",)
-    autocomplete_fields = ("merchant",)

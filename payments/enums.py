@@ -46,7 +46,7 @@ class AttemptOperation(models.TextChoices):
     AUTHORIZE = "authorize", "Authorize (and capture, when automatic)"
     CAPTURE = "capture", "Capture"
     VOID = "void", "Void an authorization"
-    REFUND = "refund", "Refund (automatic, of a late UPI success)"
+    REFUND = "refund", "Refund"
 
 
 class AttemptOutcome(models.TextChoices):
@@ -81,6 +81,13 @@ class PaymentEventType(models.TextChoices):
     CANCELED = "payment.canceled"
 
 
+class LateSuccessPolicy(models.TextChoices):
+    """What happens to money a provider reports received after the payment expired or failed on our side."""
+
+    REFUND = "refund", "Refund it automatically"
+    FULFIL = "fulfil", "Keep it and fulfil (flagged for the merchant)"
+
+
 # --- Events and webhooks ---------------------------------------------------------------------------------------
 class EventType(models.TextChoices):
     """The merchant-visible event types of the contract; endpoints subscribe to these (or to ``*``)."""
@@ -112,8 +119,31 @@ class WebhookDeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed"  # given up: the retry window ended or the endpoint was disabled
 
 
-class LateSuccessPolicy(models.TextChoices):
-    """What happens to money a provider reports received after the payment expired or failed on our side."""
+# --- Refunds, payouts, disputes (issue 7) ----------------------------------------------------------------------
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
 
-    REFUND = "refund", "Refund it automatically"
-    FULFIL = "fulfil", "Keep it and fulfil (flagged for the merchant)"
+
+class RefundReason(models.TextChoices):
+    DUPLICATE = "duplicate", "Duplicate"
+    FRAUDULENT = "fraudulent", "Fraudulent"
+    REQUESTED_BY_CUSTOMER = "requested_by_customer", "Requested by the customer"
+
+
+class PayoutStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_TRANSIT = "in_transit", "In transit"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class DisputeStatus(models.TextChoices):
+    NEEDS_RESPONSE = "needs_response", "Needs response"
+    UNDER_REVIEW = "under_review", "Under review"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+    ACCEPTED = "accepted", "Accepted (merchant gave up)"

@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from payments.enums import PaymentMethodType
-from payments.models import Payment, PaymentAttempt
+from payments.models import Dispute, Payment, PaymentAttempt, Payout, Refund
 
 
 class BlankAsNullField(serializers.CharField):
@@ -150,3 +150,99 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
 def payment_representation(payment: Payment, *, attempts: list[PaymentAttempt] | None = None) -> dict[str, Any]:
     context = {"attempts": attempts} if attempts is not None else {}
     return dict(PaymentSerializer(payment, context=context).data)
+
+
+class RefundSerializer(serializers.ModelSerializer[Refund]):
+    object = serializers.SerializerMethodField()
+    payment = serializers.CharField(source="payment_id", read_only=True)
+    reason = BlankAsNullField()
+    failure_reason = BlankAsNullField()
+    metadata = serializers.DictField(child=serializers.CharField())
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "object",
+            "created",
+            "livemode",
+            "amount",
+            "currency",
+            "payment",
+            "reason",
+            "status",
+            "failure_reason",
+            "metadata",
+        ]
+        read_only_fields = fields
+
+    def get_object(self, obj: Refund) -> str:
+        return "refund"
+
+
+def refund_representation(refund: Refund) -> dict[str, Any]:
+    return dict(RefundSerializer(refund).data)
+
+
+class PayoutSerializer(serializers.ModelSerializer[Payout]):
+    object = serializers.SerializerMethodField()
+    failure_code = BlankAsNullField()
+    metadata = serializers.DictField(child=serializers.CharField())
+
+    class Meta:
+        model = Payout
+        fields = [
+            "id",
+            "object",
+            "created",
+            "livemode",
+            "amount",
+            "currency",
+            "status",
+            "arrival_date",
+            "description",
+            "failure_code",
+            "metadata",
+        ]
+        read_only_fields = fields
+
+    def get_object(self, obj: Payout) -> str:
+        return "payout"
+
+
+def payout_representation(payout: Payout) -> dict[str, Any]:
+    return dict(PayoutSerializer(payout).data)
+
+
+class DisputeSerializer(serializers.ModelSerializer[Dispute]):
+    object = serializers.SerializerMethodField()
+    payment = serializers.CharField(source="payment_id", read_only=True)
+    reason = BlankAsNullField()
+    evidence = serializers.JSONField()
+
+    class Meta:
+        model = Dispute
+        fields = [
+            "id",
+            "object",
+            "created",
+            "livemode",
+            "amount",
+            "currency",
+            "fee",
+            "payment",
+            "reason",
+            "status",
+            "evidence",
+            "evidence_due_by",
+            "evidence_submitted_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+    def get_object(self, obj: Dispute) -> str:
+        return "dispute"
+
+
+def dispute_representation(dispute: Dispute) -> dict[str, Any]:
+    return dict(DisputeSerializer(dispute).data)

@@ -9,10 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import BigIntegerField, Case, Exists, F, Min, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Concat
 
+from ledger.balances import MerchantBalances, merchant_balances
+from ledger.models import JournalTransaction
 from payments.exceptions import PaymentNotFoundError
-from payments.models import Merchant, Payment, PaymentAttempt
+from payments.models import Dispute, Merchant, Payment, PaymentAttempt, Payout, Refund
 
 
 def payment_get(*, merchant: Merchant, livemode: bool, payment_id: str) -> Payment:
@@ -41,6 +44,95 @@ def payment_list(
     if created_lte is not None:
         payments = payments.filter(created__lte=created_lte)
     return payments.prefetch_related("attempts")
+
+
+def refund_get(*, merchant: Merchant, livemode: bool, refund_id: str) -> Refund:
+    refund = Refund.objects.filter(pk=refund_id, merchant=merchant, livemode=livemode).first()
+    if refund is None:
+        raise PaymentNotFoundError(f"No such refund: '{refund_id[:64]}'.")
+    return refund
+
+
+def refund_list(*, merchant: Merchant, livemode: bool, payment_id: str | None = None) -> QuerySet[Refund]:
+    refunds = Refund.objects.filter(merchant=merchant, livemode=livemode)
+    if payment_id is not None:
+        refunds = refunds.filter(payment_id=payment_id)
+    return refunds
+
+
+def payout_get(*, merchant: Merchant, livemode: bool, payout_id: str) -> Payout:
+    payout = Payout.objects.filter(pk=payout_id, merchant=merchant, livemode=livemode).first()
+    if payout is None:
+        raise PaymentNotFoundError(f"No such payout: '{payout_id[:64]}'.")
+    return payout
+
+
+def payout_list(*, merchant: Merchant, livemode: bool, status: str | None = None) -> QuerySet[Payout]:
+    payouts = Payout.objects.filter(merchant=merchant, livemode=livemode)
+    if status is not None:
+        payouts = payouts.filter(status=status)
+    return payouts
+
+
+# --- balances, derived from the ledger ---------------------------------------------------------------------------
+def balance_get(*, merchant: Merchant) -> MerchantBalances:
+    return merchant_balances(merchant.id)
+
+
+_TYPES = (
+    (":capture", "payment"),
+    (":release", "release"),
+    (":failed", "failure"),
+    (":opened", "dispute"),
+    (":won", "dispute_reversal"),
+)
+
+
+def balance_transaction_type(reference: str, source_type: str) -> str:
+    for suffix, kind in _TYPES:
+        if reference.endswith(suffix):
+            return f"{source_type}_failure" if kind == "failure" else kind
+    return source_type or "adjustment"
+
+
+def balance_transaction_list(*, merchant: Merchant) -> QuerySet[JournalTransaction]:
+    """Every ledger transaction that moved the merchant's money, newest first, with its net effect on the merchant
+    (``net``) and, for payments, whether its funds were released (``released``): one query per page. The internal
+    pending → available transfers are left out; they show as the payment's ``status``."""
+    mine = Q(entries__merchant_id=merchant.id)
+    signed = Case(
+        When(entries__direction="credit", then=F("entries__amount")),
+        default=-F("entries__amount"),
+        output_field=BigIntegerField(),
+    )
+    released = JournalTransaction.objects.filter(
+        reference=Concat(Value("payment:"), OuterRef("source_id"), Value(":release"))
+    )
+    transactions: QuerySet[JournalTransaction] = (
+        JournalTransaction.objects.filter(mine)
+        .exclude(reference__endswith=":release")
+        .annotate(
+            net=Sum(signed, filter=mine),
+            currency=Min("entries__currency", filter=mine),
+            released=Exists(released),
+        )
+        .only("id", "reference", "source_type", "source_id", "occurred_at", "metadata", "description")
+    )
+    return transactions
+
+
+def dispute_get(*, merchant: Merchant, livemode: bool, dispute_id: str) -> Dispute:
+    dispute = Dispute.objects.filter(pk=dispute_id, merchant=merchant, livemode=livemode).first()
+    if dispute is None:
+        raise PaymentNotFoundError(f"No such dispute: '{dispute_id[:64]}'.")
+    return dispute
+
+
+def dispute_list(*, merchant: Merchant, livemode: bool, status: str | None = None) -> QuerySet[Dispute]:
+    disputes = Dispute.objects.filter(merchant=merchant, livemode=livemode)
+    if status is not None:
+        disputes = disputes.filter(status=status)
+    return disputes
 
 
 def settlement_candidates(*, connector: str) -> QuerySet[PaymentAttempt, Any]:

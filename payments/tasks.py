@@ -38,6 +38,33 @@ def payments_expire_overdue_task() -> int:
     return expired
 
 
+# --- the executor (issue 5). Each task takes an id, calls one service and is safe to run twice. ---------------
+@shared_task(name="payments.execute_attempt")
+def execute_attempt(attempt_id: str) -> str:
+    """Sends one attempt to its provider (runs on the provider's own queue) and applies the outcome."""
+    return execution.attempt_execute(attempt_id=attempt_id)
+
+
+@shared_task(name="payments.check_attempt")
+def check_attempt(attempt_id: str) -> str:
+    """Asks the provider what became of an attempt (unknown outcome, stale claim, payer still deciding)."""
+    return execution.attempt_check(attempt_id=attempt_id)
+
+
+@shared_task(name="payments.attempts_janitor")
+def attempts_janitor() -> dict[str, int]:
+    """Beat: hands every attempt that is due for a look to its provider's queue."""
+    found = execution.attempts_janitor()
+    if any(found.values()):
+        logger.info("attempts_janitor", **found)
+    return found
+
+
+@shared_task(name="payments.apply_provider_event")
+def apply_provider_event(event_pk: int) -> str:
+    return provider_events.provider_event_apply(event_pk=event_pk)
+
+
 # --- Events and webhooks ---------------------------------------------------------------------------------------
 
 
@@ -65,28 +92,26 @@ def events_prune() -> dict[str, int]:
     return {"events": events_service.events_prune(), "outbox": outbox_relay.outbox_prune()}
 
 
-# --- the executor (issue 5). Each task takes an id, calls one service and is safe to run twice. ---------------
-@shared_task(name="payments.execute_attempt")
-def execute_attempt(attempt_id: str) -> str:
-    """Sends one attempt to its provider (runs on the provider's own queue) and applies the outcome."""
-    return execution.attempt_execute(attempt_id=attempt_id)
+# --- balances and payouts (issue 7) ------------------------------------------------------------------------------
+@shared_task(name="payments.funds_release_due")
+def funds_release_due() -> int:
+    """Beat: captured funds that are due move from pending to available (a ledger transfer)."""
+    from payments.services.balances import funds_release_due as release
+
+    return release()
 
 
-@shared_task(name="payments.check_attempt")
-def check_attempt(attempt_id: str) -> str:
-    """Asks the provider what became of an attempt (unknown outcome, stale claim, payer still deciding)."""
-    return execution.attempt_check(attempt_id=attempt_id)
+@shared_task(name="payments.payouts_advance_due")
+def payouts_advance_due() -> dict[str, int]:
+    """Beat: the simulated bank moves payouts along."""
+    from payments.services.payouts import payouts_advance_due as advance
+
+    return advance()
 
 
-@shared_task(name="payments.attempts_janitor")
-def attempts_janitor() -> dict[str, int]:
-    """Beat: hands every attempt that is due for a look to its provider's queue."""
-    found = execution.attempts_janitor()
-    if any(found.values()):
-        logger.info("attempts_janitor", **found)
-    return found
+@shared_task(name="payments.dispute_respond")
+def dispute_respond(dispute_id: str, action: str) -> str:
+    """Sends a dispute's evidence (or its acceptance) to the provider, on the provider's queue."""
+    from payments.services.disputes import dispute_respond as respond
 
-
-@shared_task(name="payments.apply_provider_event")
-def apply_provider_event(event_pk: int) -> str:
-    return provider_events.provider_event_apply(event_pk=event_pk)
+    return respond(dispute_id=dispute_id, action=action)

@@ -128,3 +128,13 @@ def psp_settings(settings: Any, sandbox_server: psp_sandbox.Server) -> Iterator[
     for name in registry.connector_names():
         registry.breaker_get(name).reset()
     registry.registry_reset()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: psp_sandbox.Server) -> Iterator[psp_sandbox.Client]:
+    """A client of the live sandbox, reset (state, faults, clock, tunables) before and after the test."""
+    client = psp_sandbox.Client(sandbox_server)
+    client.control("/reset", {"state": True})
+    yield client
+    client.control("/reset", {"state": True})
+    client.http.close()

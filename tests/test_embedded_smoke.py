@@ -99,6 +99,41 @@ def test_the_worker_it_started_executes_a_round_trip_task(embedded_platform):
     assert "'pong': 'embedded'" in done.stdout
 
 
+def test_payments_reach_their_provider_and_come_back(embedded_platform):
+    """make run, end to end: the relay, a provider worker, the sandbox and its signed callback, on no services."""
+    secret = next(
+        line.split(": ", 1)[1]
+        for line in embedded_platform["seed_output"].splitlines()
+        if line.startswith("demo secret key: ")
+    )
+    base, headers = embedded_platform["base"], {"Authorization": f"Bearer {secret}"}
+    card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2039, "cvc": "123"}
+    paid = httpx.post(
+        f"{base}/v1/payments",
+        json={"amount": 2000, "currency": "usd", "confirm": True, "payment_method": {"type": "card", "card": card}},
+        headers=headers,
+        timeout=30,
+    ).json()
+    upi = httpx.post(
+        f"{base}/v1/payments",
+        json={"amount": 49900, "currency": "inr", "confirm": True, "payment_method": {"type": "upi"}},
+        headers=headers,
+        timeout=30,
+    ).json()
+
+    def status(payment_id: str) -> str:
+        return str(httpx.get(f"{base}/v1/payments/{payment_id}", headers=headers, timeout=10).json()["status"])
+
+    log = embedded_platform["log"]
+    processes.wait_until(lambda: status(paid["id"]) == "succeeded", timeout=60, what="card payment", log=log)
+    processes.wait_until(lambda: status(upi["id"]) == "requires_action", timeout=60, what="UPI intent", log=log)
+    action = httpx.get(f"{base}/v1/payments/{upi['id']}", headers=headers, timeout=10).json()["next_action"]
+    approve = action["sandbox_approve_url"].replace("/pay", "/approve")
+    assert httpx.post(approve, json={}, timeout=10).status_code == 200
+    # The sandbox's signed callback reaches /psp/webhooks/upi and settles the payment.
+    processes.wait_until(lambda: status(upi["id"]) == "succeeded", timeout=60, what="UPI callback", log=log)
+
+
 def test_ctrl_c_stops_every_process_it_started(embedded_platform):
     proc = embedded_platform["proc"]
     os.kill(proc.pid, signal.SIGINT)

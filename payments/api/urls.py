@@ -1,5 +1,6 @@
 from django.urls import path
 
+from payments.api.disputes import DisputeAcceptApi, DisputeListApi, DisputeRetrieveUpdateApi
 from payments.api.events import EventListApi, EventRetrieveApi
 from payments.api.payments import (
     PaymentCancelApi,
@@ -7,6 +8,15 @@ from payments.api.payments import (
     PaymentConfirmApi,
     PaymentListCreateApi,
     PaymentRetrieveApi,
+)
+from payments.api.refunds import (
+    BalanceRetrieveApi,
+    BalanceTransactionListApi,
+    PayoutCancelApi,
+    PayoutListCreateApi,
+    PayoutRetrieveApi,
+    RefundListCreateApi,
+    RefundRetrieveApi,
 )
 from payments.api.views import MerchantRetrieveApi
 from payments.api.webhook_endpoints import (
@@ -35,4 +45,20 @@ urlpatterns += [
         WebhookEndpointRollSecretApi.as_view(),
         name="webhook-endpoints-roll-secret",
     ),
+]
+
+# --- Refunds, balance, payouts (issue 7) ---------------------------------------------------------------------------
+urlpatterns += [
+    path("refunds", RefundListCreateApi.as_view(), name="refund-list"),
+    path("refunds/<str:refund_id>", RefundRetrieveApi.as_view(), name="refund-retrieve"),
+    path("balance", BalanceRetrieveApi.as_view(), name="balance-retrieve"),
+    path("balance_transactions", BalanceTransactionListApi.as_view(), name="balance-transaction-list"),
+    path("payouts", PayoutListCreateApi.as_view(), name="payout-list"),
+    path("payouts/<str:payout_id>", PayoutRetrieveApi.as_view(), name="payout-retrieve"),
+    path("payouts/<str:payout_id>/cancel", PayoutCancelApi.as_view(), name="payout-cancel"),
+]
+urlpatterns += [
+    path("disputes", DisputeListApi.as_view(), name="dispute-list"),
+    path("disputes/<str:dispute_id>", DisputeRetrieveUpdateApi.as_view(), name="dispute-retrieve"),
+    path("disputes/<str:dispute_id>/accept", DisputeAcceptApi.as_view(), name="dispute-accept"),
 ]

@@ -339,3 +339,9 @@ class Connector(abc.ABC):
 
     def tokenize(self, card: CardDetails, *, idempotency_key: str) -> TokenizeResult:
         raise UnsupportedOperationError(f"{self.name} does not tokenize cards")
+
+    def dispute_respond(
+        self, *, dispute: str, action: str, body: dict[str, Any], idempotency_key: str
+    ) -> ProviderResult:
+        """Evidence for (``action="evidence"``) or acceptance of (``"accept"``) a dispute, by the provider's id."""
+        raise UnsupportedOperationError(f"{self.name} has no disputes")

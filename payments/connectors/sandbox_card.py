@@ -107,29 +107,32 @@ class SandboxCardConnector(SandboxConnector):
         return result
 
     def capture(self, request: CaptureRequest) -> ProviderResult:
-        answer = self.http.request(
+        body = self._exchange(
             "POST",
             f"/v1/charges/{request.provider_reference}/capture",
+            "capture",
+            request.reference,
             json={"amount": request.amount},
             idempotency_key=request.idempotency_key,
         )
-        if isinstance(answer, TransportFailure):
-            return self._no_answer(answer, "capture", request.reference)
-        if answer.status != 200:
-            return self._error_result(answer, "capture", request.reference)
-        result = self._payment_result(answer.body, "capture")
+        if isinstance(body, ProviderResult):
+            return body
+        result = self._payment_result(body, "capture")
         amount_check(result, expected=request.amount, currency=request.currency, reported=result.amount_captured)
         return result
 
     def void(self, request: VoidRequest) -> ProviderResult:
-        answer = self.http.request(
-            "POST", f"/v1/charges/{request.provider_reference}/void", json={}, idempotency_key=request.idempotency_key
+        body = self._exchange(
+            "POST",
+            f"/v1/charges/{request.provider_reference}/void",
+            "void",
+            request.reference,
+            json={},
+            idempotency_key=request.idempotency_key,
         )
-        if isinstance(answer, TransportFailure):
-            return self._no_answer(answer, "void", request.reference)
-        if answer.status != 200:
-            return self._error_result(answer, "void", request.reference)
-        result = self._payment_result(answer.body, "void")
+        if isinstance(body, ProviderResult):
+            return body
+        result = self._payment_result(body, "void")
         amount_check(result, expected=request.amount, currency=request.currency)
         return result
 
@@ -155,4 +158,24 @@ class SandboxCardConnector(SandboxConnector):
                 obj.get("voided_at") or obj.get("captured_at") or obj.get("authorized_at") or obj.get("created")
             ),
             raw=stripped(obj),
+        )
+
+    def dispute_respond(
+        self, *, dispute: str, action: str, body: dict[str, Any], idempotency_key: str
+    ) -> ProviderResult:
+        """Submits evidence to (``action="evidence"``) or accepts (``"accept"``) a dispute at the acquirer."""
+        answer = self.http.request(
+            "POST", f"/v1/disputes/{dispute}/{action}", json=body, idempotency_key=idempotency_key
+        )
+        if isinstance(answer, TransportFailure):
+            return self._no_answer(answer, f"dispute_{action}", dispute)
+        if answer.status != 200:
+            return self._error_result(answer, f"dispute_{action}", dispute)
+        return ProviderResult(
+            outcome=Outcome.SUCCEEDED,
+            connector=self.name,
+            operation=f"dispute_{action}",
+            reference=dispute,
+            provider_reference=str(answer.body.get("id") or dispute),
+            raw=answer.body,
         )

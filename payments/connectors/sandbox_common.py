@@ -108,6 +108,24 @@ class SandboxConnector(Connector):
 
     # --- results from answers ---------------------------------------------------------------------------------
 
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        reference: str,
+        *,
+        json: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any] | ProviderResult:
+        """The provider's object on a 200; otherwise the result that says what the failure means."""
+        answer = self.http.request(method, path, json=json, idempotency_key=idempotency_key)
+        if isinstance(answer, TransportFailure):
+            return self._no_answer(answer, operation, reference)
+        if answer.status != 200:
+            return self._error_result(answer, operation, reference)
+        return answer.body
+
     def _no_answer(self, failure: TransportFailure, operation: str, reference: str) -> ProviderResult:
         return ProviderResult(
             outcome=failure.outcome,
@@ -151,17 +169,17 @@ class SandboxConnector(Connector):
     payments_path = ""  # "/charges" or "/transactions"
 
     def refund(self, request: RefundRequest) -> ProviderResult:
-        answer = self.http.request(
+        body = self._exchange(
             "POST",
             f"/v1{self.payments_path}/{request.provider_reference}/refunds",
+            "refund",
+            request.reference,
             json={"amount": request.amount, "reference": request.reference, "reason": request.reason or None},
             idempotency_key=request.idempotency_key,
         )
-        if isinstance(answer, TransportFailure):
-            return self._no_answer(answer, "refund", request.reference)
-        if answer.status != 200:
-            return self._error_result(answer, "refund", request.reference)
-        result = self._refund_result(answer.body, "refund")
+        if isinstance(body, ProviderResult):
+            return body
+        result = self._refund_result(body, "refund")
         amount_check(result, expected=request.amount, currency=request.currency)
         return result
 
@@ -174,15 +192,10 @@ class SandboxConnector(Connector):
         expected_currency: str | None = None,
     ) -> ProviderResult:
         collection = self.payments_path if kind == "payment" else "/refunds"
-        answer = self.http.request("GET", f"/v1{collection}/by_reference/{quote(reference, safe='')}")
-        if isinstance(answer, TransportFailure):
-            return self._no_answer(answer, "status", reference)
-        if answer.status != 200:
-            return self._error_result(answer, "status", reference)
-        if kind == "refund":
-            result = self._refund_result(answer.body, "status")
-        else:
-            result = self._payment_result(answer.body, "status")
+        body = self._exchange("GET", f"/v1{collection}/by_reference/{quote(reference, safe='')}", "status", reference)
+        if isinstance(body, ProviderResult):
+            return body
+        result = self._refund_result(body, "status") if kind == "refund" else self._payment_result(body, "status")
         if result.reference != reference:
             raise ProviderMismatchError(result, f"asked about {reference}, provider answered about {result.reference}")
         if expected_amount is not None:

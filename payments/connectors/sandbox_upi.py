@@ -26,7 +26,6 @@ from payments.connectors.base import (
     VoidRequest,
     amount_check,
 )
-from payments.connectors.http import TransportFailure
 from payments.connectors.sandbox_common import SandboxConnector, optional_int, parse_time, stripped
 
 _STATES = {
@@ -67,12 +66,17 @@ class SandboxUpiConnector(SandboxConnector):
             expires_in=request.expires_in,
             description=request.description or None,
         )
-        answer = self.http.request("POST", "/v1/transactions", json=body, idempotency_key=request.idempotency_key)
-        if isinstance(answer, TransportFailure):
-            return self._no_answer(answer, "authorize", request.reference)
-        if answer.status != 200:
-            return self._error_result(answer, "authorize", request.reference)
-        result = self._payment_result(answer.body, "authorize")
+        created = self._exchange(
+            "POST",
+            "/v1/transactions",
+            "authorize",
+            request.reference,
+            json=body,
+            idempotency_key=request.idempotency_key,
+        )
+        if isinstance(created, ProviderResult):
+            return created
+        result = self._payment_result(created, "authorize")
         amount_check(result, expected=request.amount, currency=request.currency)
         if isinstance(request, UpiIntentRequest):
             self._check_uri(result, request)

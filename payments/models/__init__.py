@@ -1,15 +1,19 @@
 """The payments app's models, one module per concept; import them from here."""
 
+from payments.models.disputes import Dispute, EvidenceFile
 from payments.models.events import Event, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookSecret
 from payments.models.execution import MerchantPricing, ProviderEvent
 from payments.models.idempotency import IdempotencyKey
 from payments.models.merchants import ApiKey, Merchant
 from payments.models.outbox import OutboxMessage
 from payments.models.payments import Payment, PaymentAttempt, PaymentStateChange
+from payments.models.refunds import Payout, Refund
 
 __all__ = [
     "ApiKey",
+    "Dispute",
     "Event",
+    "EvidenceFile",
     "IdempotencyKey",
     "Merchant",
     "MerchantPricing",
@@ -17,7 +21,9 @@ __all__ = [
     "Payment",
     "PaymentAttempt",
     "PaymentStateChange",
+    "Payout",
     "ProviderEvent",
+    "Refund",
     "WebhookDelivery",
     "WebhookDeliveryAttempt",
     "WebhookEndpoint",

@@ -198,6 +198,10 @@ class PaymentAttempt(models.Model):
     review_reason = models.CharField(
         max_length=500, blank=True, help_text="set when a person must resolve this attempt (shown in the admin)"
     )
+    # The merchant's refund this attempt carries out (a refund attempt the executor started itself has none).
+    refund = models.OneToOneField(
+        "payments.Refund", null=True, blank=True, on_delete=models.PROTECT, related_name="attempt"
+    )
 
     class Meta:
         ordering = ["id"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -33,6 +34,8 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from ledger import recipes as ledger_recipes
+from ledger.money import Money
 from payments.connectors import registry
 from payments.connectors.base import (
     AuthorizeRequest,
@@ -58,8 +61,8 @@ from payments.enums import (
 )
 from payments.models import MerchantPricing, Payment, PaymentAttempt
 from payments.services import payments as payment_services
+from payments.services import refunds as refund_services
 from payments.services.attempt_queue import CHECK_ATTEMPT_TASK, attempt_connector_default, attempt_enqueue
-from payments.services.ledger_postings import payment_captured_post, refund_post
 
 logger = structlog.get_logger(__name__)
 
@@ -172,7 +175,8 @@ def _provider_request(attempt: PaymentAttempt, payment: Payment) -> Any:
         return CaptureRequest(reference, key, target, amount, currency)
     if attempt.operation == AttemptOperation.VOID:
         return VoidRequest(reference, key, target, amount, currency)
-    return RefundRequest(reference, key, target, amount, currency, reason="late_success")
+    reason = attempt.refund.reason if attempt.refund_id is not None and attempt.refund else "late_success"
+    return RefundRequest(reference, key, target, amount, currency, reason=reason)
 
 
 # --- 2. call --------------------------------------------------------------------------------------------------
@@ -321,13 +325,12 @@ def _post_capture(
         fee = pricing_fee(
             merchant_id=payment.merchant_id, payment_method_type=payment.payment_method_type, amount=amount
         )
-    payment_captured_post(
+    ledger_recipes.payment_captured(
         merchant_id=payment.merchant_id,
         connector=attempt.connector,
         payment_id=payment.id,
-        amount=amount,
-        fee=fee,
-        currency=payment.currency,
+        gross=Money(amount, payment.currency),
+        fee=Money(fee, payment.currency),
         occurred_at=result.occurred_at or timezone.now(),
         provider_reference=result.provider_reference,
     )
@@ -377,6 +380,15 @@ def _authorize_failed(payment: Payment, attempt: PaymentAttempt, result: Provide
     message = result.decline_message or "The provider declined the payment."
     if attempt.outcome == AttemptOutcome.SUCCEEDED:
         return _flag(attempt, f"provider reports {code} for an attempt it had reported succeeded")
+    if result.retryable and not _finished(attempt) and payment.status == PaymentStatus.PROCESSING:
+        # A decline the provider says may pass next time (processing_error): a new attempt, with a new key as
+        # the provider asks, after a backoff, a bounded number of times.
+        tried = payment.attempts.filter(operation=AttemptOperation.AUTHORIZE).count()
+        delay = _retry_policy().delay(tried, _rng)
+        if delay is not None:
+            _close(attempt, AttemptOutcome.FAILED, result, code=code, message=message)
+            _attempt_new(payment, connector=attempt.connector, delay=delay)
+            return f"retry_in_{delay:.1f}s"
     if can_proceed(payment.mark_failed):
         _close(attempt, AttemptOutcome.FAILED, result, code=code, message=message)
         _watch_for_late_success(payment, attempt)
@@ -413,13 +425,8 @@ def _never_happened(payment: Payment, attempt: PaymentAttempt, result: ProviderR
     if untried:
         _attempt_new(payment, connector=untried[0])
         return f"failover_to_{untried[0]}"
-    if len(tried) < settings.PSP_MAX_ATTEMPTS_PER_PAYMENT:
-        policy = RetryPolicy(
-            max_attempts=settings.PSP_MAX_ATTEMPTS_PER_PAYMENT,
-            base_seconds=settings.PSP_RETRY_BASE_SECONDS,
-            cap_seconds=settings.PSP_RETRY_CAP_SECONDS,
-        )
-        delay = policy.delay(len(tried), _rng) or settings.PSP_RETRY_CAP_SECONDS
+    delay = _retry_policy().delay(len(tried), _rng)
+    if delay is not None:
         usable = [name for name in route if _usable(payment, name)]
         _attempt_new(payment, connector=usable[0] if usable else route[0], delay=delay)
         return f"retry_in_{delay:.1f}s"
@@ -430,6 +437,14 @@ def _never_happened(payment: Payment, attempt: PaymentAttempt, result: ProviderR
         connector=attempt.connector,
     )
     return "failed_provider_unavailable"
+
+
+def _retry_policy(*, max_attempts: int | None = None) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=max_attempts or settings.PSP_MAX_ATTEMPTS_PER_PAYMENT,
+        base_seconds=settings.PSP_RETRY_BASE_SECONDS,
+        cap_seconds=settings.PSP_RETRY_CAP_SECONDS,
+    )
 
 
 def _usable(payment: Payment, connector: str) -> bool:
@@ -483,32 +498,41 @@ def _late_success(payment: Payment, attempt: PaymentAttempt, result: ProviderRes
 
 
 def _apply_capture(payment: Payment, attempt: PaymentAttempt, result: ProviderResult) -> str:
-    if result.outcome in (Outcome.UNKNOWN, Outcome.PENDING, Outcome.NOT_FOUND):
-        return _unknown(attempt, result)
-    if result.outcome is Outcome.NOT_SENT:
-        return _retry_later(attempt, result)
-    if _finished(attempt):
-        return "already_applied"
-    if result.outcome is Outcome.SUCCEEDED and result.state is ProviderState.CAPTURED:
-        _close(attempt, AttemptOutcome.SUCCEEDED, result)
+    def post() -> None:
         _post_capture(payment, attempt, result, amount=attempt.amount)
-        return "captured"
-    _close(attempt, AttemptOutcome.FAILED, result, code=result.decline_code or "capture_failed")
-    return _flag(attempt, f"capture refused by the provider ({result.decline_code}) after the payment was captured")
+
+    return _apply_to_authorization(attempt, result, done=ProviderState.CAPTURED, name="captured", on_done=post)
 
 
 def _apply_void(payment: Payment, attempt: PaymentAttempt, result: ProviderResult) -> str:
-    if result.outcome in (Outcome.UNKNOWN, Outcome.PENDING, Outcome.NOT_FOUND):
-        return _unknown(attempt, result)
+    return _apply_to_authorization(attempt, result, done=ProviderState.VOIDED, name="voided")
+
+
+def _apply_to_authorization(
+    attempt: PaymentAttempt,
+    result: ProviderResult,
+    *,
+    done: ProviderState,
+    name: str,
+    on_done: Callable[[], None] | None = None,
+) -> str:
+    """A capture or void of an authorization we hold: done, still to do (send again, same key), or refused."""
     if result.outcome is Outcome.NOT_SENT:
         return _retry_later(attempt, result)
+    if result.outcome in (Outcome.UNKNOWN, Outcome.PENDING, Outcome.NOT_FOUND):
+        return _unknown(attempt, result)
     if _finished(attempt):
         return "already_applied"
-    if result.outcome is Outcome.SUCCEEDED and result.state is ProviderState.VOIDED:
+    if result.outcome is Outcome.SUCCEEDED and result.state is done:
         _close(attempt, AttemptOutcome.SUCCEEDED, result)
-        return "voided"
-    _close(attempt, AttemptOutcome.FAILED, result, code=result.decline_code or "void_failed")
-    return _flag(attempt, f"void refused by the provider ({result.decline_code})")
+        if on_done is not None:
+            on_done()
+        return name
+    if result.operation == "status" and result.state is ProviderState.AUTHORIZED:
+        # The lookup found the authorization untouched: our call never landed. Sending it again is safe.
+        return _retry_later(attempt, result)
+    _close(attempt, AttemptOutcome.FAILED, result, code=result.decline_code or f"{attempt.operation}_failed")
+    return _flag(attempt, f"{attempt.operation} refused by the provider ({result.decline_code or result.state})")
 
 
 def _apply_refund(payment: Payment, attempt: PaymentAttempt, result: ProviderResult) -> str:
@@ -524,21 +548,33 @@ def _apply_refund(payment: Payment, attempt: PaymentAttempt, result: ProviderRes
         attempt.next_check_at = timezone.now() + timedelta(seconds=settings.PSP_UNKNOWN_RECHECK_SCHEDULE[0])
         attempt.save()
         return "refund_pending"
+    if attempt.refund_id is not None:
+        return _apply_merchant_refund(payment, attempt, result)
     if result.outcome is Outcome.SUCCEEDED:
         _close(attempt, AttemptOutcome.SUCCEEDED, result)
-        refund_post(
+        ledger_recipes.refund_created(
             merchant_id=payment.merchant_id,
             connector=attempt.connector,
             refund_id=attempt.id,
             payment_id=payment.id,
-            amount=attempt.amount,
-            currency=payment.currency,
+            amount=Money(attempt.amount, payment.currency),
             occurred_at=result.occurred_at or timezone.now(),
             provider_reference=result.provider_reference,
         )
         return "refunded"
     _close(attempt, AttemptOutcome.FAILED, result, code=result.decline_code or "refund_failed")
     return _flag(attempt, f"automatic refund failed ({result.decline_code}): refund by hand")
+
+
+def _apply_merchant_refund(payment: Payment, attempt: PaymentAttempt, result: ProviderResult) -> str:
+    """A merchant's refund (``POST /v1/refunds``, the back office): its ledger posting was made when it was
+    created, so success only closes it; failure, at the call or later by webhook or lookup, gives the money back."""
+    if result.outcome is Outcome.SUCCEEDED:
+        _close(attempt, AttemptOutcome.SUCCEEDED, result)
+        return refund_services.refund_attempt_apply(payment=payment, attempt=attempt, succeeded=True)
+    code = result.decline_code or result.error or "refund_failed"
+    _close(attempt, AttemptOutcome.FAILED, result, code=code, message=result.decline_message)
+    return refund_services.refund_attempt_apply(payment=payment, attempt=attempt, succeeded=False, failure_reason=code)
 
 
 def _close(
@@ -573,15 +609,12 @@ def _unknown(attempt: PaymentAttempt, result: ProviderResult) -> str:
 
 def _retry_later(attempt: PaymentAttempt, result: ProviderResult) -> str:
     """A capture/void/refund that never left: send it again later to the same provider (the money is there)."""
+    attempt.outcome = AttemptOutcome.PENDING
     attempt.locked_at = None
     attempt.started_at = None
+    attempt.next_check_at = None
     attempt.checks += 1
-    policy = RetryPolicy(
-        max_attempts=settings.PSP_MAX_ATTEMPTS_PER_PAYMENT * 3,
-        base_seconds=settings.PSP_RETRY_BASE_SECONDS,
-        cap_seconds=settings.PSP_RETRY_CAP_SECONDS,
-    )
-    delay = policy.delay(attempt.checks, _rng)
+    delay = _retry_policy(max_attempts=settings.PSP_MAX_ATTEMPTS_PER_PAYMENT * 3).delay(attempt.checks, _rng)
     if delay is None:
         attempt.save()
         return _flag(attempt, f"{attempt.operation} could not reach {attempt.connector}: {result.error}")
@@ -665,14 +698,19 @@ def attempt_check(*, attempt_id: str) -> str:
             attempt.save(update_fields=["checks", "locked_at"])
         connector_name = attempt.connector or attempt_connector_default(payment, attempt.operation)
         kind: Literal["payment", "refund"] = "refund" if attempt.operation == AttemptOperation.REFUND else "payment"
-        checks_amount = attempt.operation in (AttemptOperation.AUTHORIZE, AttemptOperation.REFUND)
-        expected = attempt.amount if checks_amount else None
+        reference = attempt_id
+        expected: int | None = attempt.amount
+        if attempt.operation in (AttemptOperation.CAPTURE, AttemptOperation.VOID):
+            # A capture or void has no reference of its own at the provider: the charge it acts on tells.
+            authorization = _authorization(payment)
+            reference = authorization.id if authorization is not None else attempt_id
+            expected = None
         currency = payment.currency
     if run_now:
         return attempt_execute(attempt_id=attempt_id)
     try:
         result: ProviderResult | ProviderMismatchError = registry.connector_get(connector_name).status(
-            attempt_id, kind=kind, expected_amount=expected, expected_currency=currency
+            reference, kind=kind, expected_amount=expected, expected_currency=currency
         )
     except ProviderMismatchError as exc:
         result = exc

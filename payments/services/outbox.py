@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
 
@@ -66,3 +66,23 @@ def outbox_command_add(
         message.available_at = not_before
     message.save()
     return message
+
+
+class _MerchantObject(Protocol):
+    id: str
+    merchant_id: str
+    livemode: bool
+
+
+def outbox_object_event_add(
+    *, obj: _MerchantObject, event_type: str, aggregate_type: str, payload: dict[str, Any]
+) -> OutboxMessage:
+    """``outbox_event_add`` for a merchant's object (refund, payout, dispute …): its snapshot as the payload."""
+    return outbox_event_add(
+        merchant_id=obj.merchant_id,
+        livemode=obj.livemode,
+        event_type=event_type,
+        aggregate_type=aggregate_type,
+        aggregate_id=obj.id,
+        payload=payload,
+    )

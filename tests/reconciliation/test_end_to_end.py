@@ -12,7 +12,7 @@ from reconciliation.models import Discrepancy
 from reconciliation.services.resolutions import discrepancy_resolve
 from reconciliation.tasks import reconcile_connector_day
 from tests.payments.conftest import Api, card_payment_body
-from tests.payments.execution.conftest import api, drain, sandbox  # noqa: F401 - fixtures
+from tests.payments.execution.conftest import api, drain  # noqa: F401 - the api fixture
 from tests.psp_sandbox import Client
 
 
@@ -24,7 +24,7 @@ def _pay(api: Api, amount: int) -> PaymentAttempt:  # noqa: F811 - the fixture's
 
 def test_a_faulty_day_is_found_resolved_and_then_reconciles_clean(
     psp_settings: None,
-    sandbox: Client,  # noqa: F811 - the fixture
+    sandbox: Client,
     api: Api,  # noqa: F811 - the fixture
     settings: Any,
     tmp_path: Any,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,12 +10,12 @@ from payments import tasks
 from payments.enums import OutboxKind
 from payments.models import OutboxMessage, Payment, PaymentAttempt
 from tests.payments.conftest import Api, make_api
-from tests.psp_sandbox import Client, Server
 
 TASKS: dict[str, Callable[..., Any]] = {
     "payments.execute_attempt": tasks.execute_attempt,
     "payments.check_attempt": tasks.check_attempt,
     "payments.apply_provider_event": tasks.apply_provider_event,
+    "payments.dispute_respond": tasks.dispute_respond,
 }
 
 
@@ -40,15 +40,6 @@ def janitor() -> list[str]:
     PaymentAttempt.objects.exclude(next_check_at=None).update(next_check_at=Now())
     tasks.attempts_janitor()
     return drain()
-
-
-@pytest.fixture
-def sandbox(sandbox_server: Server) -> Iterator[Client]:
-    client = Client(sandbox_server)
-    client.control("/reset", {"state": True})
-    yield client
-    client.control("/reset", {"state": True})
-    client.http.close()
 
 
 @pytest.fixture

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from ledger.models import JournalTransaction
 from payments.enums import AttemptOutcome, PaymentStatus
-from payments.models import MerchantPricing
+from payments.models import MerchantPricing, Payment
 from payments.services.execution import pricing_fee
-from payments.services.ledger_postings import ledger_available
+from payments.tasks import payments_expire_overdue_task
 from tests.conftest import PSP_TEST_CIRCUIT
 from tests.payments.conftest import card_method, card_payment_body
 from tests.payments.execution.conftest import attempts, drain, janitor, payment
@@ -23,11 +26,7 @@ def create(api, **overrides) -> str:
 
 
 def posting(payment_id: str):
-    """The capture's journal transaction, once the ledger app is part of the build."""
-    if not ledger_available():
-        return None
-    from ledger.models import JournalTransaction
-
+    """The capture's journal transaction, if any."""
     return JournalTransaction.objects.filter(reference=f"payment:{payment_id}:capture").first()
 
 
@@ -46,10 +45,9 @@ def test_an_automatic_card_payment_succeeds_and_posts_gross_fee_and_net_to_the_l
     (attempt,) = attempts(payment_id)
     assert (attempt.outcome, attempt.fee, attempt.locked_at) == (AttemptOutcome.SUCCEEDED, 88, None)
     assert attempt.provider_reference.startswith("ch_")
-    if ledger_available():
-        entry = posting(payment_id)
-        assert entry.metadata["fee"] == 88  # 2.9% + 30 of 2000: the platform's default card price
-        assert entry.metadata["provider_reference"] == attempt.provider_reference
+    entry = posting(payment_id)
+    assert entry.metadata["fee"] == 88  # 2.9% + 30 of 2000: the platform's default card price
+    assert entry.metadata["provider_reference"] == attempt.provider_reference
     one_charge_each(sandbox, [payment_id])
     assert api.get(f"/v1/payments/{payment_id}").json()["status"] == "succeeded"
 
@@ -61,8 +59,7 @@ def test_merchant_pricing_replaces_the_default_fee(api, sandbox):
     assert pricing_fee(merchant_id=api.merchant.id, payment_method_type="upi", amount=10_000) == 30
     payment_id = create(api, amount=2000)
     drain()
-    if ledger_available():
-        assert posting(payment_id).metadata["fee"] == 25
+    assert posting(payment_id).metadata["fee"] == 25
 
 
 @pytest.mark.parametrize(
@@ -72,7 +69,6 @@ def test_merchant_pricing_replaces_the_default_fee(api, sandbox):
         ("4000000000009995", "insufficient_funds"),
         ("4000000000000069", "expired_card"),
         ("4000000000000127", "incorrect_cvc"),
-        ("4000000000000119", "processing_error"),
     ],
 )
 def test_each_decline_fails_the_payment_with_its_code_and_posts_nothing(api, sandbox, number, code):
@@ -94,8 +90,7 @@ def test_manual_capture_full_and_partial(api, sandbox, amount_to_capture):
     assert drain() == ["payments.execute_attempt:captured"]
     captures = [r for r in sandbox.records() if r["kind"] == "capture"]
     assert [c["amount"] for c in captures] == [amount_to_capture]
-    if ledger_available():
-        assert posting(payment_id).metadata["gross"] == amount_to_capture
+    assert posting(payment_id).metadata["gross"] == amount_to_capture
 
 
 def test_canceling_an_authorization_voids_it_at_the_provider(api, sandbox):
@@ -167,3 +162,52 @@ def test_an_outage_opens_the_circuit_and_card_payments_fail_over_to_the_second_a
     assert {payment(p).psp for p in payment_ids} == {"card_b"}
     one_charge_each(sandbox, payment_ids)
     assert not [r for r in sandbox.records() if r["provider"] == "card_a"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "settled_by"),
+    [
+        ({"mode": "lose_response"}, ["payments.check_attempt:captured"]),
+        # Never applied: the lookup finds the authorization untouched, the capture goes again with the same key.
+        ({"mode": "timeout", "seconds": 3}, ["payments.check_attempt:retry_in_", "payments.execute_attempt:captured"]),
+    ],
+    ids=["applied-response-lost", "timeout-not-applied"],
+)
+def test_a_capture_whose_outcome_is_unknown_is_settled_by_looking_at_the_charge(api, sandbox, fault, settled_by):
+    payment_id = create(api, amount=3000, capture_method="manual")
+    drain()
+    sandbox.control("/faults/next", {"provider": "card_a", "operation": "capture", **fault})
+    api.post(f"/v1/payments/{payment_id}/capture", {"amount_to_capture": 2500})
+    assert drain() == ["payments.execute_attempt:unknown"]
+    outcomes = janitor() + drain(include_future=True)
+    assert len(outcomes) == len(settled_by)
+    assert all(outcome.startswith(prefix) for outcome, prefix in zip(outcomes, settled_by, strict=True)), outcomes
+    assert [c["amount"] for c in sandbox.records() if c["kind"] == "capture"] == [2500]
+    assert posting(payment_id).metadata["gross"] == 2500
+
+
+def test_an_authorization_not_captured_in_seven_days_is_canceled_and_voided(api, sandbox):
+    payment_id = create(api, amount=1200, capture_method="manual")
+    drain()
+    Payment.objects.filter(pk=payment_id).update(capture_before=timezone.now() - timedelta(seconds=1))
+    assert payments_expire_overdue_task() == 1
+    canceled = payment(payment_id)
+    assert (canceled.status, canceled.cancellation_reason) == (PaymentStatus.CANCELED, "authorization_expired")
+    assert drain() == ["payments.execute_attempt:voided"]
+    assert [r["kind"] for r in sandbox.records()] == ["charge", "void"]
+
+
+def test_a_retryable_decline_is_tried_again_with_new_keys_then_fails(api, sandbox, settings):
+    settings.PSP_MAX_ATTEMPTS_PER_PAYMENT = 3
+    payment_id = create(api, payment_method=card_method("4000000000000119"))  # always processing_error
+    outcomes = drain(include_future=True)
+    assert [o.split("_in_")[0] for o in outcomes] == [
+        "payments.execute_attempt:retry",
+        "payments.execute_attempt:retry",
+        "payments.execute_attempt:failed",
+    ]
+    failed = payment(payment_id)
+    assert (failed.status, failed.failure_code) == (PaymentStatus.FAILED, "processing_error")
+    keys = {a.idempotency_key for a in attempts(payment_id)}
+    assert len(keys) == 3
+    assert sandbox.records() == []

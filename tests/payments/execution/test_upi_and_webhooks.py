@@ -12,6 +12,9 @@ from datetime import timedelta
 from django.test import Client as DjangoClient
 from django.utils import timezone
 
+from ledger.balances import merchant_balances
+from ledger.models import JournalTransaction
+from ledger.verification import verify_ledger
 from payments.connectors.sandbox_common import SIGNATURE_HEADER
 from payments.enums import AttemptOperation, AttemptOutcome, PaymentStatus
 from payments.models import OutboxMessage, Payment, ProviderEvent
@@ -101,6 +104,12 @@ def test_a_late_upi_success_after_expiry_is_recorded_flagged_and_refunded(api, s
     sandbox.advance(6)
     assert janitor() == ["payments.check_attempt:refunded"]
     assert [r["kind"] for r in sandbox.records()] == ["charge", "refund"]
+    # On the books: the money came in (no fee on money we hand back) and went out again; the merchant keeps none.
+    assert JournalTransaction.objects.filter(reference=f"payment:{payment_id}:capture").exists()
+    assert JournalTransaction.objects.filter(reference=f"refund:{refund.id}").exists()
+    balances = merchant_balances(api.merchant.id)
+    assert sum(m.amount for m in balances.available + balances.pending) == 0
+    assert verify_ledger().ok
 
 
 def test_a_late_success_is_kept_when_the_merchant_says_fulfil(api, sandbox):

@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from celery import current_app
-from django.db import transaction
 from django.db.models.functions import Now
 from django.test import override_settings
 
-from payments.enums import OutboxKind, PaymentStatus
-from payments.models import OutboxMessage, PaymentAttempt
+from ledger.verification import verify_ledger
+from payments.enums import PaymentStatus
+from payments.models import PaymentAttempt
 from payments.services.execution import attempts_janitor
+from payments.services.outbox_relay import outbox_relay_batch
 from tests import processes
 from tests.payments.conftest import card_payment_body
 from tests.payments.execution.conftest import attempts, payment
@@ -32,17 +32,8 @@ FINAL = {PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.REQUIRES_C
 
 
 def relay() -> int:
-    """Sends due outbox commands to the broker, as the outbox relay does (issue 3), on the row's queue."""
-    with transaction.atomic():
-        rows = list(
-            OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(kind=OutboxKind.COMMAND, published_at=None, available_at__lte=Now())
-            .order_by("id")[:100]
-        )
-        for row in rows:
-            current_app.send_task(row.topic, kwargs=row.payload, queue=row.queue or None, task_id=f"outbox-{row.id}")
-        OutboxMessage.objects.filter(pk__in=[r.pk for r in rows]).update(published_at=Now())
-    return len(rows)
+    """One batch of the real outbox relay: commands go to their provider's queue."""
+    return outbox_relay_batch().claimed
 
 
 def wait_for(predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
@@ -152,6 +143,7 @@ def test_lost_responses_and_timeouts_end_with_one_charge_per_payment(api, sandbo
     settle(payment_ids)
     assert {payment(p).status for p in payment_ids} == {PaymentStatus.SUCCEEDED}
     one_charge_each(sandbox, payment_ids)
+    assert verify_ledger().ok
 
 
 def test_a_worker_killed_mid_call_leaves_the_attempt_to_the_janitor(api, sandbox, start_worker):

@@ -1,0 +1,136 @@
+"""Refunds: the only write path.
+
+``refund_create`` locks the payment row (the object that carries the limit), checks the refundable amount and
+reserves it (``payment.amount_refunded``) in the same transaction, posts the refund to the ledger (the merchant's
+balance pays for it at once) and commits an attempt plus its outbox command for the executor, which calls the
+provider on its queue after commit. ``refund_attempt_apply`` is the executor's: the provider's answer, a status
+lookup or a webhook moves the refund to ``succeeded`` or ``failed``; a failure, even after the provider accepted it,
+releases the reservation and reverses the ledger posting (a new transaction), and emits ``refund.failed``.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from ledger import recipes as ledger_recipes
+from ledger.money import Money
+from payments.enums import AttemptOperation, EventType, PaymentStatus, RefundStatus
+from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
+from payments.models import Merchant, Payment, PaymentAttempt, Refund
+from payments.representations import refund_representation
+from payments.services.attempt_queue import attempt_connector_default, attempt_enqueue
+from payments.services.outbox import outbox_object_event_add
+
+
+def _refund_event(refund: Refund, event_type: str) -> None:
+    outbox_object_event_add(
+        obj=refund, event_type=event_type, aggregate_type="refund", payload=refund_representation(refund)
+    )
+
+
+def refund_create(
+    *,
+    merchant: Merchant,
+    livemode: bool,
+    payment_id: str,
+    amount: int | None = None,
+    reason: str = "",
+    metadata: dict[str, str] | None = None,
+    requested_by: str = "api",
+    max_amount: int | None = None,
+) -> Refund:
+    """Refunds ``amount`` (default: what is left) of a captured payment.
+
+    The sum of a payment's refunds never exceeds ``amount_captured``, whatever the concurrency: the payment row is
+    locked and the check, the reservation and the refund row commit together (and a check constraint on the payment
+    backs it). ``max_amount`` is a caller's own ceiling (the back office's per-group limit).
+    """
+    if amount is not None and amount <= 0:
+        raise InvalidRequestError("Amount must be a positive integer.", code="parameter_invalid", param="amount")
+    with transaction.atomic():
+        payment = (
+            Payment.objects.select_for_update()
+            .filter(pk=payment_id, merchant=merchant, livemode=livemode)
+            .annotate(db_now=Now())
+            .first()
+        )
+        if payment is None:
+            raise PaymentNotFoundError(f"No such payment: '{payment_id[:64]}'.", param="payment")
+        if payment.status != PaymentStatus.SUCCEEDED or payment.amount_captured == 0:
+            raise PaymentStateError(
+                f"You cannot refund this payment because it has a status of {payment.status}.", param="payment"
+            )
+        refundable = payment.amount_captured - payment.amount_refunded
+        amount = refundable if amount is None else amount
+        if amount <= 0 or amount > refundable:
+            raise InvalidRequestError(
+                f"Refund amount ({amount}) is greater than the payment's refundable amount ({refundable}).",
+                code="amount_exceeds_refundable",
+                param="amount",
+            )
+        if max_amount is not None and amount > max_amount:
+            raise InvalidRequestError(
+                f"Refunds above {max_amount} need someone with a higher limit.",
+                code="amount_above_limit",
+                param="amount",
+            )
+        payment.amount_refunded += amount
+        payment.updated = payment.db_now  # annotated above
+        payment.save(update_fields=["amount_refunded", "updated"])
+        refund = Refund.objects.create(
+            merchant_id=payment.merchant_id,
+            livemode=payment.livemode,
+            payment=payment,
+            amount=amount,
+            currency=payment.currency,
+            reason=reason,
+            metadata=metadata or {},
+            requested_by=requested_by[:150],
+        )
+        connector = attempt_connector_default(payment, AttemptOperation.REFUND)
+        attempt = PaymentAttempt.objects.create(
+            payment=payment,
+            merchant_id=payment.merchant_id,
+            livemode=payment.livemode,
+            operation=AttemptOperation.REFUND,
+            amount=amount,
+            connector=connector,
+            refund=refund,
+        )
+        # The merchant's balance pays for the refund now; a provider failure gives it back (refund_failed).
+        ledger_recipes.refund_created(
+            merchant_id=payment.merchant_id,
+            connector=connector,
+            refund_id=refund.id,
+            payment_id=payment.id,
+            amount=Money(amount, payment.currency),
+            occurred_at=timezone.now(),
+            provider_reference=None,
+        )
+        attempt_enqueue(attempt)
+    return refund
+
+
+def refund_attempt_apply(
+    *, payment: Payment, attempt: PaymentAttempt, succeeded: bool, failure_reason: str = ""
+) -> str:
+    """The executor's: the provider's final word on a merchant refund. Called under the payment's and the attempt's
+    locks, inside the executor's transaction; idempotent (a refund already final is left alone)."""
+    refund = Refund.objects.select_for_update().get(pk=attempt.refund_id)
+    if refund.status != RefundStatus.PENDING:
+        return f"refund_already_{refund.status}"
+    refund.updated = timezone.now()
+    if succeeded:
+        refund.mark_succeeded()
+        refund.save()
+        _refund_event(refund, EventType.REFUND_SUCCEEDED)
+        return "refund_succeeded"
+    refund.mark_failed(reason=failure_reason or "provider_failed")
+    refund.save()
+    Payment.objects.filter(pk=payment.pk).update(amount_refunded=payment.amount_refunded - refund.amount)
+    payment.amount_refunded -= refund.amount
+    ledger_recipes.refund_failed(refund_id=refund.id, occurred_at=timezone.now())
+    _refund_event(refund, EventType.REFUND_FAILED)
+    return "refund_failed"

@@ -1,0 +1,137 @@
+"""Disputes end to end through the sandbox: opened by its chargeback webhook, answered, won or lost, with the
+merchant's balances checked at each step."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
+
+from ledger.balances import merchant_balances
+from payments.enums import EventType
+from payments.exceptions import InvalidRequestError
+from payments.models import Dispute, OutboxMessage, Payment
+from payments.services.disputes import evidence_file_add
+from payments.tasks import funds_release_due
+from tests.payments.execution.conftest import drain
+from tests.payments.execution.test_upi_and_webhooks import forward
+from tests.payments.refunds.helpers import captured_payment
+from tests.psp_sandbox import receiving
+
+
+def available(merchant_id: str) -> int:
+    return sum(m.amount for m in merchant_balances(merchant_id).available)
+
+
+def events(dispute_id: str) -> list[str]:
+    return list(OutboxMessage.objects.filter(aggregate_id=dispute_id, kind="event").values_list("topic", flat=True))
+
+
+def chargeback(api, sandbox, hook, amount: int = 1000) -> Dispute:
+    """A released payment of 3000 (net 2883), charged back for ``amount`` by the sandbox; its webhook applied."""
+    payment_id = captured_payment(api, 3000)
+    with override_settings(BALANCE_PENDING_SECONDS=0):
+        funds_release_due()
+    reference = Payment.objects.get(pk=payment_id).attempts.get().id
+    opened = sandbox.control("/disputes", {"provider": "card_a", "reference": reference, "amount": amount})
+
+    def created(delivery) -> bool:
+        event = delivery["event"]
+        return event["type"] == "dispute.created" and event["data"]["object"]["id"] == opened["id"]
+
+    for delivery in hook.wait_for(lambda ds: any(created(d) for d in ds)):
+        if created(delivery):
+            assert forward(delivery) == 200
+    drain()
+    return Dispute.objects.get(payment_id=payment_id)
+
+
+def resolve(sandbox, hook, dispute: Dispute, outcome: str) -> None:
+    sandbox.control(f"/disputes/{dispute.provider_reference}/resolve", {"outcome": outcome})
+    for delivery in hook.wait_for(lambda ds: any(d["event"]["type"] == f"dispute.{outcome}" for d in ds)):
+        if delivery["event"]["type"] == f"dispute.{outcome}":
+            assert forward(delivery) == 200
+    drain()
+
+
+def test_a_chargeback_opens_a_dispute_and_debits_amount_and_fee(api, sandbox):
+    with receiving(sandbox) as hook:
+        dispute = chargeback(api, sandbox, hook, amount=1000)
+    assert (dispute.status, dispute.amount, dispute.fee, dispute.reason) == ("needs_response", 1000, 1500, "fraudulent")
+    assert dispute.evidence_due_by is not None
+    assert Payment.objects.get(pk=dispute.payment_id).disputed
+    assert available(api.merchant.id) == 2883 - 1000 - 1500
+    assert events(dispute.id) == [EventType.DISPUTE_CREATED]
+    body = api.get(f"/v1/disputes/{dispute.id}").json()
+    assert (body["object"], body["status"], body["payment"]) == ("dispute", "needs_response", dispute.payment_id)
+    assert [d["id"] for d in api.get("/v1/disputes").json()["data"]] == [dispute.id]
+
+
+def test_evidence_submitted_once_then_won_gives_the_money_back(api, sandbox):
+    with receiving(sandbox) as hook:
+        dispute = chargeback(api, sandbox, hook)
+        staged = api.post(f"/v1/disputes/{dispute.id}", {"evidence": {"product_description": "A lamp"}})
+        assert (staged.json()["status"], staged.json()["evidence"]) == (
+            "needs_response",
+            {"product_description": "A lamp"},
+        )
+        submitted = api.post(f"/v1/disputes/{dispute.id}", {"evidence": {"customer_name": "Ann"}, "submit": True})
+        assert submitted.json()["status"] == "under_review"
+        assert drain() == ["payments.dispute_respond:evidence_sent"]
+        remote = sandbox.get("card_a", f"/disputes/{dispute.provider_reference}").json()
+        assert remote["status"] == "under_review"
+        assert remote["evidence"]["product_description"] == "A lamp"
+        again = api.post(f"/v1/disputes/{dispute.id}", {"evidence": {"customer_name": "Bob"}, "submit": True})
+        assert again.status_code == 400
+        resolve(sandbox, hook, dispute, "won")
+    dispute.refresh_from_db()
+    assert dispute.status == "won"
+    assert available(api.merchant.id) == 2883  # amount and fee reversed
+    assert events(dispute.id) == [EventType.DISPUTE_CREATED, EventType.DISPUTE_CLOSED]
+
+
+def test_a_lost_dispute_keeps_the_debit(api, sandbox):
+    with receiving(sandbox) as hook:
+        dispute = chargeback(api, sandbox, hook)
+        api.post(f"/v1/disputes/{dispute.id}", {"evidence": {"uncategorized_text": "…"}, "submit": True})
+        drain()
+        resolve(sandbox, hook, dispute, "lost")
+    dispute.refresh_from_db()
+    assert dispute.status == "lost"
+    assert available(api.merchant.id) == 2883 - 2500
+    assert events(dispute.id) == [EventType.DISPUTE_CREATED, EventType.DISPUTE_CLOSED]
+
+
+def test_accepting_a_dispute_closes_it_at_once_and_tells_the_provider(api, sandbox):
+    with receiving(sandbox) as hook:
+        dispute = chargeback(api, sandbox, hook)
+        body = api.post(f"/v1/disputes/{dispute.id}/accept").json()
+        assert body["status"] == "accepted"
+        assert drain() == ["payments.dispute_respond:accept_sent"]
+        remote = sandbox.get("card_a", f"/disputes/{dispute.provider_reference}").json()
+        assert remote["status"] == "lost"
+    assert api.post(f"/v1/disputes/{dispute.id}/accept").status_code == 400
+    assert available(api.merchant.id) == 2883 - 2500
+    assert events(dispute.id) == [EventType.DISPUTE_CREATED, EventType.DISPUTE_CLOSED]
+
+
+def test_evidence_files_are_size_and_type_checked_and_referenced(api, sandbox, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path
+    with receiving(sandbox) as hook:
+        dispute = chargeback(api, sandbox, hook)
+    pdf = evidence_file_add(
+        dispute=dispute, upload=SimpleUploadedFile("r.pdf", b"%PDF-1.4 x", "application/pdf"), uploaded_by="t"
+    )
+    assert (tmp_path / pdf.file.name).exists()
+    with pytest.raises(InvalidRequestError):  # says PDF, is not
+        evidence_file_add(
+            dispute=dispute, upload=SimpleUploadedFile("x.pdf", b"MZ..", "application/pdf"), uploaded_by="t"
+        )
+    settings.DISPUTE_EVIDENCE_MAX_BYTES = 4
+    with pytest.raises(InvalidRequestError):
+        evidence_file_add(
+            dispute=dispute, upload=SimpleUploadedFile("big.pdf", b"%PDF-1", "application/pdf"), uploaded_by="t"
+        )
+    assert api.post(f"/v1/disputes/{dispute.id}", {"evidence": {"files": ["file_nope"]}}).status_code == 400
+    body = api.post(f"/v1/disputes/{dispute.id}", {"evidence": {"files": [pdf.id]}}).json()
+    assert body["evidence"]["files"] == [pdf.id]
