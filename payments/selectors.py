@@ -137,8 +137,9 @@ def dispute_list(*, merchant: Merchant, livemode: bool, status: str | None = Non
 
 def settlement_candidates(*, connector: str) -> QuerySet[PaymentAttempt, Any]:
     """What reconciliation matches a provider's settlement lines against: one row per attempt the provider knows
-    (it has a provider reference), with the payment's amount, status and RRN. Platform-wide, not merchant-scoped:
-    a settlement file covers every merchant. Reconciliation compiles this into its set-based SQL, so keep it flat.
+    (it has a provider reference: charges, captures, voids and refunds), with the payment's amount, status and
+    RRN. Platform-wide, not merchant-scoped: a settlement file covers every merchant. Reconciliation compiles this
+    into its set-based SQL, so keep it flat.
     """
     return (
         PaymentAttempt.objects.filter(connector=connector)
@@ -149,6 +150,9 @@ def settlement_candidates(*, connector: str) -> QuerySet[PaymentAttempt, Any]:
             "payment_id",
             "fee",
             "outcome",
+            "operation",
+            "amount",
+            "refund_id",
             payment_status=F("payment__status"),
             payment_method=F("payment__payment_method_type"),
             amount_captured=F("payment__amount_captured"),

@@ -79,17 +79,28 @@ def _other_postings(connector: str) -> QuerySet[Any]:
     )
 
 
+def _refunds(connector: str) -> QuerySet[Any]:
+    """Refunds our ledger recorded with this connector, by refund id (the provider's reference comes later)."""
+    return (
+        JournalTransaction.objects.filter(source_type="refund", metadata__connector=connector)
+        .values("source_id")
+        .distinct()
+    )
+
+
 def _classify(settlement_file: SettlementFile) -> None:
     connector = settlement_file.connector
     candidates = _compiled(settlement_candidates(connector=connector))
     captures = _compiled(_captures(connector))
     others = _compiled(_other_postings(connector))
+    refunds = _compiled(_refunds(connector))
     lines = SettlementLine._meta.db_table
     sql = f"""
         CREATE TEMP TABLE {_CLASSIFIED} AS
         WITH cand AS ({candidates.sql}),
         cap AS ({captures.sql}),
         oth AS ({others.sql}),
+        refl AS ({refunds.sql}),
         own AS (SELECT * FROM {lines} WHERE file_id = %s),
         repeated AS (
             SELECT type, provider_reference, MIN(line_number) AS first_line
@@ -109,11 +120,13 @@ def _classify(settlement_file: SettlementFile) -> None:
         keyed AS (
             SELECT f.*, COALESCE(cp.id, co.id, cr.id) AS attempt_id
             FROM f
-            LEFT JOIN cand cp ON f.type = 'charge' AND cp.provider_reference = f.provider_reference
-            LEFT JOIN cand co ON f.type = 'charge' AND cp.id IS NULL AND f.our_reference <> ''
+            LEFT JOIN cand cp ON cp.provider_reference = f.provider_reference
+                AND cp.operation = CASE WHEN f.type = 'refund' THEN 'refund' ELSE 'authorize' END
+            LEFT JOIN cand co ON cp.id IS NULL AND f.type IN ('charge', 'refund') AND f.our_reference <> ''
                 AND co.id = f.our_reference
+                AND co.operation = CASE WHEN f.type = 'refund' THEN 'refund' ELSE 'authorize' END
             LEFT JOIN cand cr ON f.type = 'charge' AND cp.id IS NULL AND co.id IS NULL
-                AND NULLIF(cr.upi_rrn, '') = NULLIF(f.rrn, '')
+                AND NULLIF(cr.upi_rrn, '') = NULLIF(f.rrn, '') AND cr.operation = 'authorize'
         )
         SELECT k.id AS line_id, k.file_id, k.line_number, k.type, k.provider_reference, k.our_reference,
                k.currency, k.gross, k.fee, k.net, k.transaction_date,
@@ -129,13 +142,19 @@ def _classify(settlement_file: SettlementFile) -> None:
                        WHEN k.gross <> cap.gross THEN '{K.AMOUNT_MISMATCH}'
                        WHEN c.fee IS NOT NULL AND k.fee <> c.fee THEN '{K.FEE_MISMATCH}'
                    END
+                   WHEN k.type = 'refund' AND c.id IS NOT NULL THEN CASE
+                       WHEN refl.source_id IS NULL THEN '{K.MISSING_IN_LEDGER}'
+                       WHEN k.currency <> c.payment_currency THEN '{K.CURRENCY_MISMATCH}'
+                       WHEN -k.gross <> c.amount THEN '{K.AMOUNT_MISMATCH}'
+                   END
                    WHEN oth.provider_reference IS NOT NULL THEN NULL
                    WHEN k.type = 'refund' THEN '{K.REFUND_NETTING}'
                    ELSE '{K.MISSING_IN_LEDGER}'
                END AS kind
         FROM keyed k
         LEFT JOIN cand c ON c.id = k.attempt_id
-        LEFT JOIN cap ON cap.payment_id = c.payment_id
+        LEFT JOIN cap ON k.type = 'charge' AND cap.payment_id = c.payment_id
+        LEFT JOIN refl ON k.type = 'refund' AND refl.source_id = COALESCE(c.refund_id, c.id)
         LEFT JOIN oth ON k.type <> 'charge' AND oth.provider_reference = k.provider_reference
     """  # noqa: S608 - table names and enum values only; every value is a parameter
     with connection.cursor() as cursor:
@@ -149,7 +168,7 @@ def _classify(settlement_file: SettlementFile) -> None:
         # Fresh statistics for the lines just loaded; without them the planner takes thousands for three.
         cursor.execute(f"ANALYZE {lines}")
         cursor.execute(f"DROP TABLE IF EXISTS {_CLASSIFIED}")
-        cursor.execute(sql, (*candidates.params, *captures.params, *others.params, settlement_file.pk))
+        cursor.execute(sql, (*candidates.params, *captures.params, *others.params, *refunds.params, settlement_file.pk))
         cursor.execute(f"CREATE INDEX {_CLASSIFIED}_line ON {_CLASSIFIED} (line_id)")
         cursor.execute(f"CREATE INDEX {_CLASSIFIED}_payment ON {_CLASSIFIED} (payment_id)")
         cursor.execute(f"ANALYZE {_CLASSIFIED}")
@@ -211,7 +230,7 @@ def _record_payment_side(run: ReconciliationRun) -> int:
               SELECT 1 FROM {lines} s
               WHERE s.connector = %s AND s.provider_reference = cap.provider_reference AND s.type = 'charge'
           )
-          AND NOT EXISTS (SELECT 1 FROM {_CLASSIFIED} m WHERE m.payment_id = cap.payment_id)
+          AND NOT EXISTS (SELECT 1 FROM {_CLASSIFIED} m WHERE m.payment_id = cap.payment_id AND m.type = 'charge')
         ON CONFLICT (connector, kind, key) DO NOTHING
     """  # noqa: S608 - table names and enum values only
     params = (
@@ -234,7 +253,9 @@ def _record_payment_side(run: ReconciliationRun) -> int:
 
 def _clear_arrived_timing(run: ReconciliationRun) -> int:
     """A ``timing`` discrepancy whose charge arrived (matched) in this file is resolved, and the clearing audited."""
-    arrived = RawSQL(f"SELECT payment_id FROM {_CLASSIFIED} WHERE kind IS NULL AND payment_id IS NOT NULL", ())  # noqa: S611, S608 - fixed SQL
+    # Only charges clear a timing discrepancy: it is about a capture, and a refund line names the same payment.
+    arrived_sql = f"SELECT payment_id FROM {_CLASSIFIED} WHERE kind IS NULL AND type = 'charge'"  # noqa: S608 - fixed
+    arrived = RawSQL(arrived_sql, ())  # noqa: S611 - fixed SQL, no input
     ids = list(
         Discrepancy.objects.filter(
             connector=run.file.connector, kind=K.TIMING, status=DiscrepancyStatus.OPEN, key__in=arrived

@@ -14,8 +14,8 @@ import pytest
 
 from ledger import recipes
 from ledger.money import Money
-from payments.enums import AttemptOutcome, PaymentStatus
-from payments.models import Merchant, Payment, PaymentAttempt
+from payments.enums import AttemptOperation, AttemptOutcome, PaymentStatus, RefundStatus
+from payments.models import Merchant, Payment, PaymentAttempt, Refund
 from payments.services.merchants import merchant_create
 from reconciliation.enums import SettlementFileSource
 from reconciliation.models import Discrepancy, ReconciliationRun
@@ -107,21 +107,44 @@ class Day:
         self.lines.append(line)
         return line
 
-    def refund(self, charge: Line, amount: int, *, ledger: bool = True) -> Line:
+    def refund(self, charge: Line, amount: int, *, record: bool = True) -> Line:
+        """A refund as the back office makes it: a Refund, its provider attempt, and the ledger's refund posted
+        before the provider answered (so without the provider's reference). ``record=False``: none of ours."""
         n = next(_numbers)
-        attempt = PaymentAttempt.objects.get(provider_reference=charge.provider_reference)
-        if ledger:
-            recipes.refund_created(
-                merchant_id=self.merchant.pk,
-                connector=self.connector,
-                refund_id=f"re_id_{n}",
-                payment_id=attempt.payment_id,
-                amount=Money(amount, charge.currency),
-                occurred_at=CAPTURED_AT + timedelta(hours=1),
-                provider_reference=f"re_{n}",
-            )
-        line = Line("refund", f"re_{n}", f"ref_{n}", -amount, 0, charge.currency, original=charge.provider_reference)
+        line = Line("refund", f"re_{n}", f"att_re_{n}", -amount, 0, charge.currency, original=charge.provider_reference)
         self.lines.append(line)
+        if not record:
+            return line
+        charge_attempt = PaymentAttempt.objects.get(provider_reference=charge.provider_reference)
+        refund = Refund.objects.create(
+            merchant=self.merchant,
+            livemode=False,
+            payment_id=charge_attempt.payment_id,
+            amount=amount,
+            currency=charge.currency,
+            status=RefundStatus.SUCCEEDED,
+        )
+        PaymentAttempt.objects.create(
+            id=line.our_reference,
+            payment_id=charge_attempt.payment_id,
+            merchant=self.merchant,
+            livemode=False,
+            operation=AttemptOperation.REFUND,
+            amount=amount,
+            connector=self.connector,
+            provider_reference=line.provider_reference,
+            outcome=AttemptOutcome.SUCCEEDED,
+            refund=refund,
+        )
+        recipes.refund_created(
+            merchant_id=self.merchant.pk,
+            connector=self.connector,
+            refund_id=refund.pk,
+            payment_id=charge_attempt.payment_id,
+            amount=Money(amount, charge.currency),
+            occurred_at=CAPTURED_AT + timedelta(hours=1),
+            provider_reference=None,
+        )
         return line
 
 

@@ -33,7 +33,8 @@ def test_each_discrepancy_class_is_classified_exactly(day: Day) -> None:
     duplicated = day.capture()
     failed = day.capture(status=PaymentStatus.FAILED)
     late = day.capture(method="upi", status=PaymentStatus.FAILED, rrn="501234567890")
-    netted = day.refund(clean, 300, ledger=False)
+    netted = day.refund(clean, 300, record=False)
+    short = day.refund(clean, 200)
     unrecorded = day.capture(ledger=False)
     lines = [
         clean,
@@ -45,6 +46,7 @@ def test_each_discrepancy_class_is_classified_exactly(day: Day) -> None:
         failed,
         late,
         netted,
+        replace(short, gross=-150),
         unrecorded,
         Line("charge", "ch_unknown_1", "", 1000, 0),
     ]
@@ -59,10 +61,11 @@ def test_each_discrepancy_class_is_classified_exactly(day: Day) -> None:
         ("status_mismatch", f"charge:{failed.provider_reference}"),
         ("late_success", f"charge:{late.provider_reference}"),
         ("refund_netting", f"refund:{netted.provider_reference}"),
+        ("amount_mismatch", f"refund:{short.provider_reference}"),
         ("missing_in_ledger", f"charge:{unrecorded.provider_reference}"),
         ("missing_in_ledger", "charge:ch_unknown_1"),
     }
-    assert (run.lines, run.matched, run.unmatched) == (11, 2, 9)
+    assert (run.lines, run.matched, run.unmatched) == (12, 2, 10)
     assert run.posted == 2  # the clean charge and the first copy of the duplicated one
 
 
