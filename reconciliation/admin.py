@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from core.errors import LedgerlineError
+from ledger.admin import ReadOnlyAdmin
 from payments.connectors.registry import connector_names
 from reconciliation.enums import DiscrepancyStatus, Resolution, SettlementFileSource
 from reconciliation.models import Discrepancy, DiscrepancyResolution, ReconciliationRun, SettlementFile
@@ -29,17 +30,6 @@ from reconciliation.services.resolutions import discrepancy_resolve
 from reconciliation.services.runs import reconcile_day
 
 FORM_TEMPLATE = "admin/reconciliation/form.html"
-
-
-class _ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class UploadForm(forms.Form):
@@ -53,7 +43,7 @@ class UploadForm(forms.Form):
 
 
 @admin.register(SettlementFile)
-class SettlementFileAdmin(_ReadOnlyAdmin):
+class SettlementFileAdmin(ReadOnlyAdmin):
     list_display = ("id", "connector", "settlement_date", "line_count", "status", "source", "created", "sha256")
     list_filter = ("connector", "status", "source")
     date_hierarchy = "settlement_date"
@@ -93,7 +83,7 @@ class SettlementFileAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(_ReadOnlyAdmin):
+class ReconciliationRunAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "file",
@@ -210,7 +200,7 @@ def _resolution_action(action: Resolution) -> Any:
 
 
 @admin.register(Discrepancy)
-class DiscrepancyAdmin(_ReadOnlyAdmin):
+class DiscrepancyAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "kind",
@@ -243,3 +233,7 @@ class DiscrepancyAdmin(_ReadOnlyAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Actions need change permission on the queryset; the form itself stays read-only (readonly_fields).
         return bool(request.user.has_perm("reconciliation.change_discrepancy"))
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # The ledger's read-only admin offers no actions; the queue's actions are its resolutions.
+        return admin.ModelAdmin.get_actions(self, request)

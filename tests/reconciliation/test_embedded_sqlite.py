@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -46,11 +43,6 @@ print(json.dumps({"first": [runs[0].matched, runs[0].new_discrepancies, runs[0].
 
 
 def test_reconciliation_works_on_sqlite(tmp_path: Path) -> None:
-    env = processes.clean_env(LEDGERLINE_VAR_DIR=str(tmp_path))
-    manage = [sys.executable, "manage.py"]
-    for args in (["migrate", "--noinput", "-v", "0"], ["shell", "-c", SCRIPT]):
-        done = subprocess.run(manage + args, cwd=processes.ROOT, env=env, capture_output=True, text=True, timeout=180)
-        assert done.returncode == 0, done.stdout + done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = processes.embedded_shell(SCRIPT, tmp_path)
 
     assert result == {"first": [1, 1, 1], "second": [1, 0, 0], "kinds": ["missing_in_ledger"], "verified": True}
