@@ -390,3 +390,23 @@ CELERY_BEAT_SCHEDULE.update(
         "payouts-advance-due": {"task": "payments.payouts_advance_due", "schedule": 60.0},
     }
 )
+
+# --- Reconciliation --------------------------------------------------------------------------------------------
+# A capture on day T is expected in the provider's file of T + lag; absent then it is `timing`, and still absent
+# this many days later `missing_at_provider`. Runs look back this many days for captures the provider never settled.
+RECONCILIATION_SETTLEMENT_LAG_DAYS: int = env.int("RECONCILIATION_SETTLEMENT_LAG_DAYS", default=1)
+RECONCILIATION_MISSING_AFTER_DAYS: int = env.int("RECONCILIATION_MISSING_AFTER_DAYS", default=2)
+RECONCILIATION_LOOKBACK_DAYS: int = env.int("RECONCILIATION_LOOKBACK_DAYS", default=14)
+# A run finding more new discrepancies than this logs at ERROR, mails the Finance group and counts an alert.
+RECONCILIATION_ALERT_THRESHOLD: int = env.int("RECONCILIATION_ALERT_THRESHOLD", default=0)
+RECONCILIATION_FINANCE_GROUP = "Finance"
+# PostgreSQL work_mem for the matching statement only (SET LOCAL): its joins and aggregates stay in memory.
+RECONCILIATION_WORK_MEM: str = env.str("RECONCILIATION_WORK_MEM", default="256MB")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "reconciliation-nightly": {
+            "task": "reconciliation.reconcile_nightly",
+            "schedule": crontab(hour=3, minute=0),
+        }
+    }
+)

@@ -16,7 +16,7 @@ from ledger.accounts import AccountSpec
 from ledger.exceptions import CurrencyMismatchError, InvalidAmountError, InvalidPostingError, TransactionNotFoundError
 from ledger.models import JournalTransaction
 from ledger.money import Money
-from ledger.posting import Leg, credit, debit, post, reverse
+from ledger.posting import Leg, Posting, credit, debit, post, reverse
 
 
 def _positive(name: str, money: Money) -> None:
@@ -233,20 +233,64 @@ def psp_settlement(
     """The provider paid ``gross - fee`` into our bank and charged us ``fee``; it owes us ``gross`` less."""
     _positive("gross", gross)
     _fee_within(gross, fee)
-    currency = gross.currency
-    legs = [
-        debit(accounts.bank_cash(currency), gross - fee),
-        debit(accounts.psp_fee_expense(connector, currency), fee),
-        credit(accounts.psp_receivable(connector, currency), gross),
-    ]
+    posting = psp_settlement_posting(
+        connector=connector,
+        settlement_id=settlement_id,
+        gross=gross,
+        fee=fee,
+        occurred_at=occurred_at,
+        provider_reference=provider_reference,
+    )
     return post(
+        reference=posting.reference,
+        entries=posting.entries,
+        description=posting.description,
+        occurred_at=posting.occurred_at,
+        source_type=posting.source_type,
+        source_id=posting.source_id,
+        metadata=posting.metadata,
+    )
+
+
+def psp_settlement_posting(
+    *,
+    connector: str,
+    settlement_id: str,
+    gross: Money,
+    fee: Money,
+    occurred_at: datetime,
+    provider_reference: str | None = None,
+    our_reference: str | None = None,
+) -> Posting:
+    """One settlement line as a :class:`Posting` for ``post_many``: the bank moves by ``gross - fee``, the fee is
+    an expense and the receivable shrinks by ``gross``. ``gross`` is signed as in a settlement file, so a refund
+    netted into the batch (negative gross) moves the same accounts the other way."""
+    if fee.currency != gross.currency:
+        raise CurrencyMismatchError(f"fee in {fee.currency}, amount in {gross.currency}", param="fee")
+    if not gross.amount and not fee.amount:
+        raise InvalidAmountError("a settlement line moves no money", param="gross")
+    currency = gross.currency
+    debits = (
+        (accounts.bank_cash(currency), gross.amount - fee.amount),
+        (accounts.psp_fee_expense(connector, currency), fee.amount),
+        (accounts.psp_receivable(connector, currency), -gross.amount),
+    )
+    legs = [
+        debit(spec, Money(amount, currency)) if amount > 0 else credit(spec, Money(-amount, currency))
+        for spec, amount in debits
+        if amount
+    ]
+    extra: dict[str, Any] = {"gross": gross.amount, "fee": fee.amount}
+    if our_reference:
+        extra["our_reference"] = our_reference
+    return Posting(
         reference=f"settlement:{connector}:{settlement_id}",
-        entries=[leg for leg in legs if leg.money.amount],
+        entries=legs,
         description=f"{connector} settlement {settlement_id}",
         occurred_at=occurred_at,
         source_type="settlement",
         source_id=settlement_id,
-        metadata=_provider(connector, provider_reference, gross=gross.amount, fee=fee.amount),
+        metadata=_provider(connector, provider_reference, **extra),
     )
 
 

@@ -7,6 +7,7 @@ as the caller can tell: ``PaymentNotFoundError`` (404), never 403.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db.models import BigIntegerField, Case, Exists, F, Min, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Concat
@@ -14,7 +15,7 @@ from django.db.models.functions import Concat
 from ledger.balances import MerchantBalances, merchant_balances
 from ledger.models import JournalTransaction
 from payments.exceptions import PaymentNotFoundError
-from payments.models import Dispute, Merchant, Payment, Payout, Refund
+from payments.models import Dispute, Merchant, Payment, PaymentAttempt, Payout, Refund
 
 
 def payment_get(*, merchant: Merchant, livemode: bool, payment_id: str) -> Payment:
@@ -132,3 +133,30 @@ def dispute_list(*, merchant: Merchant, livemode: bool, status: str | None = Non
     if status is not None:
         disputes = disputes.filter(status=status)
     return disputes
+
+
+def settlement_candidates(*, connector: str) -> QuerySet[PaymentAttempt, Any]:
+    """What reconciliation matches a provider's settlement lines against: one row per attempt the provider knows
+    (it has a provider reference: charges, captures, voids and refunds), with the payment's amount, status and
+    RRN. Platform-wide, not merchant-scoped: a settlement file covers every merchant. Reconciliation compiles this
+    into its set-based SQL, so keep it flat.
+    """
+    return (
+        PaymentAttempt.objects.filter(connector=connector)
+        .exclude(provider_reference="")
+        .values(
+            "id",
+            "provider_reference",
+            "payment_id",
+            "fee",
+            "outcome",
+            "operation",
+            "amount",
+            "refund_id",
+            payment_status=F("payment__status"),
+            payment_method=F("payment__payment_method_type"),
+            amount_captured=F("payment__amount_captured"),
+            payment_currency=F("payment__currency"),
+            upi_rrn=F("payment__upi_rrn"),
+        )
+    )

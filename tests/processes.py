@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -67,3 +69,14 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str, log:
 
 def http_ok(url: str) -> bool:
     return httpx.get(url, timeout=2).status_code == 200
+
+
+def embedded_shell(script: str, var_dir: Path) -> Any:
+    """Migrate a fresh embedded (SQLite) platform in ``var_dir``, run ``script`` in its Django shell and return the
+    JSON the script printed last."""
+    env = clean_env(LEDGERLINE_VAR_DIR=str(var_dir))
+    manage = [sys.executable, "manage.py"]
+    for args in (["migrate", "--noinput", "-v", "0"], ["shell", "-c", script]):
+        done = subprocess.run(manage + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
 from tests import processes
@@ -53,12 +49,7 @@ print(json.dumps(result))
 
 
 def test_the_ledger_works_on_sqlite(tmp_path):
-    env = processes.clean_env(LEDGERLINE_VAR_DIR=str(tmp_path))
-    manage = [sys.executable, "manage.py"]
-    for args in (["migrate", "--noinput", "-v", "0"], ["shell", "-c", SCRIPT]):
-        done = subprocess.run(manage + args, cwd=processes.ROOT, env=env, capture_output=True, text=True, timeout=180)
-        assert done.returncode == 0, done.stdout + done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = processes.embedded_shell(SCRIPT, tmp_path)
 
     assert result["overdraft_refused"] is True
     assert result["available"] == 0

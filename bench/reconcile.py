@@ -1,0 +1,348 @@
+"""Reconciliation benchmark: our import + matching + posting beside a raw baseline, in one run, on one PostgreSQL.
+
+    .venv/bin/python bench/reconcile.py                  # 1,000,000 lines vs 1,000,000 payments (docs/performance.md)
+    .venv/bin/python bench/reconcile.py --lines 10000    # smaller
+
+Creates (and drops first) the database ``ledgerline_bench_recon`` on ``BENCH_PG`` (default
+``postgres://postgres@127.0.0.1:5432``), migrates it, writes a settlement file with ``sandbox.settlement_gen`` and
+seeds our side to match it (untimed): a payment and an attempt per charge line plus uncaptured payments up to
+``--lines`` payments, and in the ledger a capture per charge and a refund/dispute posting per other reference.
+
+Timed, each in its own child process so its peak RSS is its own:
+
+* baseline: COPY of the file into a typed table, then one SQL join of the lines to the attempts (by provider
+  reference) into a table of results;
+* ours, three phases: ``settlement_file_import`` (hash, parse with the connector, COPY into staging), the matching
+  (``settlement_file_reconcile(post=False)``: classification, exception queue, totals), and the posting of every
+  matched line through ``post_many`` (a second reconcile with posting, minus the matching time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DATABASE = "ledgerline_bench_recon"
+DSN = f"{SERVER}/{DATABASE}"
+DAY = date(2025, 1, 2)
+CAPTURED_AT = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+CONNECTOR = "card_a"
+WORK_MEM = "256MB"  # settings.RECONCILIATION_WORK_MEM's default
+
+
+def django_setup() -> None:
+    os.environ.update(LEDGERLINE_ENV="test", DATABASE_URL=DSN, LOG_LEVEL="WARNING")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def peak_rss_mb() -> float:
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child would report its parent's peak.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- setup (untimed) --------------------------------------------------------------------------------------------
+
+
+def create_database() -> None:
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+
+
+RAW_TABLE = """
+CREATE TABLE {name} (
+    batch_id text, settlement_date date, type text, provider_reference text, our_reference text, rrn text,
+    currency text, gross bigint, fee bigint, net bigint, transaction_date timestamptz,
+    original_provider_reference text)
+"""
+
+
+def copy_file(cursor: psycopg.Cursor[Any], table: str, path: Path) -> None:
+    with path.open("rb") as handle, cursor.copy(f"COPY {table} FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+        while chunk := handle.read(1 << 20):
+            copy.write(chunk)
+
+
+def _insert_like(cursor: Any, model: Any, template: Any, overrides: dict[str, str], source: str) -> None:
+    """INSERT … SELECT rows shaped like ``template`` (a model instance), with SQL expressions for some columns."""
+    from django.db import connection
+    from django.db.models.expressions import DatabaseDefault
+
+    columns, values, params = [], [], []
+    for field in model._meta.concrete_fields:
+        value = getattr(template, field.attname)
+        if field.column in overrides:
+            columns.append(field.column)
+            values.append(overrides[field.column])
+        elif not isinstance(value, DatabaseDefault):
+            columns.append(field.column)
+            values.append("%s")
+            params.append(field.get_db_prep_save(value, connection))
+    sql = f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM {source}"  # noqa: S608 - bench
+    cursor.execute(sql, params)
+
+
+def seed(path: Path, payments: int) -> dict[str, Any]:
+    from django.db import connection
+
+    from ledger import accounts
+    from ledger.money import Money
+    from ledger.posting import Posting, credit, debit, post_many
+    from payments.models import Payment, PaymentAttempt
+    from payments.services.merchants import merchant_create
+
+    merchant, _ = merchant_create(name="Bench", email="bench@example.test")
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        raw.execute(RAW_TABLE.format(name="bench_seed"))
+        copy_file(raw, "bench_seed", path)
+        raw.execute("SELECT count(*) FROM bench_seed WHERE type = 'charge'")
+        charges = raw.fetchone()[0]  # type: ignore[index]
+        payment = Payment(
+            merchant=merchant,
+            livemode=False,
+            amount=0,
+            currency="usd",
+            status="succeeded",
+            payment_method_type="card",
+            psp=CONNECTOR,
+        )
+        _insert_like(
+            raw,
+            Payment,
+            payment,
+            {"id": "our_reference", "amount": "gross", "amount_captured": "gross", "currency": "currency"},
+            "bench_seed WHERE type = 'charge'",
+        )
+        extra = max(payments - charges, 0)
+        _insert_like(
+            raw,
+            Payment,
+            Payment(
+                merchant=merchant,
+                livemode=False,
+                amount=1000,
+                currency="usd",
+                status="failed",
+                payment_method_type="card",
+                psp=CONNECTOR,
+            ),
+            {"id": "'pay_unsettled_' || n"},
+            f"generate_series(1, {extra}) AS n",
+        )
+        attempt = PaymentAttempt(
+            payment_id="x", merchant=merchant, livemode=False, amount=0, connector=CONNECTOR, outcome="succeeded"
+        )
+        _insert_like(
+            raw,
+            PaymentAttempt,
+            attempt,
+            {
+                "id": "'att_' || provider_reference",
+                "payment_id": "our_reference",
+                "amount": "gross",
+                "provider_reference": "provider_reference",
+                "fee": "fee",
+                "idempotency_key": "'bench_' || provider_reference",
+            },
+            "bench_seed WHERE type = 'charge'",
+        )
+        raw.execute("ANALYZE")
+
+    def postings() -> Any:
+        receivable = accounts.psp_receivable(CONNECTOR, "usd")
+        pending = accounts.merchant_pending(merchant.pk, "usd")
+        suspense = accounts.suspense("usd")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT ON (type, provider_reference) type, provider_reference, our_reference, gross"
+                " FROM bench_seed ORDER BY type, provider_reference"
+            )
+            while rows := cursor.fetchmany(5000):
+                for kind, reference, ours, gross in rows:
+                    if kind == "charge":
+                        yield Posting(
+                            reference=f"payment:{ours}:capture",
+                            entries=[debit(receivable, Money(gross, "usd")), credit(pending, Money(gross, "usd"))],
+                            occurred_at=CAPTURED_AT,
+                            source_type="payment",
+                            source_id=ours,
+                            metadata={"connector": CONNECTOR, "provider_reference": reference, "gross": gross},
+                        )
+                    elif kind in ("refund", "chargeback"):
+                        amount = Money(max(-gross, 1), "usd")
+                        yield Posting(
+                            reference=f"bench:{kind}:{reference}",
+                            entries=[debit(suspense, amount), credit(receivable, amount)],
+                            occurred_at=CAPTURED_AT,
+                            source_type="refund" if kind == "refund" else "dispute",
+                            source_id=reference,
+                            metadata={"connector": CONNECTOR, "provider_reference": reference},
+                        )
+
+    started = time.perf_counter()
+    result = post_many(postings(), chunk_size=2000)
+    with connection.cursor() as cursor:
+        # Our side as it is on a normal night: written long ago, hint bits set, statistics fresh.
+        cursor.execute("VACUUM ANALYZE")
+    return {
+        "charges": charges,
+        "payments": charges + extra,
+        "ledger_postings": result.posted,
+        "ledger_seed_s": round(time.perf_counter() - started, 1),
+    }
+
+
+# --- timed phases (each in a child process) ---------------------------------------------------------------------
+
+
+def phase_baseline(path: Path) -> dict[str, Any]:
+    with psycopg.connect(DSN, autocommit=True) as conn, conn.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_baseline, bench_baseline_result")
+        cursor.execute(
+            "SELECT set_config('work_mem', %s, false)", (WORK_MEM,)
+        )  # what our matching gets, so the join is on equal terms
+        started = time.perf_counter()
+        with conn.transaction():
+            cursor.execute(RAW_TABLE.format(name="bench_baseline"))
+            copy_file(cursor, "bench_baseline", path)
+        copied = time.perf_counter()
+        cursor.execute(
+            "CREATE TABLE bench_baseline_result AS SELECT l.*, a.payment_id, a.fee AS our_fee"
+            " FROM bench_baseline l LEFT JOIN payments_paymentattempt a"
+            " ON a.connector = %s AND a.provider_reference = l.provider_reference",
+            (CONNECTOR,),
+        )
+        joined = time.perf_counter()
+    return {"copy_s": copied - started, "join_s": joined - copied, "total_s": joined - started}
+
+
+def phase_ours(path: Path) -> dict[str, Any]:
+    django_setup()
+    from reconciliation.enums import SettlementFileSource
+    from reconciliation.services.imports import settlement_file_import
+    from reconciliation.services.matching import settlement_file_reconcile
+
+    started = time.perf_counter()
+    with path.open("rb") as source:
+        imported = settlement_file_import(
+            connector=CONNECTOR, settlement_date=DAY, source=source, source_kind=SettlementFileSource.COMMAND
+        )
+    import_done = time.perf_counter()
+    run = settlement_file_reconcile(settlement_file=imported.file, post=False)
+    match_done = time.perf_counter()
+    again = settlement_file_reconcile(settlement_file=imported.file, post=True)
+    posted_done = time.perf_counter()
+    matching = match_done - import_done
+    return {
+        "import_s": import_done - started,
+        "match_s": matching,
+        "post_s": (posted_done - match_done) - matching,
+        "lines": run.lines,
+        "matched": run.matched,
+        "discrepancies": run.new_discrepancies,
+        "second_run_new_discrepancies": again.new_discrepancies,
+        "posted": again.posted,
+    }
+
+
+def child(phase: str, path: Path) -> None:
+    figures = phase_baseline(path) if phase == "baseline" else phase_ours(path)
+    figures["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(figures))
+
+
+def run_child(phase: str, path: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--phase", phase, "--file", str(path)], capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise SystemExit(f"the {phase} phase failed:\n{done.stderr}")
+    output = done.stdout
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--payments", type=int, default=None, help="default: as many as --lines")
+    parser.add_argument("--phase", choices=("baseline", "ours"), help=argparse.SUPPRESS)
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        child(args.phase, args.file)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "settlement.csv"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sandbox.settlement_gen",
+                "--lines",
+                str(args.lines),
+                "--out",
+                str(path),
+                "--provider",
+                CONNECTOR,
+                "--date",
+                DAY.isoformat(),
+            ],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
+        create_database()
+        django_setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        seeded = seed(path, args.payments or args.lines)
+        from django.db import connections
+
+        connections.close_all()
+        baseline = run_child("baseline", path)
+        ours = run_child("ours", path)
+    ours_total = ours["import_s"] + ours["match_s"]
+    print(f"nproc {os.cpu_count()}, {args.lines:,} lines vs {seeded['payments']:,} payments; seeded {seeded}")
+    print(
+        f"baseline  COPY {baseline['copy_s']:.2f} s + join {baseline['join_s']:.2f} s = {baseline['total_s']:.2f} s,"
+        f" peak RSS {baseline['peak_rss_mb']:.0f} MB"
+    )
+    print(
+        f"ours      import {ours['import_s']:.2f} s + match {ours['match_s']:.2f} s = {ours_total:.2f} s"
+        f" ({ours_total / baseline['total_s']:.2f}x the baseline), peak RSS {ours['peak_rss_mb']:.0f} MB"
+    )
+    print(
+        f"          + posting {ours['posted']:,} settlements with post_many {ours['post_s']:.2f} s"
+        f" ({ours['posted'] / max(ours['post_s'], 1e-9):,.0f}/s); all in"
+        f" {(ours_total + ours['post_s']) / baseline['total_s']:.2f}x the baseline"
+    )
+    print(
+        f"          lines {ours['lines']:,}, matched {ours['matched']:,}, discrepancies {ours['discrepancies']:,},"
+        f" new on the second run {ours['second_run_new_discrepancies']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

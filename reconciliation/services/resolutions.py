@@ -1,0 +1,117 @@
+"""Resolving the exception queue: only by an explicit, audited action, with a correcting ledger transaction.
+
+Nothing is edited away. Resolving posts what the money really did: the settlement line itself when there is one
+(the bank did receive it), then a ``manual_adjustment`` between the provider receivable and suspense for whatever
+the settlement and our records disagree on, per currency, so the receivable ends where reality is.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db import transaction
+from django.utils import timezone
+
+from ledger import accounts, recipes
+from ledger.models import JournalTransaction
+from ledger.money import Money
+from ledger.posting import post_many
+from reconciliation.enums import DiscrepancyKind, DiscrepancyStatus, Resolution
+from reconciliation.exceptions import ResolutionError
+from reconciliation.models import Discrepancy, DiscrepancyResolution, SettlementLine
+
+K = DiscrepancyKind
+MANUAL_ACTIONS = (Resolution.MATCHED_MANUALLY, Resolution.WRITTEN_OFF, Resolution.REFUNDED, Resolution.FULFILLED)
+# Kinds whose payment our ledger already holds as a receivable (a capture was posted), at ``our_amount``.
+_RECORDED = {K.AMOUNT_MISMATCH, K.FEE_MISMATCH, K.CURRENCY_MISMATCH, K.MISSING_AT_PROVIDER, K.TIMING}
+
+
+def _line(discrepancy: Discrepancy) -> SettlementLine | None:
+    if discrepancy.line_number is None:
+        return None
+    return SettlementLine.objects.get(file_id=discrepancy.file_id, line_number=discrepancy.line_number)
+
+
+def _capture_currency(payment_id: str) -> str:
+    transaction_ = JournalTransaction.objects.filter(reference=f"payment:{payment_id}:capture").first()
+    entry = transaction_.entries.first() if transaction_ is not None else None
+    return entry.currency if entry is not None else ""
+
+
+def _post_line(discrepancy: Discrepancy, line: SettlementLine) -> str:
+    settlement_id = f"{line.type}:{line.provider_reference}"
+    if discrepancy.kind == K.DUPLICATE:
+        settlement_id += f":{line.file_id}:{line.line_number}"
+    posting = recipes.psp_settlement_posting(
+        connector=line.connector,
+        settlement_id=settlement_id,
+        gross=Money(line.gross, line.currency),
+        fee=Money(line.fee, line.currency),
+        occurred_at=line.transaction_date,
+        provider_reference=line.provider_reference,
+        our_reference=line.our_reference,
+    )
+    post_many([posting])  # a batch of one: posts it, or finds it posted with the same entries
+    return posting.reference
+
+
+def _adjust(discrepancy: Discrepancy, line: SettlementLine | None, *, actor: str, reason: str) -> list[str]:
+    """Receivable ↔ suspense for the difference between what was settled and what our ledger expected."""
+    owed: dict[str, int] = defaultdict(int)  # per currency: how much more the receivable must be debited
+    if line is not None:
+        owed[line.currency] += line.gross
+    if discrepancy.kind in _RECORDED and discrepancy.our_amount:
+        currency = discrepancy.our_currency or discrepancy.currency or _capture_currency(discrepancy.payment_id)
+        owed[currency] -= discrepancy.our_amount
+    references = []
+    for currency, amount in sorted(owed.items()):
+        if not amount:
+            continue
+        receivable, suspense = accounts.psp_receivable(discrepancy.connector, currency), accounts.suspense(currency)
+        debit_account, credit_account = (receivable, suspense) if amount > 0 else (suspense, receivable)
+        references.append(
+            recipes.manual_adjustment(
+                adjustment_id=f"discrepancy:{discrepancy.pk}:{currency}",
+                debit_account=debit_account,
+                credit_account=credit_account,
+                amount=Money(abs(amount), currency),
+                reason=f"{discrepancy.kind} {discrepancy.key}: {reason}",
+                actor=actor,
+                occurred_at=timezone.now(),
+            ).reference
+        )
+    return references
+
+
+def discrepancy_resolve(*, discrepancy_id: int, action: str, actor: str, reason: str) -> Discrepancy:
+    """Resolve one open discrepancy by ``action``, audited with ``actor`` and ``reason``.
+
+    Every action posts the line as settled (the bank did receive it) and balances the receivable against suspense
+    for what our records lacked or disagreed on; the actions differ in what the person found, which the audit
+    keeps: ``matched_manually`` (the counterpart exists elsewhere), ``written_off`` (it does not), and for late
+    successes only ``refunded``/``fulfilled`` (the money is held in suspense until that flow moves it on).
+    """
+    if action not in MANUAL_ACTIONS:
+        raise ResolutionError(f"{action!r} is not a resolution a person can choose")
+    if not reason.strip() or not actor:
+        raise ResolutionError("a resolution needs a reason and an actor")
+    with transaction.atomic():
+        discrepancy = Discrepancy.objects.select_for_update().get(pk=discrepancy_id)
+        if discrepancy.status != DiscrepancyStatus.OPEN:
+            raise ResolutionError(f"discrepancy {discrepancy_id} is already {discrepancy.resolution}")
+        if action in (Resolution.REFUNDED, Resolution.FULFILLED) and discrepancy.kind != K.LATE_SUCCESS:
+            raise ResolutionError(f"only a late success can be marked {action}, not a {discrepancy.kind}")
+        line = _line(discrepancy)
+        references = [_post_line(discrepancy, line)] if line is not None and (line.gross or line.fee) else []
+        references += _adjust(discrepancy, line, actor=actor, reason=reason)
+        discrepancy.status = DiscrepancyStatus.RESOLVED
+        discrepancy.resolution = action
+        discrepancy.save(update_fields=["status", "resolution"])
+        DiscrepancyResolution.objects.create(
+            discrepancy=discrepancy,
+            action=action,
+            actor=actor,
+            reason=reason.strip()[:500],
+            journal_reference=", ".join(references)[:255],
+        )
+    return discrepancy

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core import mail
+
+from reconciliation.alerts import ALERT_METRIC
+from reconciliation.enums import SettlementFileSource
+from reconciliation.exceptions import SettlementRejectedError
+from reconciliation.metrics import counter_value
+from reconciliation.models import SettlementFile, SettlementLine
+from reconciliation.services.imports import settlement_file_import
+from tests.reconciliation.conftest import DAY, HEADER, Day, Line, reconcile, settlement_csv
+
+
+def _import(content: bytes) -> tuple[SettlementFile, bool]:
+    result = settlement_file_import(
+        connector="card_a", settlement_date=DAY, source=io.BytesIO(content), source_kind=SettlementFileSource.UPLOAD
+    )
+    return result.file, result.created
+
+
+def test_the_same_file_twice_is_one_file_kept_byte_for_byte(day: Day) -> None:
+    content = settlement_csv([day.capture(), day.capture()])
+    first, created = _import(content)
+    again, created_again = _import(content)
+
+    assert (created, created_again) == (True, False)
+    assert again.pk == first.pk
+    assert SettlementLine.objects.filter(file=first).count() == first.line_count == 2
+    with first.raw.open("rb") as raw:
+        assert raw.read() == content
+
+
+GOOD = Line("charge", "ch_1", "att_1", 1000, 30).csv(DAY)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"batch,date\n" + GOOD.encode(), "line 1: unexpected header"),
+        ((HEADER + GOOD + GOOD.replace(",1000,", ",10.00,")).encode(), "line 3: gross '10.00' is not an integer"),
+        ((HEADER + GOOD).encode() + "caf\u00e9".encode("latin-1") + b"\n", "line 3: not UTF-8"),
+        ((HEADER + GOOD + GOOD[:40]).encode(), "line 3: 4 fields, expected 12 (truncated"),
+        ((HEADER + GOOD.replace("2025-01-02,", "2025-01-03,", 1)).encode(), "line 2: settlement_date 2025-01-03"),
+    ],
+    ids=["bad header", "bad amount", "wrong encoding", "truncated", "another day"],
+)
+def test_a_malformed_file_is_rejected_with_its_line_and_nothing_is_kept(db: None, content: bytes, reason: str) -> None:
+    with pytest.raises(SettlementRejectedError) as error:
+        _import(content)
+
+    assert reason in error.value.message
+    assert not SettlementFile.objects.exists()
+    assert not SettlementLine.objects.exists()
+
+
+def test_new_discrepancies_over_the_threshold_alert_finance(day: Day) -> None:
+    finance = Group.objects.create(name="Finance")
+    User.objects.create_user("fin", email="finance@example.test").groups.add(finance)
+    before = counter_value(ALERT_METRIC)
+
+    reconcile(settlement_csv([Line("charge", "ch_stranger", "", 500, 0)]))
+
+    assert counter_value(ALERT_METRIC) == before + 1
+    assert [message.to for message in mail.outbox] == [["finance@example.test"]]
+    assert "missing_in_ledger: 1" in mail.outbox[0].body

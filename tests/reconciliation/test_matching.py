@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from ledger.models import JournalTransaction
+from ledger.verification import verify_ledger
+from payments.enums import PaymentStatus
+from reconciliation.enums import DiscrepancyStatus, Resolution
+from reconciliation.models import Discrepancy, DiscrepancyResolution
+from tests.reconciliation.conftest import CAPTURED_AT, DAY, Day, Line, found, reconcile, settlement_csv
+
+
+def test_a_clean_day_matches_every_line_posts_each_settlement_and_finds_nothing(day: Day) -> None:
+    charges = [day.capture(amount) for amount in (1000, 2500, 99_999)]
+    day.refund(charges[0], 400)
+
+    run = reconcile(settlement_csv(day.lines))
+
+    assert (run.lines, run.matched, run.unmatched, run.new_discrepancies, run.posted) == (4, 4, 0, 0, 4)
+    assert run.settlement_gross == 1000 + 2500 + 99_999 - 400
+    assert run.ledger_gross == run.matched_gross == run.settlement_gross
+    assert found() == set()
+    assert JournalTransaction.objects.filter(source_type="settlement").count() == 4
+    assert verify_ledger().ok
+
+
+def test_each_discrepancy_class_is_classified_exactly(day: Day) -> None:
+    clean = day.capture()
+    amount = day.capture()
+    fee = day.capture()
+    currency = day.capture()
+    duplicated = day.capture()
+    failed = day.capture(status=PaymentStatus.FAILED)
+    late = day.capture(method="upi", status=PaymentStatus.FAILED, rrn="501234567890")
+    netted = day.refund(clean, 300, record=False)
+    short = day.refund(clean, 200)
+    unrecorded = day.capture(ledger=False)
+    lines = [
+        clean,
+        replace(amount, gross=amount.gross + 100),
+        replace(fee, fee=fee.fee + 1),
+        replace(currency, currency="eur"),
+        duplicated,
+        duplicated,
+        failed,
+        late,
+        netted,
+        replace(short, gross=-150),
+        unrecorded,
+        Line("charge", "ch_unknown_1", "", 1000, 0),
+    ]
+
+    run = reconcile(settlement_csv(lines))
+
+    assert found(run) == {
+        ("amount_mismatch", f"charge:{amount.provider_reference}"),
+        ("fee_mismatch", f"charge:{fee.provider_reference}"),
+        ("currency_mismatch", f"charge:{currency.provider_reference}"),
+        ("duplicate", f"charge:{duplicated.provider_reference}:{run.file_id}:7"),
+        ("status_mismatch", f"charge:{failed.provider_reference}"),
+        ("late_success", f"charge:{late.provider_reference}"),
+        ("refund_netting", f"refund:{netted.provider_reference}"),
+        ("amount_mismatch", f"refund:{short.provider_reference}"),
+        ("missing_in_ledger", f"charge:{unrecorded.provider_reference}"),
+        ("missing_in_ledger", "charge:ch_unknown_1"),
+    }
+    assert (run.lines, run.matched, run.unmatched) == (12, 2, 10)
+    assert run.posted == 2  # the clean charge and the first copy of the duplicated one
+
+
+def test_upi_lines_match_on_the_rrn_when_the_provider_reference_is_not_ours(day: Day) -> None:
+    upi = day.capture(method="upi", rrn="509876543210")
+    run = reconcile(settlement_csv([replace(upi, provider_reference="upi_other", our_reference="")]))
+    assert found(run) == set()
+    assert run.matched == 1
+
+
+def test_a_charge_missing_from_its_batch_is_timing_and_clears_itself_when_it_arrives(day: Day) -> None:
+    early = day.capture()
+    late = day.capture()
+
+    first = reconcile(settlement_csv([early]))
+    assert found(first) == {("timing", late_payment_id(late))}
+
+    second = reconcile(settlement_csv([late], DAY + timedelta(days=1)), day=DAY + timedelta(days=1))
+    timing = Discrepancy.objects.get(kind="timing")
+    assert (timing.status, timing.resolution) == (DiscrepancyStatus.RESOLVED, Resolution.AUTO_CLEARED)
+    assert DiscrepancyResolution.objects.filter(discrepancy=timing, action=Resolution.AUTO_CLEARED).count() == 1
+    assert second.new_discrepancies == 0
+    assert second.matched == 1
+
+
+def test_a_capture_never_settled_past_the_delay_is_missing_at_provider(day: Day) -> None:
+    stale = day.capture(at=CAPTURED_AT - timedelta(days=2))
+    day.lines.remove(stale)
+    recent = day.capture()
+
+    run = reconcile(settlement_csv([recent]))
+
+    assert found(run) == {("missing_at_provider", late_payment_id(stale))}
+
+
+def test_reconciling_the_same_day_again_changes_neither_ledger_nor_queue(day: Day) -> None:
+    day.capture()
+    broken = day.capture()
+    content = settlement_csv([day.lines[0], replace(broken, gross=broken.gross + 5)])
+    first = reconcile(content)
+    journal = JournalTransaction.objects.count()
+    queue = found()
+
+    again = reconcile(content)
+
+    assert again.file_id == first.file_id
+    assert (again.new_discrepancies, again.posted) == (0, 0)
+    assert JournalTransaction.objects.count() == journal
+    assert found() == queue
+    assert verify_ledger().ok
+
+
+def late_payment_id(line: Line) -> str:
+    from payments.models import PaymentAttempt
+
+    return PaymentAttempt.objects.get(provider_reference=line.provider_reference).payment_id
