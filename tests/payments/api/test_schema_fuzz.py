@@ -61,8 +61,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server_
             CHECKS,
             "--max-examples",
             "30",
+            # One worker: with two threads, hypothesis' ast.parse of filter lambdas races inside CPython 3.11
+            # ("SystemError: AST constructor recursion depth mismatch"), crashing schemathesis itself.
             "--workers",
-            "2",
+            "1",
             "--seed",
             "20261125",
             "--no-color",
