@@ -215,6 +215,10 @@ def main() -> None:
                     flush=True,
                 )
 
+    failed = [name for name, runs in results.items() if any(r["non_2xx"] for r in runs)]
+    if failed:
+        # A server answering errors fast would report a meaningless rate: stop and say which one.
+        raise SystemExit(f"non-2xx responses from {', '.join(failed)}: see the logs under {workdir}")
     best = {name: max(runs, key=lambda r: r["rps"]) for name, runs in results.items()}
     ratio = best["product"]["rps"] / best["baseline"]["rps"]
     print(

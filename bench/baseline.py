@@ -17,6 +17,9 @@ from rest_framework.views import APIView
 from core.ids import new_id
 
 
+_CARD_TOKENS = json.dumps({"card_a": "tok_" + "0" * 24, "card_b": "tok_" + "1" * 24})
+
+
 class BaselinePaymentCreate(APIView):
     def post(self, request: Request) -> Response:
         body: dict[str, Any] = request.data
@@ -34,10 +37,12 @@ class BaselinePaymentCreate(APIView):
                 "INSERT INTO payments_payment (id, merchant_id, livemode, amount, currency, amount_captured,"
                 " amount_refunded, status, capture_method, description, metadata, customer_email,"
                 " payment_method_type, card_brand, card_last4, card_fingerprint, card_exp_month, card_exp_year,"
-                " upi_flow, upi_vpa, upi_rrn, psp, failure_code, failure_message, cancellation_reason, disputed)"
+                " upi_flow, upi_vpa, upi_rrn, psp, failure_code, failure_message, cancellation_reason, disputed,"
+                " card_tokens)"
                 " VALUES (%s, %s, false, %s, %s, 0, 0, 'processing', 'automatic', '', '{}', '', 'card', 'visa',"
-                " '4242', '', 12, 2039, '', '', '', '', '', '', '', false)",
-                [payment_id, merchant_id, body["amount"], body["currency"]],
+                " '4242', '', 12, 2039, '', '', '', '', '', '', '', false, %s)",
+                # The product stores one provider token per acquirer of the route; so does the floor.
+                [payment_id, merchant_id, body["amount"], body["currency"], _CARD_TOKENS],
             )
             for kind, topic in (("event", "payment.processing"), ("command", "payments.execute_attempt")):
                 cursor.execute(
