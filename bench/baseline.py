@@ -16,7 +16,6 @@ from rest_framework.views import APIView
 
 from core.ids import new_id
 
-
 _CARD_TOKENS = json.dumps({"card_a": "tok_" + "0" * 24, "card_b": "tok_" + "1" * 24})
 
 
