@@ -27,19 +27,7 @@ import httpx
 
 if __package__ in (None, ""):  # run as a script (python bench/payments_e2e.py): make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.api import migrate_and_create_merchant
-
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-BODY = {
-    "amount": 2000,
-    "currency": "usd",
-    "confirm": True,
-    "payment_method": {
-        "type": "card",
-        "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2039, "cvc": "123"},
-    },
-}
+from bench.api import BIN, BODY, ROOT, migrate_and_create_merchant
 
 
 def _env(database_url: str, redis_url: str, sandbox_url: str, port: int) -> dict[str, str]:
