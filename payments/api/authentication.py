@@ -76,7 +76,4 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignor
 
 def request_livemode(request: Request) -> bool:
     """Whether the request's API key is a live key; test and live objects never cross."""
-    api_key = request.auth
-    if not isinstance(api_key, ApiKey):
-        raise exceptions.NotAuthenticated()
-    return api_key.livemode
+    return request_api_key(request).livemode
