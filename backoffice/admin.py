@@ -20,8 +20,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from backoffice import services
+from backoffice import auth_admin, services  # noqa: F401 (auth_admin: imported for its registrations)
 from backoffice.models import AuditLogEntry
+from core.admin_base import ModelAdmin, TabularInline
 from ledger.models import JournalTransaction
 from payments.admin import PaymentAdmin
 from payments.enums import DisputeStatus, OutboxKind, PaymentStatus, RefundReason
@@ -75,7 +76,7 @@ def payment_timeline(payment: Payment) -> list[dict[str, Any]]:
     return [{"at": at, "kind": kind, "text": text} for at, kind, text in sorted(rows, key=lambda row: row[0])]
 
 
-class RefundInline(admin.TabularInline[Refund, Payment]):
+class RefundInline(TabularInline[Refund, Payment]):
     model = Refund
     fields = ("id", "amount", "status", "reason", "failure_reason", "requested_by", "created")
     readonly_fields = fields
@@ -213,7 +214,7 @@ def _overdue(dispute: Dispute) -> bool:
 
 
 @admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin[Dispute]):
+class DisputeAdmin(ModelAdmin[Dispute]):
     """The disputes queue, soonest evidence deadline first; overdue ones in red."""
 
     list_display = ("id", "payment", "merchant", "amount", "currency", "reason", "status", "due")
@@ -301,7 +302,7 @@ class DisputeAdmin(admin.ModelAdmin[Dispute]):
         )
 
 
-class _ReadOnly(admin.ModelAdmin[Any]):
+class _ReadOnly(ModelAdmin[Any]):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in self.model._meta.fields]
 

@@ -49,7 +49,11 @@ ALLOWED_HOSTS: list[str] = env.list(
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The back office's theme (django-unfold) must come before django.contrib.admin so its templates win; the admin
+    # itself is Django's, with the Ledgerline site (backoffice.site) as its default site.
+    "unfold.apps.BasicAppConfig",
+    "unfold.contrib.filters",
+    "backoffice.apps.LedgerlineAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -382,6 +386,21 @@ BALANCE_PENDING_SECONDS: int = env.int("BALANCE_PENDING_SECONDS", default=2 * 24
 PAYOUT_TRANSIT_SECONDS: int = env.int("PAYOUT_TRANSIT_SECONDS", default=24 * 3600)
 # The largest refund a member of the Support group may issue from the back office (minor units, any currency).
 BACKOFFICE_SUPPORT_REFUND_LIMIT: int = env.int("BACKOFFICE_SUPPORT_REFUND_LIMIT", default=50_000)
+# The back office (django-unfold): Ledgerline's name, colour, navigation and search box live in backoffice.site.
+UNFOLD: dict[str, Any] = {
+    "SITE_TITLE": "Ledgerline back office",
+    "SITE_HEADER": "Ledgerline",
+    "SITE_SUBHEADER": "Back office",
+    "SITE_SYMBOL": "account_balance",
+    "SITE_URL": "/admin/",
+    "SITE_FAVICONS": "backoffice.site.favicons",
+    "SHOW_HISTORY": False,  # Django's change history is empty here: the audit log is the history of actions
+    "SHOW_VIEW_ON_SITE": False,
+    "ENVIRONMENT": "backoffice.site.environment",
+    "STYLES": ["backoffice.site.stylesheet"],
+    "COLORS": {"primary": "backoffice.site.primary_colors"},
+    "SIDEBAR": {"show_search": False, "show_all_applications": True, "navigation": "backoffice.site.navigation"},
+}
 DISPUTE_EVIDENCE_MAX_BYTES: int = env.int("DISPUTE_EVIDENCE_MAX_BYTES", default=5 * 1024 * 1024)
 DISPUTE_EVIDENCE_CONTENT_TYPES: list[str] = ["application/pdf", "image/png", "image/jpeg"]
 CELERY_BEAT_SCHEDULE.update(

@@ -7,11 +7,12 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.admin_base import ModelAdmin, TabularInline
 from ledger.balances import balance
 from ledger.models import Account, JournalEntry, JournalTransaction
 
 
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+class ReadOnlyAdmin(ModelAdmin[Any]):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -25,7 +26,7 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
         return {}
 
 
-class EntryInline(admin.TabularInline[JournalEntry, JournalTransaction]):
+class EntryInline(TabularInline[JournalEntry, JournalTransaction]):
     model = JournalEntry
     fields = ["account", "direction", "amount", "currency", "sequence", "balance_after", "posted_at"]
     readonly_fields = ["account", "direction", "amount", "currency", "sequence", "balance_after", "posted_at"]

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin_base import ModelAdmin, TabularInline
 from payments.models import (
     ApiKey,
     Event,
@@ -26,7 +27,7 @@ from payments.services.merchants import api_key_create, api_key_revoke, merchant
 from payments.services.webhooks import webhook_delivery_resend, webhook_endpoint_disable, webhook_endpoint_enable
 
 
-class _ReadOnlyInline(admin.TabularInline[Any, Any]):
+class _ReadOnlyInline(TabularInline[Any, Any]):
     extra = 0
     can_delete = False
     show_change_link = False
@@ -52,7 +53,7 @@ def _issue_key(request: HttpRequest, merchant: Merchant, *, livemode: bool) -> N
 
 
 @admin.register(Merchant)
-class MerchantAdmin(admin.ModelAdmin[Merchant]):
+class MerchantAdmin(ModelAdmin[Merchant]):
     list_display = ("id", "name", "email", "upi_collect_enabled", "created")
     search_fields = ("id", "name", "email")
     readonly_fields = ("id", "created")
@@ -82,7 +83,7 @@ class MerchantAdmin(admin.ModelAdmin[Merchant]):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+class ApiKeyAdmin(ModelAdmin[ApiKey]):
     list_display = ("id", "merchant", "redacted", "livemode", "created", "last_used_at", "revoked_at")
     list_filter = ("livemode",)
     search_fields = ("id", "merchant__id", "merchant__name", "prefix")
@@ -132,7 +133,7 @@ class PaymentStateChangeInline(_ReadOnlyInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin[Payment]):
+class PaymentAdmin(ModelAdmin[Payment]):
     list_display = ("id", "merchant", "livemode", "amount", "currency", "status", "card_last4", "customer_email")
     list_filter = ("status", "livemode", "payment_method_type", "capture_method")
     list_select_related = ("merchant",)
@@ -172,7 +173,7 @@ class NeedsReviewFilter(admin.SimpleListFilter):
 
 
 @admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(admin.ModelAdmin[PaymentAttempt]):
+class PaymentAttemptAdmin(ModelAdmin[PaymentAttempt]):
     """Every provider call; the "needs review" filter is the queue of attempts a person must resolve."""
 
     list_display = ("id", "payment", "operation", "connector", "outcome", "amount", "checks", "review_reason")
@@ -202,7 +203,7 @@ class PaymentAttemptAdmin(admin.ModelAdmin[PaymentAttempt]):
 
 
 @admin.register(ProviderEvent)
-class ProviderEventAdmin(admin.ModelAdmin[ProviderEvent]):
+class ProviderEventAdmin(ModelAdmin[ProviderEvent]):
     list_display = ("id", "connector", "event_id", "type", "deliveries", "received_at", "processed_at", "result")
     list_filter = ("connector", "type")
     search_fields = ("=event_id",)
@@ -219,7 +220,7 @@ class ProviderEventAdmin(admin.ModelAdmin[ProviderEvent]):
 
 
 @admin.register(MerchantPricing)
-class MerchantPricingAdmin(admin.ModelAdmin[MerchantPricing]):
+class MerchantPricingAdmin(ModelAdmin[MerchantPricing]):
     """The platform's price per merchant and method; without a row, settings.PRICING_DEFAULTS applies."""
 
     list_display = ("merchant", "payment_method_type", "fee_bps", "fee_fixed")
@@ -231,7 +232,7 @@ class MerchantPricingAdmin(admin.ModelAdmin[MerchantPricing]):
 # Read-only views of what happened; the only writes are actions calling the same services as the API and workers.
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin[Any]):
+class _ReadOnlyAdmin(ModelAdmin[Any]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -239,7 +240,7 @@ class _ReadOnlyAdmin(admin.ModelAdmin[Any]):
         return False
 
 
-class WebhookDeliveryInline(admin.TabularInline[WebhookDelivery, Event]):
+class WebhookDeliveryInline(TabularInline[WebhookDelivery, Event]):
     model = WebhookDelivery
     fields = ("id", "endpoint", "status", "attempt_count", "last_attempt_at", "next_attempt_at", "succeeded_at")
     readonly_fields = fields
@@ -251,7 +252,7 @@ class WebhookDeliveryInline(admin.TabularInline[WebhookDelivery, Event]):
         return False
 
 
-class WebhookDeliveryAttemptInline(admin.TabularInline[WebhookDeliveryAttempt, WebhookDelivery]):
+class WebhookDeliveryAttemptInline(TabularInline[WebhookDeliveryAttempt, WebhookDelivery]):
     model = WebhookDeliveryAttempt
     fields = ("attempted_at", "status_code", "latency_ms", "succeeded", "error", "response_excerpt")
     readonly_fields = fields

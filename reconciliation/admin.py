@@ -20,6 +20,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.admin_base import ModelAdmin, TabularInline
 from core.errors import LedgerlineError
 from ledger.admin import ReadOnlyAdmin
 from payments.connectors.registry import connector_names
@@ -151,7 +152,7 @@ class ResolutionForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea, max_length=500)
 
 
-class DiscrepancyResolutionInline(admin.TabularInline[DiscrepancyResolution, Discrepancy]):
+class DiscrepancyResolutionInline(TabularInline[DiscrepancyResolution, Discrepancy]):
     model = DiscrepancyResolution
     fields = ("created", "action", "actor", "reason", "journal_reference")
     readonly_fields = fields
@@ -236,4 +237,4 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # The ledger's read-only admin offers no actions; the queue's actions are its resolutions.
-        return admin.ModelAdmin.get_actions(self, request)
+        return ModelAdmin.get_actions(self, request)

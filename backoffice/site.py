@@ -1,0 +1,201 @@
+"""The Ledgerline admin site: django-unfold's site, branded, with navigation laid out for support and finance.
+
+``settings.UNFOLD`` names the callables below; unfold calls each with the request. Navigation shows a person only
+what their permissions let them open; the badges are the queues that need someone now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.templatetags.static import static
+from django.urls import reverse
+from unfold.sites import UnfoldAdminSite
+
+from backoffice import selectors
+
+
+class LedgerlineAdminSite(UnfoldAdminSite):
+    site_header = "Ledgerline"
+    site_title = "Ledgerline back office"
+    index_title = "Back office"
+
+
+def favicons(request: HttpRequest) -> list[dict[str, str]]:
+    return [{"rel": "icon", "type": "image/svg+xml", "href": static("backoffice/favicon.svg")}]
+
+
+def stylesheet(request: HttpRequest) -> str:
+    return static("backoffice/backoffice.css")
+
+
+def environment(request: HttpRequest) -> list[str]:
+    """The label in the header: which platform a person is looking at."""
+    if settings.PRODUCTION:
+        return ["Production", "danger"]
+    if settings.TESTING:
+        return ["Test", "warning"]
+    return ["Demo", "info"]
+
+
+def primary_colors(request: HttpRequest) -> dict[str, str]:
+    """Ledgerline's teal. Shade 600 (buttons, links, active items) keeps white text above 5:1 contrast."""
+    return {
+        "50": "oklch(98.4% .014 180.72)",
+        "100": "oklch(95.3% .051 180.801)",
+        "200": "oklch(91% .096 180.426)",
+        "300": "oklch(85.5% .138 181.071)",
+        "400": "oklch(70.4% .14 182.503)",
+        "500": "oklch(60% .118 184.704)",
+        "600": "oklch(51.1% .096 186.391)",
+        "700": "oklch(43.7% .078 188.216)",
+        "800": "oklch(38.6% .063 188.416)",
+        "900": "oklch(27.7% .046 192.524)",
+        "950": "oklch(22% .04 193)",
+    }
+
+
+def _can(permission: str) -> Callable[[HttpRequest], bool]:
+    def check(request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(permission))
+
+    return check
+
+
+def _item(
+    title: str, icon: str, url_name: str, permission: str, *, query: str = "", badge: str | None = None
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "title": title,
+        "icon": icon,
+        "link": reverse(url_name) + (f"?{query}" if query else ""),
+        "permission": _can(permission),
+    }
+    if badge is not None:
+        item["badge"] = badge
+    return item
+
+
+def navigation(request: HttpRequest) -> list[dict[str, Any]]:
+    """Support's queues first, then finance's, then the platform's plumbing and who may do what."""
+    return [
+        {
+            "title": "Support",
+            "items": [
+                _item("Payments", "payments", "admin:payments_payment_changelist", "payments.view_payment"),
+                _item("Refunds", "undo", "admin:payments_refund_changelist", "payments.view_refund"),
+                _item(
+                    "Disputes",
+                    "gavel",
+                    "admin:payments_dispute_changelist",
+                    "payments.view_dispute",
+                    query="status__exact=needs_response",
+                    badge="backoffice.site.disputes_badge",
+                ),
+                _item(
+                    "Attempts in doubt",
+                    "help",
+                    "admin:payments_paymentattempt_changelist",
+                    "payments.view_paymentattempt",
+                    query="in_doubt=yes",
+                    badge="backoffice.site.attempts_badge",
+                ),
+                _item("Merchants", "storefront", "admin:payments_merchant_changelist", "payments.view_merchant"),
+            ],
+        },
+        {
+            "title": "Finance",
+            "items": [
+                _item("Payouts", "account_balance", "admin:payments_payout_changelist", "payments.view_payout"),
+                _item(
+                    "Discrepancies",
+                    "rule",
+                    "admin:reconciliation_discrepancy_changelist",
+                    "reconciliation.view_discrepancy",
+                    query="status__exact=open",
+                    badge="backoffice.site.discrepancies_badge",
+                ),
+                _item(
+                    "Settlement files",
+                    "upload_file",
+                    "admin:reconciliation_settlementfile_changelist",
+                    "reconciliation.view_settlementfile",
+                ),
+                _item(
+                    "Reconciliation runs",
+                    "fact_check",
+                    "admin:reconciliation_reconciliationrun_changelist",
+                    "reconciliation.view_reconciliationrun",
+                ),
+                _item(
+                    "Ledger transactions",
+                    "menu_book",
+                    "admin:ledger_journaltransaction_changelist",
+                    "ledger.view_journaltransaction",
+                ),
+                _item("Ledger accounts", "account_tree", "admin:ledger_account_changelist", "ledger.view_account"),
+            ],
+        },
+        {
+            "title": "Platform",
+            "collapsible": True,
+            "items": [
+                _item("Events", "bolt", "admin:payments_event_changelist", "payments.view_event"),
+                _item(
+                    "Webhook deliveries",
+                    "send",
+                    "admin:payments_webhookdelivery_changelist",
+                    "payments.view_webhookdelivery",
+                ),
+                _item(
+                    "Webhook endpoints",
+                    "webhook",
+                    "admin:payments_webhookendpoint_changelist",
+                    "payments.view_webhookendpoint",
+                ),
+                _item(
+                    "Provider events", "inbox", "admin:payments_providerevent_changelist", "payments.view_providerevent"
+                ),
+                _item("API keys", "key", "admin:payments_apikey_changelist", "payments.view_apikey"),
+                _item(
+                    "Merchant pricing",
+                    "sell",
+                    "admin:payments_merchantpricing_changelist",
+                    "payments.view_merchantpricing",
+                ),
+            ],
+        },
+        {
+            "title": "Access",
+            "collapsible": True,
+            "items": [
+                _item(
+                    "Audit log", "history", "admin:backoffice_auditlogentry_changelist", "backoffice.view_auditlogentry"
+                ),
+                _item("Users", "person", "admin:auth_user_changelist", "auth.view_user"),
+                _item("Groups", "group", "admin:auth_group_changelist", "auth.view_group"),
+            ],
+        },
+    ]
+
+
+def _badge(request: HttpRequest, permission: str, count: Callable[[], int]) -> str:
+    if not request.user.has_perm(permission):
+        return ""
+    value = count()
+    return str(value) if value else ""
+
+
+def disputes_badge(request: HttpRequest) -> str:
+    return _badge(request, "payments.view_dispute", selectors.disputes_needing_response_count)
+
+
+def attempts_badge(request: HttpRequest) -> str:
+    return _badge(request, "payments.view_paymentattempt", selectors.attempts_in_doubt_count)
+
+
+def discrepancies_badge(request: HttpRequest) -> str:
+    return _badge(request, "reconciliation.view_discrepancy", selectors.discrepancies_open_count)
