@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from payments.enums import AttemptOutcome, DisputeStatus
-from payments.models import Dispute, PaymentAttempt
+from payments.models import Dispute, Payment, PaymentAttempt
 from reconciliation.enums import DiscrepancyStatus
 from reconciliation.models import Discrepancy
 
@@ -31,3 +31,15 @@ def disputes_needing_response_count() -> int:
 
 def discrepancies_open_count() -> int:
     return Discrepancy.objects.filter(status=DiscrepancyStatus.OPEN).count()
+
+
+def payment_refundable(*, payment_id: str) -> int:
+    """What is left to refund now (pending refunds already count as refunded)."""
+    payment = Payment.objects.only("amount_captured", "amount_refunded").get(pk=payment_id)
+    return payment.amount_captured - payment.amount_refunded
+
+
+def dispute_blocking_refunds(*, payment_id: str) -> Dispute | None:
+    """A dispute the issuer has not decided for the merchant: while it is open, lost or accepted the provider
+    refuses refunds (the money is already on its way back through the chargeback)."""
+    return Dispute.objects.filter(payment_id=payment_id).exclude(status=DisputeStatus.WON).order_by("-id").first()

@@ -9,14 +9,17 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from backoffice import selectors
 from backoffice.models import AuditLogEntry
+from core.amounts import amount_display
 from core.errors import LedgerlineError
-from payments.models import Dispute, Payment, Payout
+from payments.exceptions import RefundLimitExceededError
+from payments.models import Dispute, Payment, Payout, Refund
 from payments.services import disputes as dispute_services
 from payments.services import payments as payment_services
 from payments.services.execution import attempts_check_now, attempts_mark_reviewed
 from payments.services.payouts import payout_fail
-from payments.services.refunds import refund_create
+from payments.services.refunds import RefundLimit, refund_create
 
 T = TypeVar("T")
 User = Any  # a request's user: a real one in every view (admin_view requires staff)
@@ -60,6 +63,7 @@ def _run(
     after: Callable[[T], dict[str, Any]],
     reason: str = "",
     form_token: str | None = None,
+    explain: Callable[[LedgerlineError], str] = lambda exc: str(exc.message),
 ) -> T:
     try:
         with transaction.atomic():
@@ -80,24 +84,59 @@ def _run(
         raise BackofficeActionError("This form was already submitted; nothing more was done.") from exc
     except LedgerlineError as exc:
         _audit(user, action=action, obj=obj, before=before, after={}, reason=reason[:500], outcome=f"refused: {exc}")
-        raise BackofficeActionError(str(exc.message)) from exc
+        raise BackofficeActionError(explain(exc)) from exc
 
 
-def refund_limit_for(user: Any) -> int | None:
-    """None: no limit (superusers and holders of refund_unlimited); otherwise the Support limit."""
+# Every refund asked for in the back office is requested_by "admin:<username>"; together they count towards the
+# Support limit of a payment, whoever asked (a refund above it by someone with a higher limit uses it up too).
+BACKOFFICE_REQUESTER = "admin:"
+
+
+def refund_limit_for(user: Any) -> RefundLimit | None:
+    """None: no limit (superusers and holders of refund_unlimited). Otherwise the Support limit: a running total of
+    what the back office refunded of one payment, checked under the payment's row lock by ``refund_create``."""
     if user.is_superuser or user.has_perm("backoffice.refund_unlimited"):
         return None
-    return int(settings.BACKOFFICE_SUPPORT_REFUND_LIMIT)
+    return RefundLimit(amount=int(settings.BACKOFFICE_SUPPORT_REFUND_LIMIT), requested_by_prefix=BACKOFFICE_REQUESTER)
+
+
+def _refund_refusal(payment: Payment, amount: int | None) -> Callable[[LedgerlineError], str]:
+    """The service's refusal in the currency's units, as the person typed the amount."""
+
+    def money(minor: int) -> str:
+        return amount_display(minor, payment.currency)
+
+    def explain(exc: LedgerlineError) -> str:
+        if isinstance(exc, RefundLimitExceededError):
+            return (
+                f"Support may refund at most {money(exc.limit)} of one payment in total, and "
+                f"{money(exc.refunded)} of this one was already refunded in the back office. "
+                "Ask someone with a higher limit."
+            )
+        if exc.code == "amount_exceeds_refundable" and amount is not None:
+            fresh = selectors.payment_refundable(payment_id=payment.id)
+            return f"Refund amount ({money(amount)}) is greater than the payment's refundable amount ({money(fresh)})."
+        return str(exc.message)
+
+    return explain
 
 
 def backoffice_refund(
     *, user: Any, payment: Payment, amount: int | None, reason: str, note: str, form_token: str | None
-) -> Any:
-    """The API's refund_create under the payment's row lock: two agents or a double click cannot over-refund."""
+) -> Refund:
+    """The API's refund_create under the payment's row lock: two agents or a double click cannot over-refund, and
+    Support's limit holds for the payment's running total. Not offered while a dispute blocks refunds: the
+    provider refuses them."""
     if not user.has_perm("backoffice.refund_payment"):
         raise BackofficeActionError("You may not refund payments.")
     if not note.strip():
         raise BackofficeActionError("A note for the audit log is required.")
+    blocking = selectors.dispute_blocking_refunds(payment_id=payment.id)
+    if blocking is not None:
+        raise BackofficeActionError(
+            f"Dispute {blocking.id} is {blocking.get_status_display().lower()}: the provider refuses refunds of a "
+            "disputed payment."
+        )
     return _run(
         user,
         action="payment.refund",
@@ -109,8 +148,8 @@ def backoffice_refund(
             payment_id=payment.id,
             amount=amount,
             reason=reason,
-            requested_by=f"admin:{user.get_username()}",
-            max_amount=refund_limit_for(user),
+            requested_by=f"{BACKOFFICE_REQUESTER}{user.get_username()}",
+            limit=refund_limit_for(user),
         ),
         after=lambda refund: {
             **payment_snapshot(Payment.objects.get(pk=payment.id)),
@@ -119,6 +158,7 @@ def backoffice_refund(
         },
         reason=note,
         form_token=form_token,
+        explain=_refund_refusal(payment, amount),
     )
 
 

@@ -10,18 +10,36 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from unfold.sites import UnfoldAdminSite
 
 from backoffice import selectors
+from backoffice.search import search_objects
+
+SEARCH_MAX_LENGTH = 255
 
 
 class LedgerlineAdminSite(UnfoldAdminSite):
     site_header = "Ledgerline"
     site_title = "Ledgerline back office"
     index_title = "Back office"
+
+    def get_urls(self) -> list[URLPattern]:
+        urls: list[URLPattern] = super().get_urls()
+        return [path("find/", self.admin_view(self.find_view), name="find"), *urls]
+
+    def find_view(self, request: HttpRequest) -> HttpResponse:
+        """The header's search box: one match opens it; several are listed; none says what can be searched."""
+        query = request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
+        hits = [hit for hit in search_objects(query) if request.user.has_perm(hit.permission)]
+        if len(hits) == 1:
+            return HttpResponseRedirect(hits[0].url)
+        context = {**self.each_context(request), "title": f"Search: {query}" if query else "Search", "query": query}
+        context["hits"] = hits
+        return TemplateResponse(request, "admin/backoffice/search.html", context)
 
 
 def favicons(request: HttpRequest) -> list[dict[str, str]]:
@@ -66,16 +84,28 @@ def _can(permission: str) -> Callable[[HttpRequest], bool]:
 
 
 def _item(
-    title: str, icon: str, url_name: str, permission: str, *, query: str = "", badge: str | None = None
+    title: str,
+    icon: str,
+    url_name: str,
+    permission: str,
+    *,
+    query: str = "",
+    count: Callable[[], int] | None = None,
+    request: HttpRequest | None = None,
+    variant: str = "danger",
 ) -> dict[str, Any]:
+    """A navigation link; with ``count``, a badge saying how many wait in that queue (when any do and the person
+    may see them)."""
     item: dict[str, Any] = {
         "title": title,
         "icon": icon,
         "link": reverse(url_name) + (f"?{query}" if query else ""),
         "permission": _can(permission),
     }
-    if badge is not None:
-        item["badge"] = badge
+    if count is not None and request is not None and request.user.has_perm(permission):
+        waiting = count()
+        if waiting:
+            item.update(badge=str(waiting), badge_variant=variant)
     return item
 
 
@@ -93,7 +123,8 @@ def navigation(request: HttpRequest) -> list[dict[str, Any]]:
                     "admin:payments_dispute_changelist",
                     "payments.view_dispute",
                     query="status__exact=needs_response",
-                    badge="backoffice.site.disputes_badge",
+                    count=selectors.disputes_needing_response_count,
+                    request=request,
                 ),
                 _item(
                     "Attempts in doubt",
@@ -101,7 +132,9 @@ def navigation(request: HttpRequest) -> list[dict[str, Any]]:
                     "admin:payments_paymentattempt_changelist",
                     "payments.view_paymentattempt",
                     query="in_doubt=yes",
-                    badge="backoffice.site.attempts_badge",
+                    count=selectors.attempts_in_doubt_count,
+                    request=request,
+                    variant="warning",
                 ),
                 _item("Merchants", "storefront", "admin:payments_merchant_changelist", "payments.view_merchant"),
             ],
@@ -116,7 +149,9 @@ def navigation(request: HttpRequest) -> list[dict[str, Any]]:
                     "admin:reconciliation_discrepancy_changelist",
                     "reconciliation.view_discrepancy",
                     query="status__exact=open",
-                    badge="backoffice.site.discrepancies_badge",
+                    count=selectors.discrepancies_open_count,
+                    request=request,
+                    variant="warning",
                 ),
                 _item(
                     "Settlement files",
@@ -180,22 +215,3 @@ def navigation(request: HttpRequest) -> list[dict[str, Any]]:
             ],
         },
     ]
-
-
-def _badge(request: HttpRequest, permission: str, count: Callable[[], int]) -> str:
-    if not request.user.has_perm(permission):
-        return ""
-    value = count()
-    return str(value) if value else ""
-
-
-def disputes_badge(request: HttpRequest) -> str:
-    return _badge(request, "payments.view_dispute", selectors.disputes_needing_response_count)
-
-
-def attempts_badge(request: HttpRequest) -> str:
-    return _badge(request, "payments.view_paymentattempt", selectors.attempts_in_doubt_count)
-
-
-def discrepancies_badge(request: HttpRequest) -> str:
-    return _badge(request, "reconciliation.view_discrepancy", selectors.discrepancies_open_count)

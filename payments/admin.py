@@ -134,7 +134,16 @@ class PaymentStateChangeInline(_ReadOnlyInline):
 
 @admin.register(Payment)
 class PaymentAdmin(ModelAdmin[Payment]):
-    list_display = ("id", "merchant", "livemode", "amount", "currency", "status", "card_last4", "customer_email")
+    list_display: tuple[str, ...] = (
+        "id",
+        "merchant",
+        "livemode",
+        "amount",
+        "currency",
+        "status",
+        "card_last4",
+        "customer_email",
+    )
     list_filter = ("status", "livemode", "payment_method_type", "capture_method")
     list_select_related = ("merchant",)
     # Exact matches where an index serves them (id, last4, provider reference); email by substring.

@@ -11,6 +11,20 @@ class InvalidRequestError(LedgerlineError):
     code = "parameter_invalid"
 
 
+class RefundLimitExceededError(InvalidRequestError):
+    """The refund would take the payment's refunds by this kind of requester above their limit."""
+
+    code = "amount_above_limit"
+    param = "amount"
+
+    def __init__(self, *, limit: int, refunded: int, currency: str) -> None:
+        self.limit, self.refunded, self.currency = limit, refunded, currency
+        super().__init__(
+            f"Refunds of one payment above {limit} in total ({currency}, minor units) need someone with a higher "
+            f"limit; {refunded} of this payment were already refunded that way."
+        )
+
+
 class PaymentNotFoundError(LedgerlineError):
     """No such payment."""
 

@@ -14,6 +14,7 @@ from django.db.models.functions import Concat
 
 from ledger.balances import MerchantBalances, merchant_balances
 from ledger.models import JournalTransaction
+from payments.enums import RefundStatus
 from payments.exceptions import PaymentNotFoundError
 from payments.models import Dispute, Merchant, Payment, PaymentAttempt, Payout, Refund
 
@@ -51,6 +52,17 @@ def refund_get(*, merchant: Merchant, livemode: bool, refund_id: str) -> Refund:
     if refund is None:
         raise PaymentNotFoundError(f"No such refund: '{refund_id[:64]}'.")
     return refund
+
+
+def refund_total_by_requester(*, payment_id: str, requested_by_prefix: str) -> int:
+    """What the refunds of one kind of requester (the back office: ``admin:``) took from a payment, failed ones
+    aside: the running total a refund limit applies to."""
+    total = (
+        Refund.objects.filter(payment_id=payment_id, requested_by__startswith=requested_by_prefix)
+        .exclude(status__in=[RefundStatus.FAILED, RefundStatus.CANCELED])
+        .aggregate(total=Sum("amount"))["total"]
+    )
+    return int(total or 0)
 
 
 def refund_list(*, merchant: Merchant, livemode: bool, payment_id: str | None = None) -> QuerySet[Refund]:

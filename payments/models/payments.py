@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Now
+from django.db.models.functions import Now, Upper
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from core.ids import new_id
@@ -100,6 +100,10 @@ class Payment(FSMModelMixin, models.Model):
                 fields=["capture_before"], name="payment_capture_expiry", condition=Q(status=S.REQUIRES_CAPTURE)
             ),
             models.Index(fields=["card_last4"], name="payment_card_last4", condition=~Q(card_last4="")),
+            # The back office's search box: a customer's email or VPA (any case), a UPI RRN.
+            models.Index(Upper("customer_email"), name="payment_customer_email", condition=~Q(customer_email="")),
+            models.Index(Upper("upi_vpa"), name="payment_upi_vpa", condition=~Q(upi_vpa="")),
+            models.Index(fields=["upi_rrn"], name="payment_upi_rrn", condition=~Q(upi_rrn="")),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),

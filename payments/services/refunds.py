@@ -10,6 +10,8 @@ releases the reservation and reverses the ledger posting (a new transaction), an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -17,11 +19,34 @@ from django.utils import timezone
 from ledger import recipes as ledger_recipes
 from ledger.money import Money
 from payments.enums import AttemptOperation, EventType, PaymentStatus, RefundStatus
-from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
+from payments.exceptions import (
+    InvalidRequestError,
+    PaymentNotFoundError,
+    PaymentStateError,
+    RefundLimitExceededError,
+)
 from payments.models import Merchant, Payment, PaymentAttempt, Refund
 from payments.representations import refund_representation
+from payments.selectors import refund_total_by_requester
 from payments.services.attempt_queue import attempt_connector_default, attempt_enqueue
 from payments.services.outbox import outbox_object_event_add
+
+
+@dataclass(frozen=True, slots=True)
+class RefundLimit:
+    """A ceiling on what one kind of requester may refund of one payment in total (the back office's Support
+    limit): every refund of the payment whose ``requested_by`` starts with ``requested_by_prefix`` and has not
+    failed counts, and so does the one being asked for."""
+
+    amount: int
+    requested_by_prefix: str
+
+
+def _refund_limit_check(*, payment: Payment, amount: int, limit: RefundLimit) -> None:
+    """Called under the payment's row lock, so concurrent refunds of one payment see each other's rows."""
+    refunded = refund_total_by_requester(payment_id=payment.id, requested_by_prefix=limit.requested_by_prefix)
+    if refunded + amount > limit.amount:
+        raise RefundLimitExceededError(limit=limit.amount, refunded=refunded, currency=payment.currency)
 
 
 def _refund_event(refund: Refund, event_type: str) -> None:
@@ -39,13 +64,14 @@ def refund_create(
     reason: str = "",
     metadata: dict[str, str] | None = None,
     requested_by: str = "api",
-    max_amount: int | None = None,
+    limit: RefundLimit | None = None,
 ) -> Refund:
     """Refunds ``amount`` (default: what is left) of a captured payment.
 
     The sum of a payment's refunds never exceeds ``amount_captured``, whatever the concurrency: the payment row is
     locked and the check, the reservation and the refund row commit together (and a check constraint on the payment
-    backs it). ``max_amount`` is a caller's own ceiling (the back office's per-group limit).
+    backs it). ``limit`` is a caller's own ceiling on a running total (the back office's Support limit), checked under
+    the same lock.
     """
     if amount is not None and amount <= 0:
         raise InvalidRequestError("Amount must be a positive integer.", code="parameter_invalid", param="amount")
@@ -70,12 +96,8 @@ def refund_create(
                 code="amount_exceeds_refundable",
                 param="amount",
             )
-        if max_amount is not None and amount > max_amount:
-            raise InvalidRequestError(
-                f"Refunds above {max_amount} need someone with a higher limit.",
-                code="amount_above_limit",
-                param="amount",
-            )
+        if limit is not None:
+            _refund_limit_check(payment=payment, amount=amount, limit=limit)
         payment.amount_refunded += amount
         payment.updated = payment.db_now  # annotated above
         payment.save(update_fields=["amount_refunded", "updated"])

@@ -32,10 +32,11 @@ def token(html: str) -> str:
 
 
 def refund(client, payment_id: str, *, amount: str = "", note: str = "customer asked", form_token: str | None = None):
+    """A refund from the payment page, confirmed: ``amount`` as typed, in the currency's units."""
     form_token = form_token or token(page(client, payment_id))
     return client.post(
         f"/admin/payments/payment/{quote(payment_id)}/refund/",
-        {"amount": amount, "reason": "requested_by_customer", "note": note, "form_token": form_token},
+        {"amount": amount, "reason": "requested_by_customer", "note": note, "form_token": form_token, "confirm": "yes"},
         follow=True,
     )
 
@@ -58,12 +59,12 @@ def test_the_payment_page_shows_amounts_attempts_and_a_timeline(api, sandbox, su
     assert "processing → succeeded" in html or "succeeded" in html
     assert "payment.succeeded" in html  # the event
     assert f"payment:{payment_id}:capture" in html  # the ledger transaction
-    assert 'id="refundable">2000<' in html
+    assert 'id="refundable">$20.00<' in html
 
 
 def test_support_refunds_part_of_a_payment_and_the_audit_log_says_who_and_what(api, sandbox, support):
     payment_id = captured_payment(api, 2000)
-    response = refund(support, payment_id, amount="700")
+    response = refund(support, payment_id, amount="7.00")
     assert "Refund re_" in response.content.decode()
     (created,) = Refund.objects.filter(payment_id=payment_id)
     assert (created.amount, created.requested_by) == (700, "admin:sam")
@@ -79,8 +80,8 @@ def test_support_refunds_part_of_a_payment_and_the_audit_log_says_who_and_what(a
 def test_a_double_click_refunds_once(api, sandbox, support):
     payment_id = captured_payment(api, 2000)
     form_token = token(page(support, payment_id))
-    refund(support, payment_id, amount="300", form_token=form_token)
-    second = refund(support, payment_id, amount="300", form_token=form_token)
+    refund(support, payment_id, amount="3.00", form_token=form_token)
+    second = refund(support, payment_id, amount="3.00", form_token=form_token)
     assert "already submitted" in second.content.decode()
     assert Refund.objects.filter(payment_id=payment_id).count() == 1
 
@@ -88,8 +89,8 @@ def test_a_double_click_refunds_once(api, sandbox, support):
 def test_two_agents_on_stale_pages_cannot_over_refund(api, sandbox, support, support2):
     payment_id = captured_payment(api, 2000)
     token_a, token_b = token(page(support, payment_id)), token(page(support2, payment_id))
-    refund(support, payment_id, amount="1500", form_token=token_a)
-    response = refund(support2, payment_id, amount="1000", form_token=token_b)
+    refund(support, payment_id, amount="15.00", form_token=token_a)
+    response = refund(support2, payment_id, amount="10.00", form_token=token_b)
     assert "greater than the payment&#x27;s refundable amount" in response.content.decode()
     assert Payment.objects.get(pk=payment_id).amount_refunded == 1500
     assert AuditLogEntry.objects.filter(username="sue", outcome__startswith="refused").count() == 1
@@ -98,22 +99,22 @@ def test_two_agents_on_stale_pages_cannot_over_refund(api, sandbox, support, sup
 @override_settings(BACKOFFICE_SUPPORT_REFUND_LIMIT=500)
 def test_a_refund_above_the_support_limit_is_refused_but_a_superuser_may(api, sandbox, support, superuser):
     payment_id = captured_payment(api, 2000)
-    response = refund(support, payment_id, amount="501")
-    assert "Refunds above 500" in response.content.decode()
+    response = refund(support, payment_id, amount="5.01")
+    assert "Support may refund at most $5.00 of one payment in total" in response.content.decode()
     assert not Refund.objects.exists()
-    assert "Refund re_" in refund(superuser, payment_id, amount="1500").content.decode()
+    assert "Refund re_" in refund(superuser, payment_id, amount="15.00").content.decode()
 
 
 def test_a_refund_needs_a_note(api, sandbox, support):
     payment_id = captured_payment(api, 2000)
-    assert "note for the audit log is required" in refund(support, payment_id, amount="100", note=" ").content.decode()
+    assert "note for the audit log is required" in refund(support, payment_id, amount="1.00", note=" ").content.decode()
     assert not Refund.objects.exists()
 
 
 def test_finance_cannot_refund_and_support_cannot_pay_out(api, sandbox, support, finance):
     payment_id = captured_payment(api, 2000)
     assert 'id="refund-form"' not in page(finance, payment_id)
-    refund(finance, payment_id, amount="100", form_token="x")
+    refund(finance, payment_id, amount="1.00", form_token="x")
     assert not Refund.objects.exists()
     assert support.get("/admin/payments/payout/").status_code == 403
     assert finance.get("/admin/payments/payout/").status_code == 200
@@ -137,10 +138,14 @@ def test_capture_and_cancel_from_the_payment_page(api, sandbox, support):
     other = api.post("/v1/payments", card_payment_body(confirm=True, capture_method="manual")).json()["id"]
     drain()
     html = page(support, manual)
-    support.post(f"/admin/payments/payment/{quote(manual)}/capture/", {"note": "ok", "form_token": token(html)})
+    support.post(
+        f"/admin/payments/payment/{quote(manual)}/capture/", {"note": "ok", "form_token": token(html), "confirm": "yes"}
+    )
     assert Payment.objects.get(pk=manual).status == "succeeded"
     html = page(support, other)
-    support.post(f"/admin/payments/payment/{quote(other)}/cancel/", {"note": "dup", "form_token": token(html)})
+    support.post(
+        f"/admin/payments/payment/{quote(other)}/cancel/", {"note": "dup", "form_token": token(html), "confirm": "yes"}
+    )
     assert Payment.objects.get(pk=other).status == "canceled"
     assert sorted(AuditLogEntry.objects.values_list("action", flat=True)) == ["payment.cancel", "payment.capture"]
 
@@ -166,7 +171,7 @@ def test_the_disputes_queue_is_ordered_by_deadline_with_overdue_ones_highlighted
     Dispute.objects.filter(pk=second.pk).update(evidence_due_by=first.evidence_due_by.replace(year=2020))
     html = support.get("/admin/payments/dispute/").content.decode()
     assert html.index(second.id) < html.index(first.id)
-    assert html.count("(overdue)") == 1
+    assert html.count("the evidence deadline has passed") == 1
 
 
 def test_support_uploads_evidence_submits_it_and_another_dispute_is_accepted(api, sandbox, support, settings, tmp_path):
@@ -196,7 +201,10 @@ def test_support_uploads_evidence_submits_it_and_another_dispute_is_accepted(api
     assert len(dispute.evidence["files"]) == 1
     assert drain() == ["payments.dispute_respond:evidence_sent"]
     html = support.get(f"/admin/payments/dispute/{quote(other.id)}/change/").content.decode()
-    support.post(f"/admin/payments/dispute/{quote(other.id)}/accept/", {"form_token": token(html), "note": "no proof"})
+    support.post(
+        f"/admin/payments/dispute/{quote(other.id)}/accept/",
+        {"form_token": token(html), "note": "no proof", "confirm": "yes"},
+    )
     other.refresh_from_db()
     assert other.status == "accepted"
     log = [(e.action, e.outcome.split(":")[0]) for e in AuditLogEntry.objects.order_by("id")]
@@ -206,7 +214,7 @@ def test_support_uploads_evidence_submits_it_and_another_dispute_is_accepted(api
 
 def test_nobody_edits_or_deletes_the_audit_log(api, sandbox, support, superuser):
     payment_id = captured_payment(api, 2000)
-    refund(support, payment_id, amount="100")
+    refund(support, payment_id, amount="1.00")
     entry = AuditLogEntry.objects.get()
     assert superuser.post(f"/admin/backoffice/auditlogentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
     assert superuser.get(f"/admin/backoffice/auditlogentry/{entry.pk}/change/").status_code == 200
