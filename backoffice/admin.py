@@ -20,14 +20,21 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from backoffice import auth_admin, payment_admin, services  # noqa: F401 (auth_admin: imported for its registrations)
-from backoffice.filters import AutocompleteSelectFilter, ChoicesDropdownFilter, RangeDateTimeFilter, connector_filter
+from backoffice.filters import (
+    AutocompleteSelectFilter,
+    ChoicesDropdownFilter,
+    InDoubtFilter,
+    RangeDateTimeFilter,
+    connector_filter,
+)
 from backoffice.models import AuditLogEntry
 from backoffice.payment_admin import confirmation, form_token, run_action
 from backoffice.presentation import deadline, money, object_link, status_badge
 from core.admin_base import ModelAdmin
 from core.amounts import amount_display
+from payments.admin import NeedsReviewFilter, PaymentAttemptAdmin
 from payments.enums import DisputeStatus
-from payments.models import Dispute, Payout, Refund
+from payments.models import Dispute, PaymentAttempt, Payout, Refund
 from payments.services.disputes import EVIDENCE_TEXT_FIELDS
 
 
@@ -233,6 +240,53 @@ class PayoutAdmin(_ReadOnly):
                 self.message_user(
                     request, f"{payout.id} marked failed: {amount_display(payout.amount, payout.currency)} re-credited."
                 )
+
+
+admin.site.unregister(PaymentAttempt)
+
+
+@admin.register(PaymentAttempt)
+class SupportAttemptAdmin(PaymentAttemptAdmin):
+    """Every provider call; "in doubt" is the queue support works: flagged for a person, or outcome unknown."""
+
+    list_display = (
+        "attempt",
+        "outcome_badge",
+        "amount_shown",
+        "payment_link",
+        "connector",
+        "provider_reference",
+        "checks",
+        "review_reason",
+    )
+    list_display_links = ("attempt",)
+    list_filter = (  # type: ignore[assignment]  # unfold's filters are (field, class) pairs, not names
+        InDoubtFilter,
+        NeedsReviewFilter,
+        ("outcome", ChoicesDropdownFilter),
+        ("operation", ChoicesDropdownFilter),
+        connector_filter("connector"),
+        ("created", RangeDateTimeFilter),
+    )
+    list_select_related = ("payment",)
+    list_fullwidth = True
+    list_filter_submit = True
+
+    @admin.display(description="attempt · operation", ordering="id")
+    def attempt(self, obj: PaymentAttempt) -> SafeString:
+        return format_html('<span class="ll-id">{}</span><br><span class="ll-muted">{}</span>', obj.id, obj.operation)
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_badge(self, obj: PaymentAttempt) -> SafeString:
+        return status_badge("attempt", obj.outcome)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, obj: PaymentAttempt) -> SafeString:
+        return money(obj.amount, obj.payment.currency)
+
+    @admin.display(description="payment", ordering="payment")
+    def payment_link(self, obj: PaymentAttempt) -> SafeString:
+        return object_link(obj.payment)
 
 
 @admin.register(AuditLogEntry)

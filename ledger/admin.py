@@ -6,10 +6,18 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from core.admin_base import ModelAdmin, TabularInline
+from core.amounts import amount_display
 from ledger.balances import balance
 from ledger.models import Account, JournalEntry, JournalTransaction
+
+
+def money(amount: int, currency: str) -> SafeString:
+    """An amount in the currency's units (``$12.50``), never wrapped."""
+    return format_html('<span class="ll-money">{}</span>', amount_display(amount, currency))
 
 
 class ReadOnlyAdmin(ModelAdmin[Any]):
@@ -26,10 +34,22 @@ class ReadOnlyAdmin(ModelAdmin[Any]):
         return {}
 
 
-class EntryInline(TabularInline[JournalEntry, JournalTransaction]):
+class EntryAmounts:
+    """An entry's amount and running balance in the currency's units."""
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, entry: JournalEntry) -> SafeString:
+        return money(entry.amount, entry.currency)
+
+    @admin.display(description="balance after", ordering="balance_after")
+    def balance_shown(self, entry: JournalEntry) -> SafeString:
+        return money(entry.balance_after, entry.currency)
+
+
+class EntryInline(EntryAmounts, TabularInline[JournalEntry, JournalTransaction]):
     model = JournalEntry
-    fields = ["account", "direction", "amount", "currency", "sequence", "balance_after", "posted_at"]
-    readonly_fields = ["account", "direction", "amount", "currency", "sequence", "balance_after", "posted_at"]
+    fields = ["account", "direction", "amount_shown", "sequence", "balance_shown", "posted_at"]
+    readonly_fields = ["account", "direction", "amount_shown", "sequence", "balance_shown", "posted_at"]
     extra = 0
     can_delete = False
 
@@ -47,8 +67,9 @@ class AccountAdmin(ReadOnlyAdmin):
     search_fields = ["code", "merchant_id", "id"]
 
     @admin.display(description="balance")
-    def current_balance(self, account: Account) -> str:
-        return str(balance(account))
+    def current_balance(self, account: Account) -> SafeString:
+        current = balance(account)
+        return money(current.amount, current.currency)
 
 
 @admin.register(JournalTransaction)
@@ -61,8 +82,8 @@ class JournalTransactionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "transaction", "account", "direction", "amount", "currency", "sequence", "balance_after"]
+class JournalEntryAdmin(EntryAmounts, ReadOnlyAdmin):
+    list_display = ["id", "transaction", "account", "direction", "amount_shown", "sequence", "balance_shown"]
     list_filter = ["currency", "direction"]
     search_fields = ["account__code", "transaction__reference", "merchant_id"]
     list_select_related = ["transaction", "account"]

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from core.admin_base import ModelAdmin, TabularInline
+from core.amounts import amount_display
 from core.errors import LedgerlineError
 from ledger.admin import ReadOnlyAdmin
 from payments.connectors.registry import connector_names
@@ -131,6 +132,16 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         raise PermissionDenied
 
 
+def _shown(amount: int | None, currency: str) -> str:
+    if amount is None:
+        return "—"
+    return amount_display(amount, currency) if currency else f"{amount} (minor units)"
+
+
+def _pair(theirs: int | None, their_currency: str, ours: int | None, our_currency: str) -> str:
+    return f"{_shown(theirs, their_currency)} / {_shown(ours, our_currency)}"
+
+
 class AgeFilter(admin.SimpleListFilter):
     title = "age"
     parameter_name = "age"
@@ -205,16 +216,12 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "kind",
-        "connector",
         "status",
-        "resolution",
+        "connector",
         "provider_reference",
         "payment_id",
-        "currency",
-        "settlement_amount",
-        "our_amount",
-        "settlement_fee",
-        "our_fee",
+        "amounts",
+        "fees",
         "age",
     )
     list_filter = ("status", "kind", "connector", AgeFilter)
@@ -225,6 +232,24 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
         _resolution_action(action)
         for action in (Resolution.MATCHED_MANUALLY, Resolution.WRITTEN_OFF, Resolution.REFUNDED, Resolution.FULFILLED)
     ]
+
+    @admin.display(description="amount: settlement / ours")
+    def amounts(self, discrepancy: Discrepancy) -> str:
+        return _pair(
+            discrepancy.settlement_amount,
+            discrepancy.currency,
+            discrepancy.our_amount,
+            discrepancy.our_currency or discrepancy.currency,
+        )
+
+    @admin.display(description="fee: settlement / ours")
+    def fees(self, discrepancy: Discrepancy) -> str:
+        return _pair(
+            discrepancy.settlement_fee,
+            discrepancy.currency,
+            discrepancy.our_fee,
+            discrepancy.our_currency or discrepancy.currency,
+        )
 
     @admin.display(description="age", ordering="created")
     def age(self, discrepancy: Discrepancy) -> str:

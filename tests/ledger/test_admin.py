@@ -42,4 +42,4 @@ def test_nothing_can_be_added_changed_or_deleted(superuser_client, model):
 
 def test_the_account_list_shows_balances(superuser_client):
     response = superuser_client.get("/admin/ledger/account/")
-    assert b"1000 usd" in response.content
+    assert "$10.00" in response.content.decode()  # 1000 minor units of USD, in dollars
