@@ -384,7 +384,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ledgerline <no-reply
 BALANCE_PENDING_SECONDS: int = env.int("BALANCE_PENDING_SECONDS", default=2 * 24 * 3600)
 # The simulated bank: a payout in transit is paid this long after it was sent.
 PAYOUT_TRANSIT_SECONDS: int = env.int("PAYOUT_TRANSIT_SECONDS", default=24 * 3600)
-# The largest refund a member of the Support group may issue from the back office (minor units, any currency).
+# What a member of the Support group may refund of one payment in total from the back office (minor units of the
+# payment's currency): a running total of the payment's back-office refunds, checked under its row lock.
 BACKOFFICE_SUPPORT_REFUND_LIMIT: int = env.int("BACKOFFICE_SUPPORT_REFUND_LIMIT", default=50_000)
 # The back office (django-unfold): Ledgerline's name, colour, navigation and search box live in backoffice.site.
 UNFOLD: dict[str, Any] = {

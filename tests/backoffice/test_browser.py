@@ -123,9 +123,9 @@ def test_refunding_12_50_of_a_usd_payment_posts_1250_minor_units(api, sandbox, a
     assert "$12.50 (1250 minor units of USD)" in confirm
     assert re.search(r"Refundable after this refund\s+\$7\.50", confirm)
     assert not Refund.objects.exists()  # nothing happens before the confirmation
-    screenshot(agent, "refund-confirmation")
 
-    assert agent.evaluate("document.activeElement.id") == "confirm-submit"
+    agent.wait_for_function("document.activeElement?.id === 'confirm-submit'")  # autofocus: Enter confirms
+    screenshot(agent, "refund-confirmation")
     agent.keyboard.press("Enter")
     agent.wait_for_selector(".messagelist")
     assert "of $12.50 (1250 minor units of USD) created" in agent.inner_text(".messagelist")
@@ -198,6 +198,13 @@ def test_the_payments_list_shows_status_and_amount_at_1400px_without_horizontal_
     assert any("succeeded" in row and "¥125,000" in row and "northwind outfitters" in row for row in rows)
     assert any("failed" in row and "$32.00" in row for row in rows)
     assert any("requires capture" in row and "$150.00" in row for row in rows)
+
+    # Dark, as the system asks (unfold's theme switch in the user menu overrides it per person).
+    agent.emulate_media(color_scheme="dark")
+    agent.reload()
+    agent.wait_for_selector("#result_list")
+    assert "dark" in agent.evaluate("document.documentElement.className")
+    screenshot(agent, "payments-list-dark")
 
 
 def test_the_payment_page_puts_status_amounts_actions_and_timeline_first(api, sandbox, agent):
