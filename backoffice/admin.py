@@ -230,16 +230,35 @@ class PayoutAdmin(_ReadOnly):
         return status_badge("payout", obj.status)
 
     @admin.action(description="Mark as failed / returned by the bank (re-credits the balance)")
-    def mark_returned(self, request: HttpRequest, queryset: QuerySet[Payout]) -> None:
-        for payout in queryset:
+    def mark_returned(self, request: HttpRequest, queryset: QuerySet[Payout]) -> HttpResponse | None:
+        payouts = list(queryset.order_by("id"))
+        if request.POST.get("confirm") != "yes":
+            return confirmation(
+                request,
+                self.admin_site,
+                title=f"Mark {len(payouts)} payout(s) returned by the bank?",
+                facts=[
+                    (
+                        payout.id,
+                        f"{amount_display(payout.amount, payout.currency)} ({payout.amount} minor units of "
+                        f"{payout.currency.upper()}) back to {payout.merchant.name}'s available balance",
+                    )
+                    for payout in payouts
+                ],
+                action_url=reverse("admin:payments_payout_changelist"),
+                back_url=reverse("admin:payments_payout_changelist"),
+                submit="Mark returned and re-credit",
+                danger=True,
+            )
+        for payout in payouts:
             try:
                 services.backoffice_payout_fail(user=request.user, payout=payout)
             except services.BackofficeActionError as exc:
                 self.message_user(request, f"{payout.id}: {exc}", level=messages.ERROR)
             else:
-                self.message_user(
-                    request, f"{payout.id} marked failed: {amount_display(payout.amount, payout.currency)} re-credited."
-                )
+                shown = amount_display(payout.amount, payout.currency)
+                self.message_user(request, f"{payout.id} marked failed: {shown} re-credited.")
+        return None
 
 
 admin.site.unregister(PaymentAttempt)

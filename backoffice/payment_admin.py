@@ -74,7 +74,12 @@ def confirmation(
 ) -> TemplateResponse:
     """The page between a money action's form and the action: what will happen, in both units; Confirm re-posts
     the same fields (and the same one-time form token) with ``confirm=yes``."""
-    fields = {key: value for key, value in request.POST.items() if key not in ("csrfmiddlewaretoken", "confirm")}
+    fields = [
+        (key, value)
+        for key, values in request.POST.lists()
+        if key not in ("csrfmiddlewaretoken", "confirm")
+        for value in values
+    ]
     context = {
         **admin_site.each_context(request),
         "title": title,

@@ -125,9 +125,13 @@ def test_finance_marks_a_returned_payout_failed_and_the_balance_is_recredited(ap
     with override_settings(BALANCE_PENDING_SECONDS=0):
         funds_release_due()
     payout_id = api.post("/v1/payouts", {"amount": 1000, "currency": "usd"}).json()["id"]
-    support.post("/admin/payments/payout/", {"action": "mark_returned", "_selected_action": [payout_id]})
+    returned = {"action": "mark_returned", "_selected_action": [payout_id], "confirm": "yes"}
+    support.post("/admin/payments/payout/", returned)
     assert Payout.objects.get(pk=payout_id).status == "pending"
-    finance.post("/admin/payments/payout/", {"action": "mark_returned", "_selected_action": [payout_id]})
+    asked = finance.post("/admin/payments/payout/", {"action": "mark_returned", "_selected_action": [payout_id]})
+    assert "$10.00 (1000 minor units of USD) back to" in asked.content.decode()
+    assert Payout.objects.get(pk=payout_id).status == "pending"  # nothing before the confirmation
+    finance.post("/admin/payments/payout/", returned)
     assert Payout.objects.get(pk=payout_id).status == "failed"
     assert api.get("/v1/balance").json()["available"][0]["amount"] == 1912
     assert AuditLogEntry.objects.get(action="payout.fail").username == "fay"
