@@ -16,7 +16,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from backoffice import auth_admin, payment_admin, services  # noqa: F401 (auth_admin: imported for its registrations)
@@ -28,8 +27,8 @@ from backoffice.filters import (
     connector_filter,
 )
 from backoffice.models import AuditLogEntry
-from backoffice.payment_admin import confirmation, form_token, run_action
-from backoffice.presentation import deadline, money, object_link, status_badge
+from backoffice.payment_admin import confirmation, confirmed_action, form_token, run_action
+from backoffice.presentation import both_forms, deadline, id_cell, money, object_link, status_badge
 from core.admin_base import ModelAdmin
 from core.amounts import amount_display
 from payments.admin import NeedsReviewFilter, PaymentAttemptAdmin
@@ -95,7 +94,7 @@ class DisputeAdmin(_ReadOnly):
 
     @admin.display(description="dispute · reason", ordering="id")
     def dispute(self, obj: Dispute) -> SafeString:
-        return format_html('<span class="ll-id">{}</span><br><span class="ll-muted">{}</span>', obj.id, obj.reason)
+        return id_cell(obj.id, obj.reason)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Dispute) -> SafeString:
@@ -157,33 +156,23 @@ class DisputeAdmin(_ReadOnly):
 
     def accept_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         dispute, url = self._dispute(request, object_id)
-        if request.method == "POST" and request.POST.get("confirm") != "yes":
-            lost = amount_display(dispute.amount + dispute.fee, dispute.currency)
-            return confirmation(
-                request,
-                self.admin_site,
-                title=f"Accept dispute {dispute.id}?",
-                facts=[
-                    (
-                        "The chargeback stands",
-                        f"{amount_display(dispute.amount, dispute.currency)} "
-                        f"({dispute.amount} minor units of {dispute.currency.upper()})",
-                    ),
-                    ("Dispute fee", amount_display(dispute.fee, dispute.currency)),
-                    ("The merchant does not get back", lost),
-                    ("Note for the audit log", request.POST.get("note", "") or "—"),
-                ],
-                action_url=reverse("admin:dispute_accept", args=[quote(dispute.pk)]),
-                back_url=url,
-                submit="Accept the dispute",
-                danger=True,
-            )
-        note, token = request.POST.get("note", ""), request.POST.get("form_token")
-        return run_action(
+        return confirmed_action(
             request,
-            url,
-            lambda: services.backoffice_dispute_accept(user=request.user, dispute=dispute, note=note, form_token=token),
-            "Dispute accepted.",
+            self.admin_site,
+            url=url,
+            action_url=reverse("admin:dispute_accept", args=[quote(dispute.pk)]),
+            title=f"Accept dispute {dispute.id}?",
+            facts=[
+                ("The chargeback stands", both_forms(dispute.amount, dispute.currency)),
+                ("Dispute fee", amount_display(dispute.fee, dispute.currency)),
+                ("The merchant does not get back", amount_display(dispute.amount + dispute.fee, dispute.currency)),
+            ],
+            submit="Accept the dispute",
+            run=lambda note, token: services.backoffice_dispute_accept(
+                user=request.user, dispute=dispute, note=note, form_token=token
+            ),
+            done="Dispute accepted.",
+            danger=True,
         )
 
 
@@ -238,11 +227,7 @@ class PayoutAdmin(_ReadOnly):
                 self.admin_site,
                 title=f"Mark {len(payouts)} payout(s) returned by the bank?",
                 facts=[
-                    (
-                        payout.id,
-                        f"{amount_display(payout.amount, payout.currency)} ({payout.amount} minor units of "
-                        f"{payout.currency.upper()}) back to {payout.merchant.name}'s available balance",
-                    )
+                    (payout.id, f"{both_forms(payout.amount, payout.currency)} back to {payout.merchant.name}")
                     for payout in payouts
                 ],
                 action_url=reverse("admin:payments_payout_changelist"),
@@ -293,7 +278,7 @@ class SupportAttemptAdmin(PaymentAttemptAdmin):
 
     @admin.display(description="attempt · operation", ordering="id")
     def attempt(self, obj: PaymentAttempt) -> SafeString:
-        return format_html('<span class="ll-id">{}</span><br><span class="ll-muted">{}</span>', obj.id, obj.operation)
+        return id_cell(obj.id, obj.operation)
 
     @admin.display(description="outcome", ordering="outcome")
     def outcome_badge(self, obj: PaymentAttempt) -> SafeString:

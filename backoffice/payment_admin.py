@@ -27,7 +27,7 @@ from django.utils.safestring import SafeString
 from backoffice import selectors, services
 from backoffice.filters import AutocompleteSelectFilter, ChoicesDropdownFilter, RangeDateTimeFilter, connector_filter
 from backoffice.payment_page import payment_related, payment_timeline
-from backoffice.presentation import money, object_link, payment_method, status_badge
+from backoffice.presentation import both_forms, id_cell, money, object_link, payment_method, status_badge
 from core.amounts import AmountFormatError, amount_display, amount_parse
 from payments.admin import PaymentAdmin
 from payments.enums import PaymentStatus, RefundReason
@@ -93,8 +93,35 @@ def confirmation(
     return TemplateResponse(request, CONFIRM_TEMPLATE, context)
 
 
-def _both(amount: int, currency: str) -> str:
-    return f"{amount_display(amount, currency)} ({amount} minor units of {currency.upper()})"
+def confirmed_action(
+    request: HttpRequest,
+    admin_site: admin.AdminSite,
+    *,
+    url: str,
+    action_url: str,
+    title: str,
+    facts: list[tuple[str, str]],
+    submit: str,
+    run: Callable[[str, str | None], object],
+    done: str,
+    danger: bool = False,
+) -> HttpResponse:
+    """A money action with a note for the audit log: asks for the confirmation first, then runs ``run(note,
+    form_token)`` and reports its outcome on the object's page."""
+    note, token = request.POST.get("note", ""), request.POST.get("form_token")
+    if request.method == "POST" and request.POST.get("confirm") != "yes":
+        facts = [*facts, ("Note for the audit log", note or "—")]
+        return confirmation(
+            request,
+            admin_site,
+            title=title,
+            facts=facts,
+            action_url=action_url,
+            back_url=url,
+            submit=submit,
+            danger=danger,
+        )
+    return run_action(request, url, lambda: run(note, token), done)
 
 
 admin.site.unregister(Payment)
@@ -130,12 +157,7 @@ class SupportPaymentAdmin(PaymentAdmin):
     @admin.display(description="payment · created", ordering="id")  # ids are time-ordered: by id is by creation
     def payment_id(self, obj: Payment) -> SafeString:
         created = f"{timezone.localtime(obj.created):%d %b %Y %H:%M}"
-        return format_html(
-            '<span class="ll-id">{}</span><br><span class="ll-muted ll-nowrap">{}{}</span>',
-            obj.id,
-            created,
-            "" if obj.livemode else " · test",
-        )
+        return id_cell(obj.id, created if obj.livemode else f"{created} · test")
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Payment) -> SafeString:
@@ -261,7 +283,7 @@ class SupportPaymentAdmin(PaymentAdmin):
             )
         except services.BackofficeActionError as exc:
             return report(request, url, exc, "")
-        shown = _both(refund.amount, refund.currency)
+        shown = both_forms(refund.amount, refund.currency)
         return report(request, url, None, f"Refund {refund.id} of {shown} created; the provider is being asked.")
 
     def refund_confirmation(self, request: HttpRequest, payment: Payment, amount: int | None, url: str) -> HttpResponse:
@@ -277,7 +299,7 @@ class SupportPaymentAdmin(PaymentAdmin):
             self.admin_site,
             title=f"Refund {amount_display(amount, payment.currency)} of {payment.id}?",
             facts=[
-                ("Refund", _both(amount, payment.currency)),
+                ("Refund", both_forms(amount, payment.currency)),
                 ("Refundable now", amount_display(refundable, payment.currency)),
                 ("Refundable after this refund", amount_display(refundable - amount, payment.currency)),
                 ("To", self.method_text(payment)),
@@ -291,51 +313,38 @@ class SupportPaymentAdmin(PaymentAdmin):
 
     def capture_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         payment, url = self._payment(request, object_id)
-        if request.method == "POST" and request.POST.get("confirm") != "yes":
-            return confirmation(
-                request,
-                self.admin_site,
-                title=f"Capture {amount_display(payment.amount, payment.currency)} of {payment.id}?",
-                facts=[
-                    ("Capture", _both(payment.amount, payment.currency)),
-                    ("From", self.method_text(payment)),
-                    ("Note for the audit log", request.POST.get("note", "") or "—"),
-                ],
-                action_url=reverse("admin:payment_capture", args=[quote(payment.pk)]),
-                back_url=url,
-                submit=f"Capture {amount_display(payment.amount, payment.currency)}",
-            )
-        note, token = request.POST.get("note", ""), request.POST.get("form_token")
-        return run_action(
+        return confirmed_action(
             request,
-            url,
-            lambda: services.backoffice_capture(user=request.user, payment=payment, note=note, form_token=token),
-            "Capture requested.",
+            self.admin_site,
+            url=url,
+            action_url=reverse("admin:payment_capture", args=[quote(payment.pk)]),
+            title=f"Capture {amount_display(payment.amount, payment.currency)} of {payment.id}?",
+            facts=[("Capture", both_forms(payment.amount, payment.currency)), ("From", self.method_text(payment))],
+            submit=f"Capture {amount_display(payment.amount, payment.currency)}",
+            run=lambda note, token: services.backoffice_capture(
+                user=request.user, payment=payment, note=note, form_token=token
+            ),
+            done="Capture requested.",
         )
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         payment, url = self._payment(request, object_id)
-        if request.method == "POST" and request.POST.get("confirm") != "yes":
-            return confirmation(
-                request,
-                self.admin_site,
-                title=f"Cancel {payment.id}?",
-                facts=[
-                    ("Authorization released", _both(payment.amount, payment.currency)),
-                    ("Charged to the customer", amount_display(0, payment.currency)),
-                    ("Note for the audit log", request.POST.get("note", "") or "—"),
-                ],
-                action_url=reverse("admin:payment_cancel", args=[quote(payment.pk)]),
-                back_url=url,
-                submit="Cancel the payment",
-                danger=True,
-            )
-        note, token = request.POST.get("note", ""), request.POST.get("form_token")
-        return run_action(
+        return confirmed_action(
             request,
-            url,
-            lambda: services.backoffice_cancel(user=request.user, payment=payment, note=note, form_token=token),
-            "Payment canceled.",
+            self.admin_site,
+            url=url,
+            action_url=reverse("admin:payment_cancel", args=[quote(payment.pk)]),
+            title=f"Cancel {payment.id}?",
+            facts=[
+                ("Authorization released", both_forms(payment.amount, payment.currency)),
+                ("Charged to the customer", amount_display(0, payment.currency)),
+            ],
+            submit="Cancel the payment",
+            run=lambda note, token: services.backoffice_cancel(
+                user=request.user, payment=payment, note=note, form_token=token
+            ),
+            done="Payment canceled.",
+            danger=True,
         )
 
     def resolve_attempt_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

@@ -55,6 +55,16 @@ def money(amount: int | None, currency: str) -> SafeString:
     return format_html('<span class="ll-money">{}</span>', amount_display(amount, currency))
 
 
+def both_forms(amount: int, currency: str) -> str:
+    """``$12.50 (1250 minor units of USD)``: what a confirmation states before money moves."""
+    return f"{amount_display(amount, currency)} ({amount} minor units of {currency.upper()})"
+
+
+def id_cell(object_id: str, note: str) -> SafeString:
+    """A list's first column: the object's id, and under it one muted line (when, why, what)."""
+    return format_html('<span class="ll-id">{}</span><br><span class="ll-muted ll-nowrap">{}</span>', object_id, note)
+
+
 def admin_url(obj: Model) -> str | None:
     """The admin page of ``obj``, or None where the model has none."""
     try:
