@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -134,6 +135,8 @@ class DisputeAdmin(_ReadOnly):
         return response
 
     def _dispute(self, request: HttpRequest, object_id: str) -> tuple[Dispute, str]:
+        if not request.user.has_perm("backoffice.handle_dispute"):
+            raise PermissionDenied
         dispute = get_object_or_404(Dispute.objects.select_related("merchant"), pk=unquote(object_id))
         return dispute, reverse("admin:payments_dispute_change", args=[quote(dispute.pk)])
 

@@ -15,7 +15,7 @@ from unfold.contrib.filters.admin import (
 )
 
 from backoffice.selectors import IN_DOUBT
-from payments.connectors.registry import connector_names
+from payments.selectors import connector_names
 
 __all__ = ["AutocompleteSelectFilter", "ChoicesDropdownFilter", "RangeDateTimeFilter", "connector_filter"]
 

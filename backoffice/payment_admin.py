@@ -253,18 +253,17 @@ class SupportPaymentAdmin(PaymentAdmin):
             ),
         }
 
-    def _payment(self, request: HttpRequest, object_id: str) -> tuple[Payment, str]:
-        if not self.has_view_permission(request):
+    def _payment(self, request: HttpRequest, object_id: str, permission: str) -> tuple[Payment, str]:
+        """The payment an action posts to, for someone allowed to take that action (else 403, not a message)."""
+        if not self.has_view_permission(request) or not request.user.has_perm(permission):
             raise PermissionDenied
         payment = get_object_or_404(Payment.objects.select_related("merchant"), pk=unquote(object_id))
         return payment, reverse("admin:payments_payment_change", args=[quote(payment.pk)])
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        payment, url = self._payment(request, object_id)
+        payment, url = self._payment(request, object_id, "backoffice.refund_payment")
         if request.method != "POST":
             return HttpResponseRedirect(url)
-        if not request.user.has_perm("backoffice.refund_payment"):
-            raise PermissionDenied
         typed = request.POST.get("amount", "").strip()
         try:
             amount = amount_parse(typed, payment.currency) if typed else None
@@ -312,7 +311,7 @@ class SupportPaymentAdmin(PaymentAdmin):
         )
 
     def capture_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        payment, url = self._payment(request, object_id)
+        payment, url = self._payment(request, object_id, "backoffice.capture_payment")
         return confirmed_action(
             request,
             self.admin_site,
@@ -328,7 +327,7 @@ class SupportPaymentAdmin(PaymentAdmin):
         )
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        payment, url = self._payment(request, object_id)
+        payment, url = self._payment(request, object_id, "backoffice.cancel_payment")
         return confirmed_action(
             request,
             self.admin_site,
@@ -348,7 +347,7 @@ class SupportPaymentAdmin(PaymentAdmin):
         )
 
     def resolve_attempt_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        payment, url = self._payment(request, object_id)
+        payment, url = self._payment(request, object_id, "backoffice.resolve_attempt")
         if request.method != "POST":
             return HttpResponseRedirect(url)
         attempt = get_object_or_404(PaymentAttempt, pk=request.POST.get("attempt", ""), payment=payment)

@@ -14,9 +14,15 @@ from django.db.models.functions import Concat
 
 from ledger.balances import MerchantBalances, merchant_balances
 from ledger.models import JournalTransaction
+from payments.connectors import registry
 from payments.enums import RefundStatus
 from payments.exceptions import PaymentNotFoundError
 from payments.models import Dispute, Merchant, Payment, PaymentAttempt, Payout, Refund
+
+
+def connector_names() -> list[str]:
+    """The provider connectors this deployment is configured with (the back office filters by them)."""
+    return registry.connector_names()
 
 
 def payment_get(*, merchant: Merchant, livemode: bool, payment_id: str) -> Payment:

@@ -9,7 +9,9 @@ from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from backoffice.models import AuditLogEntry, ImmutableAuditError
 from payments.models import Dispute, Payment, Payout, Refund
@@ -114,7 +116,7 @@ def test_a_refund_needs_a_note(api, sandbox, support):
 def test_finance_cannot_refund_and_support_cannot_pay_out(api, sandbox, support, finance):
     payment_id = captured_payment(api, 2000)
     assert 'id="refund-form"' not in page(finance, payment_id)
-    refund(finance, payment_id, amount="1.00", form_token="x")
+    assert refund(finance, payment_id, amount="1.00", form_token="x").status_code == 403
     assert not Refund.objects.exists()
     assert support.get("/admin/payments/payout/").status_code == 403
     assert finance.get("/admin/payments/payout/").status_code == 200
@@ -228,3 +230,20 @@ def test_nobody_edits_or_deletes_the_audit_log(api, sandbox, support, superuser)
     with pytest.raises(ImmutableAuditError):
         AuditLogEntry.objects.all().delete()
     AuditLogEntry.objects.get(reason="customer asked")
+
+
+def test_the_payment_page_costs_the_same_queries_however_long_its_history(api, sandbox, support):
+    payment_id = captured_payment(api, 5000, customer_email="same@example.com")
+    captured_payment(api, 1000, customer_email="same@example.com")
+    refund(support, payment_id, amount="1.00")
+    drain()
+    with CaptureQueriesContext(connection) as short:
+        page(support, payment_id)
+    for _ in range(3):
+        refund(support, payment_id, amount="1.00")
+        captured_payment(api, 1000, customer_email="same@example.com")
+    drain()
+    with CaptureQueriesContext(connection) as long:
+        html = page(support, payment_id)
+    assert html.count("re_") > 4  # the refunds are on the page
+    assert len(long.captured_queries) == len(short.captured_queries)
