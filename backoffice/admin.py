@@ -51,7 +51,9 @@ class _ReadOnly(ModelAdmin[Any]):
     list_filter_submit = True
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in self.model._meta.fields]
+        fields = [field.name for field in self.model._meta.fields]
+        # An object that carries money shows it first in the currency's units; the stored fields follow.
+        return ["amount_shown", *fields] if "amount" in fields and "currency" in fields else fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

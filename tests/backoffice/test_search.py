@@ -38,6 +38,7 @@ def test_our_ids_open_their_object_whatever_their_case(api, sandbox, support):
     assert opens(support, payment_id) == page_of("payment", payment_id)
     assert opens(support, f"  {payment_id.lower()} ") == page_of("payment", payment_id)
     assert opens(support, refund_id) == page_of("refund", refund_id)
+    assert "$5.00" in support.get(page_of("refund", refund_id)).content.decode()  # its amount in dollars
     assert opens(support, attempt_id) == page_of("paymentattempt", attempt_id)
     assert opens(support, api.merchant.id) == page_of("merchant", api.merchant.id)
 
