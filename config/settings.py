@@ -308,6 +308,10 @@ PSP_WORKER_CONCURRENCY: int = env.int("PSP_WORKER_CONCURRENCY", default=2)
 # Keys the HMACs of card numbers (card.fingerprint) and of idempotent request bodies. Changing it changes every
 # card fingerprint, so production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
 LEDGERLINE_FINGERPRINT_SECRET: str = env.str("LEDGERLINE_FINGERPRINT_SECRET", default=f"fingerprint:{SECRET_KEY}")
+# Keys the MAC of every journal transaction and the ledger's hash chain (ledger/seal.py). It must live outside the
+# database (the environment), so that someone who can write to the database cannot forge a row that verifies.
+# Production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
+LEDGER_SEAL_KEY: str = env.str("LEDGER_SEAL_KEY", default=f"ledger-seal:{SECRET_KEY}")
 # Idempotency keys are kept at least this long (the contract says 24 hours), then the beat task removes them.
 IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 CELERY_BEAT_SCHEDULE.update(
@@ -386,7 +390,7 @@ DISPUTE_EVIDENCE_MAX_BYTES: int = env.int("DISPUTE_EVIDENCE_MAX_BYTES", default=
 DISPUTE_EVIDENCE_CONTENT_TYPES: list[str] = ["application/pdf", "image/png", "image/jpeg"]
 CELERY_BEAT_SCHEDULE.update(
     {
-        "balances-release-due": {"task": "payments.funds_release_due", "schedule": 300.0},
+        "balances-release-due": {"task": "payments.funds_release_due", "schedule": 60.0},
         "payouts-advance-due": {"task": "payments.payouts_advance_due", "schedule": 60.0},
     }
 )

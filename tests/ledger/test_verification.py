@@ -12,7 +12,7 @@ from ledger import accounts, recipes
 from ledger.models import JournalEntry
 from ledger.tasks import verify_ledger_task
 from ledger.verification import verify_ledger
-from tests.ledger.conftest import NOW, available, force_deferred_checks, fund, usd
+from tests.ledger.conftest import NOW, available, force_deferred_checks, fund, pending, usd
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def test_a_forged_balance_is_caught(ledger):
     assert [v.check for v in verify_ledger().violations] == ["running_balance"]
 
 
-def test_a_negative_flagged_account_is_caught(ledger):
+def test_a_payout_above_earnings_is_caught(ledger):
     bank = accounts.account_get(accounts.bank_cash("usd").code)
     target = entry("payout:po_2", available("m1").code)
     tamper("UPDATE ledger_journalentry SET amount = 700, balance_after = -100 WHERE id = %s", target.id)
@@ -84,7 +84,17 @@ def test_a_negative_flagged_account_is_caught(ledger):
         bank.id,
     )
 
-    assert {v.check for v in verify_ledger().violations} == {"negative_balance"}
+    checks = {v.check for v in verify_ledger().violations}
+    # Balanced and consistent, but the merchant was paid more than it earned, and the rows are not what was posted.
+    assert checks == {"payout_exceeds_earnings", "unauthenticated_transaction"}
+
+
+def test_a_negative_pending_balance_is_caught(ledger):
+    target = entry("payment:pay_fund_m2_500:release", pending("m2").code)
+    tamper("UPDATE ledger_journalentry SET balance_after = -1 WHERE id = %s", target.id)
+
+    checks = {v.check for v in verify_ledger().violations}
+    assert {"negative_balance", "merchant_pending_negative"} <= checks
 
 
 def test_the_command_exits_non_zero_listing_each_violation(ledger, capsys):
