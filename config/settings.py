@@ -169,6 +169,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # The ledger recomputes every balance from its entries nightly; a violation is logged at ERROR.
     "ledger-verify": {"task": "ledger.verify", "schedule": crontab(hour=2, minute=30)},
+    # The hash chain over posted transactions (ledger/seal.py): incrementally, and a full pass before verifying.
+    "ledger-seal": {"task": "ledger.seal", "schedule": 10.0},
+    "ledger-seal-full": {"task": "ledger.seal", "schedule": crontab(hour=2, minute=0), "kwargs": {"full": True}},
 }
 
 # --- Auth, i18n, static --------------------------------------------------------------------------------------

@@ -178,12 +178,15 @@ def reverse(
     description: str = "",
     occurred_at: datetime | None = None,
     metadata: Mapping[str, Any] | None = None,
+    substitute: Mapping[str, AccountSpec] | None = None,
 ) -> JournalTransaction:
     """Post the exact opposite of ``original``'s entries as a new transaction that references it.
 
     Idempotent like ``post``: the default reference is ``{original.reference}:reversal``. A transaction is
-    reversed at most once (``reverses`` is unique).
+    reversed at most once (``reverses`` is unique). ``substitute`` (account code → account) sends an entry's
+    opposite to another account of the same currency: money taken from one balance given back to another.
     """
+    substitute = substitute or {}
     if isinstance(original, str):
         original = _transaction_get(original)
     reference = reference or f"{original.reference}:reversal"
@@ -192,7 +195,7 @@ def reverse(
         raise LedgerConflictError(f"{original.reference} was already reversed by {existing}", reference=reference)
     legs = [
         Leg(
-            spec_of(entry.account),
+            substitute.get(entry.account.code) or spec_of(entry.account),
             Direction.CREDIT if entry.direction == Direction.DEBIT else Direction.DEBIT,
             Money(entry.amount, entry.currency),
         )

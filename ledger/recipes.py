@@ -16,7 +16,6 @@ from django.db import transaction as db_transaction
 
 from ledger import accounts
 from ledger.accounts import AccountSpec
-from ledger.enums import Direction
 from ledger.exceptions import CurrencyMismatchError, InvalidAmountError, InvalidPostingError, TransactionNotFoundError
 from ledger.models import JournalTransaction
 from ledger.money import Money
@@ -117,27 +116,26 @@ def _merchant_debit(
 
 
 def _returned_to_merchant(
-    original: str, *, reference: str, description: str, occurred_at: datetime
+    original: str, *, reference: str, description: str, occurred_at: datetime, restore_pending: bool
 ) -> JournalTransaction:
-    """The exact opposite of ``original``, except that what it took from a payment's pending funds comes back as
-    available money: by now that payment's remaining funds may have been released, and pending must only ever hold
-    what a release will move."""
+    """The exact opposite of ``original`` when ``restore_pending`` (the payment it drew on is still pending, and the
+    caller puts the amount back in its pending funds); otherwise what it took from pending comes back as available
+    money, because that payment's funds were released meanwhile and pending must only hold what a release moves."""
     source = _posted(original)
-    legs = []
-    for entry in source.entries.select_related("account").order_by("id"):
-        spec = accounts.spec_of(entry.account)
-        if entry.merchant_id and spec.code == accounts.merchant_pending(entry.merchant_id, entry.currency).code:
-            spec = accounts.merchant_available(entry.merchant_id, entry.currency)
-        opposite = Direction.CREDIT if entry.direction == Direction.DEBIT else Direction.DEBIT
-        legs.append(Leg(spec, opposite, Money(entry.amount, entry.currency)))
-    return post(
+    substitute = {}
+    if not restore_pending:
+        for merchant_id, currency in source.entries.filter(merchant_id__isnull=False).values_list(
+            "merchant_id", "currency"
+        ):
+            pending = accounts.merchant_pending(merchant_id, currency)
+            substitute[pending.code] = accounts.merchant_available(merchant_id, currency)
+    return reverse(
+        source,
         reference=reference,
-        entries=legs,
         description=description,
         occurred_at=occurred_at,
-        source_type=source.source_type,
-        source_id=source.source_id,
-        metadata={**source.metadata, "returns": source.reference},
+        metadata={"payment_id": source.metadata.get("payment_id"), "restored_pending": restore_pending},
+        substitute=substitute,
     )
 
 
@@ -227,13 +225,14 @@ def refund_created(
     )
 
 
-def refund_failed(*, refund_id: str, occurred_at: datetime) -> JournalTransaction:
-    """The provider could not refund: the merchant gets the money back, as available funds."""
+def refund_failed(*, refund_id: str, occurred_at: datetime, restore_pending: bool = False) -> JournalTransaction:
+    """The provider could not refund: the merchant gets the money back (see ``_returned_to_merchant``)."""
     return _returned_to_merchant(
         f"refund:{refund_id}",
         reference=f"refund:{refund_id}:failed",
         description=f"Refund {refund_id} failed",
         occurred_at=occurred_at,
+        restore_pending=restore_pending,
     )
 
 
@@ -277,13 +276,14 @@ def chargeback_opened(
     )
 
 
-def dispute_won(*, dispute_id: str, occurred_at: datetime) -> JournalTransaction:
-    """The merchant won: the amount and the dispute fee come back, as available funds."""
+def dispute_won(*, dispute_id: str, occurred_at: datetime, restore_pending: bool = False) -> JournalTransaction:
+    """The merchant won: the amount and the dispute fee come back (see ``_returned_to_merchant``)."""
     return _returned_to_merchant(
         f"dispute:{dispute_id}:opened",
         reference=f"dispute:{dispute_id}:won",
         description=f"Dispute {dispute_id} won",
         occurred_at=occurred_at,
+        restore_pending=restore_pending,
     )
 
 

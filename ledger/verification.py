@@ -106,10 +106,10 @@ def _business_checks() -> dict[str, str]:
                       JOIN ledger_journalentry e ON e.transaction_id = t.id JOIN ledger_account a ON a.id = e.account_id
                      WHERE t.reference LIKE 'payment:%%:release' AND {pending} AND e.direction = 'debit'
                      GROUP BY t.source_id) r ON r.source_id = c.source_id
-              LEFT JOIN (SELECT {_payment_of("t.metadata")} AS payment_id, SUM(e.amount) AS drawn
+              LEFT JOIN (SELECT {_payment_of("t.metadata")} AS payment_id, SUM({_SIGNED}) AS drawn
                            FROM ledger_journaltransaction t JOIN ledger_journalentry e ON e.transaction_id = t.id
                            JOIN ledger_account a ON a.id = e.account_id
-                          WHERE t.source_type IN ('refund', 'dispute') AND {pending} AND e.direction = 'debit'
+                          WHERE t.source_type IN ('refund', 'dispute') AND {pending}
                           GROUP BY 1) d ON d.payment_id = c.source_id
              WHERE r.released + COALESCE(d.drawn, 0) > c.net ORDER BY c.source_id""",
         "release_before_due": """

@@ -73,7 +73,7 @@ def dispute_apply_provider_object(*, connector: str, obj: Mapping[str, Any]) -> 
             outcome = "dispute_created"
         status = str(obj.get("status") or "")
         if status in (DisputeStatus.WON, DisputeStatus.LOST):
-            outcome = _close(dispute, won=status == DisputeStatus.WON)
+            outcome = _close(payment, dispute, won=status == DisputeStatus.WON)
     return outcome
 
 
@@ -105,7 +105,7 @@ def _open(payment: Payment, *, connector: str, obj: Mapping[str, Any]) -> Disput
     return dispute
 
 
-def _close(dispute: Dispute, *, won: bool) -> str:
+def _close(payment: Payment, dispute: Dispute, *, won: bool) -> str:
     if dispute.status in (DisputeStatus.WON, DisputeStatus.LOST):
         return f"dispute_already_{dispute.status}"
     if dispute.status == DisputeStatus.ACCEPTED:
@@ -114,7 +114,7 @@ def _close(dispute: Dispute, *, won: bool) -> str:
     now = timezone.now()
     if won:
         dispute.mark_won()
-        funds_dispute_won_post(dispute_id=dispute.id, occurred_at=now)
+        funds_dispute_won_post(payment=payment, dispute_id=dispute.id, occurred_at=now)
     else:
         dispute.mark_lost()
     dispute.closed_at = dispute.updated = now

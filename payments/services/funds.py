@@ -11,7 +11,8 @@ The rules, each enforced where the money moves:
   what its payment still has there.
 * The release moves ``funds_pending`` to available on ``funds_available_on``, once: money already given back is
   not released again.
-* Money given back to the merchant (a refund that failed, a dispute won) comes back as available funds.
+* Money given back to the merchant (a refund that failed, a dispute won) comes back where it was taken from while
+  the payment's funds are still pending; after their release, what came from pending comes back as available.
 * Payouts never take the available balance below zero (``payments.services.payouts``), so a merchant that owes
   money, or whose money is still pending, is paid nothing.
 * The platform absorbs a loss only through ``funds_write_off``: a person, a reason, an amount no larger than what
@@ -23,6 +24,7 @@ Every function here runs under the payment's row lock (the caller's transaction)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -106,9 +108,29 @@ def funds_refund_post(
     )
 
 
-def funds_refund_failed_post(*, refund_id: str, occurred_at: datetime) -> JournalTransaction:
-    """The provider did not refund: the merchant has the money back, available."""
-    return ledger_recipes.refund_failed(refund_id=refund_id, occurred_at=occurred_at)
+def _given_back(payment: Payment, original: str, give_back: Callable[[bool], JournalTransaction]) -> JournalTransaction:
+    """Gives the merchant back what ``original`` took, once; what it drew on the payment's pending funds goes back
+    there if they are still pending."""
+    restore = payment.funds_released_at is None
+    if JournalTransaction.objects.filter(reverses__reference=original).exists():
+        return give_back(restore)  # already given back: the ledger returns that posting
+    txn = give_back(restore)
+    drawn = int(JournalTransaction.objects.get(reference=original).metadata.get("from_pending", 0))
+    if restore and drawn:
+        payment.funds_pending += drawn
+        Payment.objects.filter(pk=payment.pk).update(funds_pending=F("funds_pending") + drawn)
+    return txn
+
+
+def funds_refund_failed_post(*, payment: Payment, refund_id: str, occurred_at: datetime) -> JournalTransaction:
+    """The provider did not refund: the merchant has the money back."""
+    return _given_back(
+        payment,
+        f"refund:{refund_id}",
+        lambda restore: ledger_recipes.refund_failed(
+            refund_id=refund_id, occurred_at=occurred_at, restore_pending=restore
+        ),
+    )
 
 
 def funds_chargeback_post(
@@ -139,9 +161,15 @@ def funds_chargeback_post(
     )
 
 
-def funds_dispute_won_post(*, dispute_id: str, occurred_at: datetime) -> JournalTransaction:
-    """The merchant won: amount and fee back, available."""
-    return ledger_recipes.dispute_won(dispute_id=dispute_id, occurred_at=occurred_at)
+def funds_dispute_won_post(*, payment: Payment, dispute_id: str, occurred_at: datetime) -> JournalTransaction:
+    """The merchant won: amount and fee back."""
+    return _given_back(
+        payment,
+        f"dispute:{dispute_id}:opened",
+        lambda restore: ledger_recipes.dispute_won(
+            dispute_id=dispute_id, occurred_at=occurred_at, restore_pending=restore
+        ),
+    )
 
 
 def funds_release_due(*, now: datetime | None = None, limit: int = 500) -> int:

@@ -125,6 +125,6 @@ def refund_attempt_apply(
     refund.save()
     Payment.objects.filter(pk=payment.pk).update(amount_refunded=payment.amount_refunded - refund.amount)
     payment.amount_refunded -= refund.amount
-    funds_refund_failed_post(refund_id=refund.id, occurred_at=timezone.now())
+    funds_refund_failed_post(payment=payment, refund_id=refund.id, occurred_at=timezone.now())
     _refund_event(refund, EventType.REFUND_FAILED)
     return "refund_failed"
