@@ -48,10 +48,13 @@ def funds_capture_post(
     fee: int,
     occurred_at: datetime,
     provider_reference: str | None = None,
+    now: datetime | None = None,
 ) -> JournalTransaction:
     """The provider captured ``gross``: the merchant's net goes to pending until the end of the pending period,
-    counted from now (our clock, never the provider's). Posting it again returns the first posting."""
-    available_on = payment.funds_available_on or timezone.now() + timedelta(seconds=settings.BALANCE_PENDING_SECONDS)
+    counted from ``now`` (our clock, never the provider's; tests pass a controlled one). Posting it again returns
+    the first posting."""
+    now = now or timezone.now()
+    available_on = payment.funds_available_on or now + timedelta(seconds=settings.BALANCE_PENDING_SECONDS)
     txn = ledger_recipes.payment_captured(
         merchant_id=payment.merchant_id,
         connector=connector,
