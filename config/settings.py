@@ -115,14 +115,24 @@ if EMBEDDED and "DATABASE_URL" not in env:
         }
     }
 else:
+    # Two roles (core/database_roles.py): the application connects as one that owns nothing and may only append to
+    # the journal; migrations run as the owner (`manage.py migrate --database owner`), which then grants the
+    # application's role. The test shape uses both, as deploy/ensure-services.sh creates them.
     DATABASES = {
         "default": env.db_url(
             "DATABASE_URL",
-            default="postgres://postgres:postgres@127.0.0.1:5432/ledgerline" if TESTING else environ.Env.NOTSET,
+            default="postgres://ledgerline_app:ledgerline_app@127.0.0.1:5432/ledgerline"
+            if TESTING
+            else environ.Env.NOTSET,
         )
     }
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if "DATABASE_OWNER_URL" in env or TESTING:
+        DATABASES["owner"] = env.db_url(
+            "DATABASE_OWNER_URL", default="postgres://ledgerline_owner:ledgerline_owner@127.0.0.1:5432/ledgerline"
+        )
+    for database in DATABASES.values():
+        database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+        database["CONN_HEALTH_CHECKS"] = True
     if TESTING:
         # Parallel checkouts of the project on one machine must not share a test database.
         DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
