@@ -24,7 +24,7 @@ from psycopg import sql
 OWNER_ALIAS = "owner"
 
 
-def _declared(attribute: str) -> list[str]:
+def _declared(attribute: str) -> list[Any]:
     return [table for config in apps.get_app_configs() for table in getattr(config, attribute, ())]
 
 
