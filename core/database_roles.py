@@ -4,8 +4,8 @@ The application's role may read and write what the product writes, but on the ta
 (``AppConfig.append_only_tables``: the ledger's journal, seals and checkpoints, the back office's audit log) it may
 only ``SELECT`` and ``INSERT``; on the tables it only locks (``AppConfig.locked_tables``: ledger accounts) it may
 update one harmless column, which ``SELECT … FOR UPDATE`` requires. Not owning the tables, it cannot ``ALTER TABLE
-… DISABLE TRIGGER``; not being a superuser, it cannot ``SET session_replication_role``. docs/operations.md (the
-database section) shows how a deployment creates both roles.
+… DISABLE TRIGGER``; not being a superuser, it cannot ``SET session_replication_role``. The README's "Running in
+production" section shows how a deployment creates both roles.
 
 ``manage.py migrate --database owner`` (with ``DATABASE_OWNER_URL`` set) grants the application's role what it
 needs after every migration, so tables added later are covered too.
