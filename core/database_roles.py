@@ -13,9 +13,10 @@ needs after every migration, so tables added later are covered too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from django.apps import apps
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.db import connections
@@ -56,8 +57,13 @@ def grant_after_migrate(*, using: str, **kwargs: Any) -> None:
 
 
 @register(Tags.database)
-def check_application_role(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """``check --database default`` in production: the application's role is no superuser and owns no journal."""
+def check_application_role(
+    app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """``check --database default`` in production: the application's role is no superuser and owns no journal.
+    (Database checks run only when asked for a database, like Django's own.)"""
+    if not databases or "default" not in databases:
+        return []
     if not settings.PRODUCTION or connections["default"].vendor != "postgresql":
         return []
     with connections["default"].cursor() as cursor:
