@@ -104,14 +104,24 @@ def celery_worker_process(worker_env: dict[str, str], tmp_path_factory: pytest.T
     )
     try:
         processes.wait_until(
-            lambda: ping.delay("ready").get(timeout=5)["pong"] == "ready",
-            timeout=60,
+            lambda: _pong(ping),
+            timeout=120,
             what="celery worker",
             log=log,
         )
         yield log
     finally:
         processes.stop(proc)
+
+
+def _pong(ping: Any) -> bool:
+    """A worker still booting (slowly, on a loaded machine) leaves the first pings unanswered: ask again."""
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    try:
+        return bool(ping.delay("ready").get(timeout=5)["pong"] == "ready")
+    except CeleryTimeout:
+        return False
 
 
 def json_lines(text: str) -> list[dict[str, object]]:
