@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import BigIntegerField, Case, Exists, F, Min, OuterRef, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Concat
+from django.db.models import BigIntegerField, Case, F, Min, Q, QuerySet, Sum, When
 
 from ledger.balances import MerchantBalances, merchant_balances
 from ledger.models import JournalTransaction
@@ -110,31 +109,26 @@ def balance_transaction_type(reference: str, source_type: str) -> str:
     for suffix, kind in _TYPES:
         if reference.endswith(suffix):
             return f"{source_type}_failure" if kind == "failure" else kind
-    return source_type or "adjustment"
+    if source_type in ("refund", "payout"):
+        return source_type
+    return "adjustment"  # write-offs and reconciliation's corrections
 
 
 def balance_transaction_list(*, merchant: Merchant) -> QuerySet[JournalTransaction]:
     """Every ledger transaction that moved the merchant's money, newest first, with its net effect on the merchant
-    (``net``) and, for payments, whether its funds were released (``released``): one query per page. The internal
-    pending → available transfers are left out; they show as the payment's ``status``."""
+    (``net``): one query per page. The internal pending → available transfers are left out; each transaction's
+    stored ``available_on`` says when its money is (or was) available."""
     mine = Q(entries__merchant_id=merchant.id)
     signed = Case(
         When(entries__direction="credit", then=F("entries__amount")),
         default=-F("entries__amount"),
         output_field=BigIntegerField(),
     )
-    released = JournalTransaction.objects.filter(
-        reference=Concat(Value("payment:"), OuterRef("source_id"), Value(":release"))
-    )
     transactions: QuerySet[JournalTransaction] = (
         JournalTransaction.objects.filter(mine)
         .exclude(reference__endswith=":release")
-        .annotate(
-            net=Sum(signed, filter=mine),
-            currency=Min("entries__currency", filter=mine),
-            released=Exists(released),
-        )
-        .only("id", "reference", "source_type", "source_id", "occurred_at", "metadata", "description")
+        .annotate(net=Sum(signed, filter=mine), currency=Min("entries__currency", filter=mine))
+        .only("id", "reference", "source_type", "source_id", "occurred_at", "available_on", "metadata", "description")
     )
     return transactions
 

@@ -82,6 +82,12 @@ class Payment(FSMModelMixin, models.Model):
     failure_message = models.CharField(max_length=500, blank=True)
     cancellation_reason = models.CharField(max_length=32, choices=CancellationReason.choices, blank=True)
     disputed = models.BooleanField(default=False)
+    # The merchant's money from this payment while it waits in the pending balance (payments.services.funds): set
+    # to the captured net at capture, reduced by what its refunds and disputes draw on it, moved to available (and
+    # set to zero) by its release on ``funds_available_on``. Only ever changed under the payment's row lock.
+    funds_pending = models.BigIntegerField(default=0)
+    funds_available_on = models.DateTimeField(null=True, blank=True)
+    funds_released_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(db_default=Now(), editable=False)
     updated = models.DateTimeField(db_default=Now())
 
@@ -104,6 +110,12 @@ class Payment(FSMModelMixin, models.Model):
             models.Index(Upper("customer_email"), name="payment_customer_email", condition=~Q(customer_email="")),
             models.Index(Upper("upi_vpa"), name="payment_upi_vpa", condition=~Q(upi_vpa="")),
             models.Index(fields=["upi_rrn"], name="payment_upi_rrn", condition=~Q(upi_rrn="")),
+            # The release task's queue: captured payments whose funds still wait.
+            models.Index(
+                fields=["funds_available_on"],
+                name="payment_funds_due",
+                condition=Q(funds_released_at__isnull=True, funds_available_on__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
@@ -120,6 +132,7 @@ class Payment(FSMModelMixin, models.Model):
                 condition=Q(payment_method_type__in=PaymentMethodType.values), name="payment_method_type_valid"
             ),
             models.CheckConstraint(condition=Q(card_last4__regex=r"^([0-9]{4})?$"), name="payment_card_last4_digits"),
+            models.CheckConstraint(condition=Q(funds_pending__gte=0), name="payment_funds_pending_not_negative"),
         ]
 
     def __str__(self) -> str:

@@ -18,8 +18,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from ledger import recipes as ledger_recipes
-from ledger.money import Money
 from payments.connectors import registry
 from payments.connectors.base import Outcome
 from payments.connectors.sandbox_common import parse_time
@@ -27,6 +25,7 @@ from payments.enums import DisputeStatus, EventType
 from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
 from payments.models import Dispute, EvidenceFile, Merchant, Payment, PaymentAttempt
 from payments.representations import dispute_representation
+from payments.services.funds import funds_chargeback_post, funds_dispute_won_post
 from payments.services.outbox import outbox_command_add, outbox_object_event_add
 
 logger = structlog.get_logger(__name__)
@@ -74,7 +73,7 @@ def dispute_apply_provider_object(*, connector: str, obj: Mapping[str, Any]) -> 
             outcome = "dispute_created"
         status = str(obj.get("status") or "")
         if status in (DisputeStatus.WON, DisputeStatus.LOST):
-            outcome = _close(dispute, won=status == DisputeStatus.WON)
+            outcome = _close(payment, dispute, won=status == DisputeStatus.WON)
     return outcome
 
 
@@ -93,13 +92,12 @@ def _open(payment: Payment, *, connector: str, obj: Mapping[str, Any]) -> Disput
         provider_reference=str(obj["id"]),
     )
     Payment.objects.filter(pk=payment.pk).update(disputed=True, updated=timezone.now())
-    ledger_recipes.chargeback_opened(
-        merchant_id=payment.merchant_id,
-        connector=connector,
+    funds_chargeback_post(
+        payment=payment,
         dispute_id=dispute.id,
-        payment_id=payment.id,
-        amount=Money(amount, payment.currency),
-        dispute_fee=Money(dispute.fee, payment.currency),
+        connector=connector,
+        amount=amount,
+        fee=dispute.fee,
         occurred_at=parse_time(obj.get("created")) or timezone.now(),
         provider_reference=dispute.provider_reference,
     )
@@ -107,7 +105,7 @@ def _open(payment: Payment, *, connector: str, obj: Mapping[str, Any]) -> Disput
     return dispute
 
 
-def _close(dispute: Dispute, *, won: bool) -> str:
+def _close(payment: Payment, dispute: Dispute, *, won: bool) -> str:
     if dispute.status in (DisputeStatus.WON, DisputeStatus.LOST):
         return f"dispute_already_{dispute.status}"
     if dispute.status == DisputeStatus.ACCEPTED:
@@ -116,7 +114,7 @@ def _close(dispute: Dispute, *, won: bool) -> str:
     now = timezone.now()
     if won:
         dispute.mark_won()
-        ledger_recipes.dispute_won(dispute_id=dispute.id, occurred_at=now)
+        funds_dispute_won_post(payment=payment, dispute_id=dispute.id, occurred_at=now)
     else:
         dispute.mark_lost()
     dispute.closed_at = dispute.updated = now

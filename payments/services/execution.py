@@ -34,8 +34,6 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from ledger import recipes as ledger_recipes
-from ledger.money import Money
 from payments.connectors import registry
 from payments.connectors.base import (
     AuthorizeRequest,
@@ -63,6 +61,7 @@ from payments.models import MerchantPricing, Payment, PaymentAttempt
 from payments.services import payments as payment_services
 from payments.services import refunds as refund_services
 from payments.services.attempt_queue import CHECK_ATTEMPT_TASK, attempt_connector_default, attempt_enqueue
+from payments.services.funds import funds_capture_post, funds_refund_post
 
 logger = structlog.get_logger(__name__)
 
@@ -325,12 +324,11 @@ def _post_capture(
         fee = pricing_fee(
             merchant_id=payment.merchant_id, payment_method_type=payment.payment_method_type, amount=amount
         )
-    ledger_recipes.payment_captured(
-        merchant_id=payment.merchant_id,
+    funds_capture_post(
+        payment=payment,
         connector=attempt.connector,
-        payment_id=payment.id,
-        gross=Money(amount, payment.currency),
-        fee=Money(fee, payment.currency),
+        gross=amount,
+        fee=fee,
         occurred_at=result.occurred_at or timezone.now(),
         provider_reference=result.provider_reference,
     )
@@ -552,12 +550,11 @@ def _apply_refund(payment: Payment, attempt: PaymentAttempt, result: ProviderRes
         return _apply_merchant_refund(payment, attempt, result)
     if result.outcome is Outcome.SUCCEEDED:
         _close(attempt, AttemptOutcome.SUCCEEDED, result)
-        ledger_recipes.refund_created(
-            merchant_id=payment.merchant_id,
-            connector=attempt.connector,
+        funds_refund_post(
+            payment=payment,
             refund_id=attempt.id,
-            payment_id=payment.id,
-            amount=Money(attempt.amount, payment.currency),
+            connector=attempt.connector,
+            amount=attempt.amount,
             occurred_at=result.occurred_at or timezone.now(),
             provider_reference=result.provider_reference,
         )

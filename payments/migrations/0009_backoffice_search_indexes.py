@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0007_disputes'),
+        ('payments', '0008_payment_funds'),
     ]
 
     operations = [
