@@ -4,14 +4,12 @@ person may view."""
 from __future__ import annotations
 
 from django.contrib.admin.utils import quote
-from django.test import override_settings
 
 from payments.models import Dispute, Payment, Refund
-from payments.tasks import funds_release_due
 from tests.backoffice.test_payment_page import refund
 from tests.payments.execution.conftest import drain
 from tests.payments.execution.test_upi_and_webhooks import create_upi, forward
-from tests.payments.refunds.helpers import captured_payment
+from tests.payments.refunds.helpers import captured_payment, release_due
 from tests.payments.refunds.test_disputes import chargeback
 from tests.psp_sandbox import receiving
 
@@ -88,8 +86,7 @@ def test_nothing_found_says_what_can_be_searched_and_objects_one_may_not_view_st
     response = find(support, "no such thing")
     assert response.status_code == 200
     assert "Nothing you may view matches" in response.content.decode()
-    with override_settings(BALANCE_PENDING_SECONDS=0):
-        funds_release_due()
+    release_due()
     payout_id = api.post("/v1/payouts", {"amount": 100, "currency": "usd"}).json()["id"]
     hidden = find(support, payout_id)
     assert hidden.status_code == 200
