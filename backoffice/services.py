@@ -14,7 +14,7 @@ from core.errors import LedgerlineError
 from payments.models import Dispute, Payment, Payout
 from payments.services import disputes as dispute_services
 from payments.services import payments as payment_services
-from payments.services.execution import attempts_check_now, attempts_mark_reviewed
+from payments.services.attempts.review import attempts_check_now, attempts_mark_reviewed
 from payments.services.payouts import payout_fail
 from payments.services.refunds import refund_create
 

@@ -9,7 +9,8 @@ from celery import shared_task
 
 from payments.exceptions import PaymentStateError
 from payments.services import events as events_service
-from payments.services import execution, outbox_relay, provider_events, webhooks
+from payments.services import outbox_relay, provider_events, webhooks
+from payments.services.attempts import call, janitor
 from payments.services.idempotency import idempotency_keys_delete_expired
 from payments.services.payments import payment_expire, payment_ids_overdue
 
@@ -42,19 +43,19 @@ def payments_expire_overdue_task() -> int:
 @shared_task(name="payments.execute_attempt")
 def execute_attempt(attempt_id: str) -> str:
     """Sends one attempt to its provider (runs on the provider's own queue) and applies the outcome."""
-    return execution.attempt_execute(attempt_id=attempt_id)
+    return call.attempt_execute(attempt_id=attempt_id)
 
 
 @shared_task(name="payments.check_attempt")
 def check_attempt(attempt_id: str) -> str:
     """Asks the provider what became of an attempt (unknown outcome, stale claim, payer still deciding)."""
-    return execution.attempt_check(attempt_id=attempt_id)
+    return janitor.attempt_check(attempt_id=attempt_id)
 
 
 @shared_task(name="payments.attempts_janitor")
 def attempts_janitor() -> dict[str, int]:
     """Beat: hands every attempt that is due for a look to its provider's queue."""
-    found = execution.attempts_janitor()
+    found = janitor.attempts_janitor()
     if any(found.values()):
         logger.info("attempts_janitor", **found)
     return found

@@ -93,6 +93,7 @@ class AuthorizeRequest:
     token: str
     capture: bool = True
     description: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)  # the merchant's, as the provider may keep it
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,7 @@ class UpiIntentRequest:
     currency: str = "inr"
     expires_in: int = 600
     description: str = ""
-    payer_vpa: str | None = None  # sandbox: makes the payer behave like a test VPA
-    auto_approve: bool = False  # sandbox: the payer approves after a short delay (benchmarks)
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,7 @@ class UpiCollectRequest:
     currency: str = "inr"
     expires_in: int = 600
     description: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 PaymentRequest = AuthorizeRequest | UpiIntentRequest | UpiCollectRequest
@@ -151,6 +152,9 @@ class RefundRequest:
     amount: int
     currency: str
     reason: str = ""
+
+
+ProviderRequest = PaymentRequest | CaptureRequest | VoidRequest | RefundRequest
 
 
 # --- results ----------------------------------------------------------------------------------------------------

@@ -52,9 +52,14 @@ class SandboxUpiConnector(SandboxConnector):
 
     def authorize(self, request: PaymentRequest) -> ProviderResult:
         if isinstance(request, UpiIntentRequest):
-            body: dict[str, Any] = {"flow": "intent", "auto_approve": request.auto_approve}
-            if request.payer_vpa:
-                body["payer_vpa"] = request.payer_vpa
+            # The sandbox's payer is steered by the payment's metadata: a test VPA's behaviour, or approving by
+            # itself after a short delay (benchmarks). A real provider has neither.
+            body: dict[str, Any] = {
+                "flow": "intent",
+                "auto_approve": request.metadata.get("sandbox_auto_approve") == "true",
+            }
+            if request.metadata.get("sandbox_payer_vpa"):
+                body["payer_vpa"] = request.metadata["sandbox_payer_vpa"]
         elif isinstance(request, UpiCollectRequest):
             body = {"flow": "collect", "vpa": request.vpa}
         else:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from payments.connectors import registry
 from payments.connectors.base import ProviderWebhookEvent
 from payments.models import PaymentAttempt, ProviderEvent
+from payments.services.attempts.apply import attempt_result_apply
 from payments.services.outbox import outbox_command_add
 
 logger = structlog.get_logger(__name__)
@@ -64,8 +65,6 @@ def provider_event_record(*, event: ProviderWebhookEvent, body: bytes) -> Record
 
 def provider_event_apply(*, event_pk: int) -> str:
     """Applies a stored event's object to its attempt exactly as a status lookup would; safe to run twice."""
-    from payments.services.execution import attempt_result_apply
-
     row = ProviderEvent.objects.filter(pk=event_pk).first()
     if row is None:
         return "no_such_event"

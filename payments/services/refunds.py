@@ -20,7 +20,7 @@ from payments.enums import AttemptOperation, EventType, PaymentStatus, RefundSta
 from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
 from payments.models import Merchant, Payment, PaymentAttempt, Refund
 from payments.representations import refund_representation
-from payments.services.attempt_queue import attempt_connector_default, attempt_enqueue
+from payments.services.attempts.queue import attempt_connector_default, attempt_enqueue
 from payments.services.outbox import outbox_object_event_add
 
 
@@ -129,8 +129,8 @@ def refund_attempt_apply(
         return "refund_succeeded"
     refund.mark_failed(reason=failure_reason or "provider_failed")
     refund.save()
-    Payment.objects.filter(pk=payment.pk).update(amount_refunded=payment.amount_refunded - refund.amount)
     payment.amount_refunded -= refund.amount
+    payment.save(update_fields=["amount_refunded"])
     ledger_recipes.refund_failed(refund_id=refund.id, occurred_at=timezone.now())
     _refund_event(refund, EventType.REFUND_FAILED)
     return "refund_failed"

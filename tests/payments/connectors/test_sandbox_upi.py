@@ -68,7 +68,7 @@ def test_an_unanswered_intent_expires(psp):
 
 
 def test_a_deemed_success_after_expiry_is_reported_as_late_success(psp):
-    request, _ = intent(payer_vpa="deemed@upi", expires_in=300)
+    request, _ = intent(metadata={"sandbox_payer_vpa": "deemed@upi"}, expires_in=300)
     psp.advance(301)
     assert registry.connector_get("upi").status(request.reference).state is ProviderState.EXPIRED
     psp.advance(61)
