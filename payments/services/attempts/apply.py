@@ -151,15 +151,17 @@ def _evidence_problem(evidence: Evidence, attempt: PaymentAttempt) -> str:
     result, payment = evidence.result, evidence.payment
     if result.outcome in (Outcome.UNKNOWN, Outcome.NOT_SENT, Outcome.NOT_FOUND):
         return ""
-    references, amount = {attempt.id}, attempt.amount
+    references, amount, known = {attempt.id}, attempt.amount, attempt.provider_reference
     if attempt.operation in (AttemptOperation.CAPTURE, AttemptOperation.VOID):
         authorization = attempt_authorization(evidence.attempts)
         if authorization is not None:
-            # The provider reports the charge under the authorization's reference and amount.
+            # The provider reports the charge under the authorization's reference, id and amount.
             references.add(authorization.id)
-            amount = authorization.amount
+            amount, known = authorization.amount, authorization.provider_reference
     if result.reference not in references:
         return f"reference {result.reference!r} is not {attempt.id}"
+    if known and result.provider_reference and result.provider_reference != known:
+        return f"provider reference {result.provider_reference!r}, expected {known!r}"
     moves_money = result.outcome in (Outcome.SUCCEEDED, Outcome.REQUIRES_ACTION, Outcome.PENDING)
     if result.currency is None and moves_money:
         return "no currency in the provider's answer"
