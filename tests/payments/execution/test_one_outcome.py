@@ -166,3 +166,20 @@ def test_applying_a_success_takes_one_lock_and_one_save_per_row(api, sandbox):
     assert outcome == "already_applied"
     statements = [q["sql"].split()[0] for q in again.captured_queries]
     assert statements == ["BEGIN", "SELECT", "SELECT", "COMMIT"]
+
+
+def test_applying_a_capture_saves_the_capture_and_its_authorization_once_each(api, sandbox):
+    payment_id = create(api, amount=3000, capture_method="manual")
+    drain()
+    assert api.post(f"/v1/payments/{payment_id}/capture", {"amount_to_capture": 1000}).status_code == 200
+    authorization, capture = attempts(payment_id)
+    result = attempt_call(attempt_claim(attempt_id=capture.id))
+    with CaptureQueriesContext(connection) as captured:
+        assert attempt_result_apply(attempt_id=capture.id, result=result, source="call") == "captured"
+    queries = captured.captured_queries
+    assert (_locks(queries, "payments_payment"), _locks(queries, "payments_paymentattempt")) == (1, 1)
+    # The capture closed; the authorization learns the provider's fee on the charge; the payment moved already.
+    assert _statements(queries, "UPDATE", "payments_paymentattempt") == 2
+    assert _statements(queries, "UPDATE", "payments_payment") == 0
+    authorization.refresh_from_db()
+    assert authorization.fee == result.fee > 0
