@@ -24,6 +24,5 @@ def next_action_representation(action: NextAction | None) -> dict[str, Any]:
             "image_url_svg": "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode(),
             "data": action.upi_uri,
         }
-    if action.approve_url:
-        data["sandbox_approve_url"] = action.approve_url
+    data.update(action.extra)
     return data

@@ -16,7 +16,6 @@ from payments.connectors.base import (
     CaptureRequest,
     NextAction,
     Outcome,
-    PaymentMethodType,
     PaymentRequest,
     ProviderResult,
     ProviderState,
@@ -27,6 +26,7 @@ from payments.connectors.base import (
     amount_check,
 )
 from payments.connectors.sandbox_common import SandboxConnector, optional_int, parse_time, stripped
+from payments.enums import PaymentMethodType
 
 _STATES = {
     "pending": ProviderState.PENDING,
@@ -113,7 +113,7 @@ class SandboxUpiConnector(SandboxConnector):
                 type="upi_intent" if obj.get("flow", "intent") == "intent" else "upi_collect",
                 expires_at=parse_time(obj.get("expires_at")),
                 upi_uri=obj.get("upi_uri"),
-                approve_url=obj.get("approve_url"),
+                extra={"sandbox_approve_url": str(obj["approve_url"])} if obj.get("approve_url") else {},
             )
         failed = outcome is Outcome.FAILED
         amount_captured = optional_int(obj.get("amount")) if state is ProviderState.CAPTURED else 0

@@ -27,7 +27,7 @@ from django_fsm import can_proceed
 
 from core.currencies import currency_exponent, is_currency
 from core.logging import current_request_id
-from payments.cards import CardDetails
+from payments.connectors.base import CardSummary
 from payments.enums import (
     AttemptOperation,
     CancellationReason,
@@ -52,7 +52,7 @@ _MINIMUM_AMOUNTS = {"usd": 50, "eur": 50, "gbp": 30, "inr": 100, "jpy": 50, "krw
 
 @dataclass(frozen=True)
 class CardPaymentMethod:
-    card: CardDetails
+    card: CardSummary
     # The provider's token per acquirer of the card route (payments.services.card_tokens); never the number.
     tokens: Mapping[str, str] = field(default_factory=dict)
 

@@ -20,6 +20,7 @@ from payments.connectors import registry
 from payments.connectors.base import ProviderWebhookEvent
 from payments.models import PaymentAttempt, ProviderEvent
 from payments.services.attempts.apply import attempt_result_apply
+from payments.services.disputes import dispute_apply_provider_dispute
 from payments.services.outbox import outbox_command_add
 
 logger = structlog.get_logger(__name__)
@@ -78,11 +79,8 @@ def provider_event_apply(*, event_pk: int) -> str:
             outcome = attempt_result_apply(attempt_id=result.reference, result=result, source=f"webhook:{row.type}")
         else:
             outcome = "unknown_reference"
-    elif event.object_kind == "dispute":
-        from payments.services.disputes import dispute_apply_provider_object
-
-        obj = event.raw.get("data", {}).get("object", {})
-        outcome = dispute_apply_provider_object(connector=row.connector, obj=obj)
+    elif event.dispute is not None:
+        outcome = dispute_apply_provider_dispute(dispute=event.dispute)
     ProviderEvent.objects.filter(pk=row.pk, processed_at=None).update(processed_at=timezone.now(), result=outcome[:200])
     logger.info("provider_event_applied", connector=row.connector, event_id=row.event_id, type=row.type, result=outcome)
     return outcome

@@ -36,7 +36,7 @@ def test_an_intent_waits_for_the_payer_with_a_upi_uri_for_exactly_our_amount():
     assert "am=123.45" in action.upi_uri
     assert f"tr={request.reference}" in action.upi_uri
     assert action.expires_at is not None
-    assert action.approve_url.endswith("/pay")
+    assert action.extra["sandbox_approve_url"].endswith("/pay")
 
 
 def test_the_payer_approves_and_status_reports_the_money_moved_with_rrn(psp):

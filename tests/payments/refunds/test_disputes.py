@@ -8,12 +8,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
 from ledger.balances import merchant_balances
+from ledger.models import JournalTransaction
 from payments.enums import EventType
 from payments.exceptions import InvalidRequestError
 from payments.models import Dispute, OutboxMessage, Payment
 from payments.services.disputes import evidence_file_add
 from payments.tasks import funds_release_due
 from tests.payments.execution.conftest import drain
+from tests.payments.execution.test_evidence import signed
 from tests.payments.execution.test_upi_and_webhooks import forward
 from tests.payments.refunds.helpers import captured_payment
 from tests.psp_sandbox import receiving
@@ -135,3 +137,22 @@ def test_evidence_files_are_size_and_type_checked_and_referenced(api, sandbox, t
     assert api.post(f"/v1/disputes/{dispute.id}", {"evidence": {"files": ["file_nope"]}}).status_code == 400
     body = api.post(f"/v1/disputes/{dispute.id}", {"evidence": {"files": [pdf.id]}}).json()
     assert body["evidence"]["files"] == [pdf.id]
+
+
+def test_a_signed_chargeback_for_more_than_was_captured_is_flagged_and_never_posted(api, sandbox):
+    payment_id = captured_payment(api, 3000)
+    attempt = Payment.objects.get(pk=payment_id).attempts.get()
+    with receiving(sandbox) as hook:
+        opened = sandbox.control("/disputes", {"provider": "card_a", "reference": attempt.id, "amount": 1000})
+        hook.wait_for(lambda ds: any(d["event"]["type"] == "dispute.created" for d in ds))
+    event = next(
+        d["event"] for d in hook.of_type("dispute.created") if d["event"]["data"]["object"]["id"] == opened["id"]
+    )
+    event["id"] = "evt_forged_chargeback"
+    event["data"]["object"]["amount"] = 30_000
+    assert forward(signed("card_a", event)) == 200
+    assert drain() == ["payments.apply_provider_event:flagged"]
+    assert not Dispute.objects.filter(payment_id=payment_id).exists()
+    assert not JournalTransaction.objects.filter(source_type="dispute").exists()
+    attempt.refresh_from_db()
+    assert attempt.review_reason.startswith(f"evidence_mismatch (dispute {opened['id']}): amount 30000")
