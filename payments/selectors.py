@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import BigIntegerField, Case, Exists, F, Min, OuterRef, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Concat
+from django.db.models import BigIntegerField, Case, F, Min, OuterRef, Q, QuerySet, Sum, When
 
+from ledger import references
 from ledger.balances import MerchantBalances, merchant_balances
 from ledger.models import JournalTransaction
 from payments.exceptions import PaymentNotFoundError
@@ -79,20 +79,18 @@ def balance_get(*, merchant: Merchant) -> MerchantBalances:
     return merchant_balances(merchant.id)
 
 
-_TYPES = (
-    (":capture", "payment"),
-    (":release", "release"),
-    (":failed", "failure"),
-    (":opened", "dispute"),
-    (":won", "dispute_reversal"),
-)
+_TYPES = {
+    references.Flow.CAPTURE: "payment",
+    references.Flow.RELEASE: "release",
+    references.Flow.REFUND_FAILED: "refund_failure",
+    references.Flow.PAYOUT_FAILED: "payout_failure",
+    references.Flow.DISPUTE_OPENED: "dispute",
+    references.Flow.DISPUTE_WON: "dispute_reversal",
+}
 
 
 def balance_transaction_type(reference: str, source_type: str) -> str:
-    for suffix, kind in _TYPES:
-        if reference.endswith(suffix):
-            return f"{source_type}_failure" if kind == "failure" else kind
-    return source_type or "adjustment"
+    return _TYPES.get(references.reference_flow(reference)) or source_type or "adjustment"
 
 
 def balance_transaction_list(*, merchant: Merchant) -> QuerySet[JournalTransaction]:
@@ -105,16 +103,13 @@ def balance_transaction_list(*, merchant: Merchant) -> QuerySet[JournalTransacti
         default=-F("entries__amount"),
         output_field=BigIntegerField(),
     )
-    released = JournalTransaction.objects.filter(
-        reference=Concat(Value("payment:"), OuterRef("source_id"), Value(":release"))
-    )
     transactions: QuerySet[JournalTransaction] = (
-        JournalTransaction.objects.filter(mine)
-        .exclude(reference__endswith=":release")
+        references.without_releases()
+        .filter(mine)
         .annotate(
             net=Sum(signed, filter=mine),
             currency=Min("entries__currency", filter=mine),
-            released=Exists(released),
+            released=references.released(OuterRef("source_id")),
         )
         .only("id", "reference", "source_type", "source_id", "occurred_at", "metadata", "description")
     )

@@ -5,19 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Value
-from django.db.models.functions import Concat
+from django.db.models import OuterRef
 from django.utils import timezone
 
-from ledger import recipes
-from ledger.models import JournalTransaction
+from ledger import recipes, references
 from ledger.money import Money
-
-
-def _released() -> Exists:
-    return Exists(
-        JournalTransaction.objects.filter(reference=Concat(Value("payment:"), OuterRef("source_id"), Value(":release")))
-    )
 
 
 def funds_release_due(*, limit: int = 500) -> int:
@@ -25,10 +17,9 @@ def funds_release_due(*, limit: int = 500) -> int:
     (``funds_released`` posts under a deterministic reference, so a second run is a no-op)."""
     cutoff = timezone.now() - timedelta(seconds=settings.BALANCE_PENDING_SECONDS)
     due = (
-        JournalTransaction.objects.filter(
-            source_type="payment", reference__endswith=":capture", occurred_at__lte=cutoff
-        )
-        .exclude(_released())
+        references.captures()
+        .filter(occurred_at__lte=cutoff)
+        .exclude(references.released(OuterRef("source_id")))
         .order_by("occurred_at")
         .prefetch_related("entries")[:limit]
     )
