@@ -11,8 +11,8 @@ class InvalidRequestError(LedgerlineError):
     code = "parameter_invalid"
 
 
-class PaymentNotFoundError(LedgerlineError):
-    """No such payment."""
+class ResourceMissingError(LedgerlineError):
+    """No such object (or it belongs to another merchant or mode, which the caller cannot tell apart)."""
 
     status_code = 404
     code = "resource_missing"

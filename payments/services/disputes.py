@@ -23,7 +23,7 @@ from ledger.money import Money
 from payments.connectors import registry
 from payments.connectors.base import DisputeState, Outcome, ProviderDispute
 from payments.enums import AttemptOperation, DisputeStatus, EventType
-from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
+from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
 from payments.models import Dispute, EvidenceFile, Merchant, Payment, PaymentAttempt
 from payments.representations import dispute_representation
 from payments.services.outbox import outbox_command_add, outbox_object_event_add
@@ -147,7 +147,7 @@ def _lock(dispute_id: str, *, merchant: Merchant | None = None, livemode: bool =
         queryset = queryset.filter(merchant=merchant, livemode=livemode)
     dispute = queryset.first()
     if dispute is None:
-        raise PaymentNotFoundError(f"No such dispute: '{dispute_id[:64]}'.")
+        raise ResourceMissingError(f"No such dispute: '{dispute_id[:64]}'.")
     return dispute
 
 

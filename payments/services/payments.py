@@ -37,7 +37,7 @@ from payments.enums import (
     PaymentStatus,
     UpiFlow,
 )
-from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
+from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
 from payments.models import Merchant, Payment, PaymentAttempt, PaymentStateChange
 from payments.representations import payment_representation
 from payments.services.attempts.queue import attempt_connector_default, attempt_enqueue
@@ -309,7 +309,7 @@ def _lock(payment_id: str, *, merchant: Merchant | None = None, livemode: bool =
         queryset = queryset.filter(merchant=merchant, livemode=livemode)
     payment = queryset.first()
     if payment is None:
-        raise PaymentNotFoundError(f"No such payment: '{payment_id[:64]}'.")
+        raise ResourceMissingError(f"No such payment: '{payment_id[:64]}'.")
     return payment
 
 

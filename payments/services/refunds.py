@@ -17,7 +17,7 @@ from django.utils import timezone
 from ledger import recipes as ledger_recipes
 from ledger.money import Money
 from payments.enums import AttemptOperation, EventType, PaymentStatus, RefundStatus
-from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
+from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
 from payments.models import Merchant, Payment, PaymentAttempt, Refund
 from payments.representations import refund_representation
 from payments.services.attempts.queue import attempt_connector_default, attempt_enqueue
@@ -57,7 +57,7 @@ def refund_create(
             .first()
         )
         if payment is None:
-            raise PaymentNotFoundError(f"No such payment: '{payment_id[:64]}'.", param="payment")
+            raise ResourceMissingError(f"No such payment: '{payment_id[:64]}'.", param="payment")
         if payment.status != PaymentStatus.SUCCEEDED or payment.amount_captured == 0:
             raise PaymentStateError(
                 f"You cannot refund this payment because it has a status of {payment.status}.", param="payment"
