@@ -330,7 +330,7 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
-# --- Payment execution ---------------------------------------------------------------------------------------
+# --- Payment attempts (the executor) -------------------------------------------------------------------------
 # A claimed attempt whose worker has said nothing for this long is presumed dead; the janitor asks the provider.
 PSP_ATTEMPT_STALE_SECONDS: float = env.float("PSP_ATTEMPT_STALE_SECONDS", default=PSP_READ_TIMEOUT * 3 + 30)
 # When the janitor asks the provider again about an attempt whose outcome is unknown (seconds after the call,

@@ -40,7 +40,7 @@ from payments.enums import (
 from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
 from payments.models import Merchant, Payment, PaymentAttempt, PaymentStateChange
 from payments.representations import payment_representation
-from payments.services.attempts.queue import attempt_connector_default, attempt_enqueue
+from payments.services.attempts.queue import attempt_start
 from payments.services.outbox import outbox_event_add
 from payments.upi import UPI_EXPIRES_IN_DEFAULT, UPI_EXPIRES_IN_MAX, UPI_EXPIRES_IN_MIN
 
@@ -171,7 +171,7 @@ def payment_create(
             return payment
         payment.confirm()
         payment.save(force_insert=True)
-        attempt = _attempt_start(payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount)
+        attempt = attempt_start(payment=payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount)
         PaymentStateChange.objects.bulk_create(
             [
                 _history_row(
@@ -190,7 +190,7 @@ def payment_confirm(*, merchant: Merchant, livemode: bool, payment_id: str) -> P
         payment = _lock(payment_id, merchant=merchant, livemode=livemode)
         from_status = _apply(payment, "confirm")
         payment.save()
-        _attempt_start(payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount)
+        attempt_start(payment=payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount)
         _history(payment, from_status=from_status, transition="confirm")
         _events(payment, [PaymentEventType.PROCESSING], attempts=_attempts(payment))
     return payment
@@ -212,7 +212,7 @@ def payment_capture(
             )
         from_status = _apply(payment, "capture", amount=amount)
         payment.save()
-        _attempt_start(payment, operation=AttemptOperation.CAPTURE, amount=amount)
+        attempt_start(payment=payment, operation=AttemptOperation.CAPTURE, amount=amount)
         _history(payment, from_status=from_status, transition="capture")
         _events(payment, [PaymentEventType.CAPTURED, PaymentEventType.SUCCEEDED], attempts=_attempts(payment))
     return payment
@@ -225,16 +225,24 @@ def payment_cancel(*, merchant: Merchant, livemode: bool, payment_id: str, reaso
 
 
 # --- the executor's transitions: the caller holds the payment (and its attempts) locked ----------------------
-def payment_lock_with_attempts(*, payment_id: str | None = None, attempt_id: str | None = None) -> Payment | None:
+def payment_lock_with_attempts(
+    *, payment_id: str | None = None, attempt_id: str | None = None, annotate: dict[str, Any] | None = None
+) -> Payment | None:
     """Locks a payment (given, or the one that owns ``attempt_id``), then every attempt of it, in the order every
     payment service locks (payment, then attempts by id), with the database's clock. ``payment.known_attempts``
-    holds the locked attempts, so the rest of the transaction reads and changes these objects, never the rows."""
+    holds the locked attempts, so the rest of the transaction reads and changes these objects, never the rows.
+    ``annotate`` adds what the caller will need to the same statement."""
     key = (
         payment_id
         if payment_id is not None
         else Subquery(PaymentAttempt.objects.filter(pk=attempt_id).values("payment_id")[:1])
     )
-    payment = Payment.objects.select_for_update().annotate(db_now=Now()).filter(pk=key).first()
+    payment = (
+        Payment.objects.select_for_update(of=("self",))
+        .annotate(db_now=Now(), **(annotate or {}))
+        .filter(pk=key)
+        .first()
+    )
     if payment is None:
         return None
     locked = list(PaymentAttempt.objects.select_for_update().filter(payment=payment).order_by("id"))
@@ -343,7 +351,7 @@ def _cancel(payment: Payment, *, reason: str, transition: str = "cancel") -> Pay
     payment.save()
     if from_status != PaymentStatus.REQUIRES_CONFIRMATION:
         # The provider holds an authorization or a pending request: the executor releases it.
-        _attempt_start(payment, operation=AttemptOperation.VOID, amount=payment.amount)
+        attempt_start(payment=payment, operation=AttemptOperation.VOID, amount=payment.amount)
     _history(payment, from_status=from_status, transition=transition)
     _events(payment, [PaymentEventType.CANCELED], attempts=_attempts(payment))
     return payment
@@ -365,19 +373,6 @@ def _attempts(payment: Payment) -> list[PaymentAttempt]:
     if payment.known_attempts is not None:
         return payment.known_attempts
     return list(payment.attempts.all())
-
-
-def _attempt_start(payment: Payment, *, operation: str, amount: int) -> PaymentAttempt:
-    attempt = PaymentAttempt.objects.create(
-        payment=payment,
-        merchant_id=payment.merchant_id,
-        livemode=payment.livemode,
-        operation=operation,
-        amount=amount,
-        connector=attempt_connector_default(payment, operation),
-    )
-    attempt_enqueue(attempt)  # on the connector's own queue (issue 5: bulkheads)
-    return attempt
 
 
 def _history_row(

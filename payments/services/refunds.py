@@ -20,7 +20,7 @@ from payments.enums import AttemptOperation, EventType, PaymentStatus, RefundSta
 from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
 from payments.models import Merchant, Payment, PaymentAttempt, Refund
 from payments.representations import refund_representation
-from payments.services.attempts.queue import attempt_connector_default, attempt_enqueue
+from payments.services.attempts.queue import attempt_start
 from payments.services.outbox import outbox_object_event_add
 
 
@@ -89,27 +89,17 @@ def refund_create(
             metadata=metadata or {},
             requested_by=requested_by[:150],
         )
-        connector = attempt_connector_default(payment, AttemptOperation.REFUND)
-        attempt = PaymentAttempt.objects.create(
-            payment=payment,
-            merchant_id=payment.merchant_id,
-            livemode=payment.livemode,
-            operation=AttemptOperation.REFUND,
-            amount=amount,
-            connector=connector,
-            refund=refund,
-        )
+        attempt = attempt_start(payment=payment, operation=AttemptOperation.REFUND, amount=amount, refund=refund)
         # The merchant's balance pays for the refund now; a provider failure gives it back (refund_failed).
         ledger_recipes.refund_created(
             merchant_id=payment.merchant_id,
-            connector=connector,
+            connector=attempt.connector,
             refund_id=refund.id,
             payment_id=payment.id,
             amount=Money(amount, payment.currency),
             occurred_at=timezone.now(),
             provider_reference=None,
         )
-        attempt_enqueue(attempt)
     return refund
 
 

@@ -37,16 +37,20 @@ PRODUCTION = {
 }
 
 
-def _load(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", _DUMP],
+        command,
         cwd=processes.ROOT,
-        env=processes.clean_env(DJANGO_SETTINGS_MODULE="config.settings", **env),
+        env=processes.clean_env(**env),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=90,
         check=False,
     )
+
+
+def _load(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return _run([sys.executable, "-c", _DUMP], {"DJANGO_SETTINGS_MODULE": "config.settings", **env})
 
 
 def _settings(env: dict[str, str]) -> dict[str, object]:
@@ -117,18 +121,6 @@ def test_production_shape_passes_the_deployment_checklist():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command,
-        cwd=processes.ROOT,
-        env=processes.clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(

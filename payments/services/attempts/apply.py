@@ -47,8 +47,8 @@ from payments.services import payments as payment_services
 from payments.services import refunds as refund_services
 from payments.services.attempts import retries
 from payments.services.attempts.claim import attempt_authorization
-from payments.services.attempts.queue import CHECK_ATTEMPT_TASK, attempt_enqueue
-from payments.services.pricing import pricing_fee
+from payments.services.attempts.queue import CHECK_ATTEMPT_TASK, attempt_enqueue, attempt_start
+from payments.services.pricing import pricing_annotations, pricing_fee_of
 
 logger = structlog.get_logger(__name__)
 
@@ -93,7 +93,7 @@ def attempt_result_apply(*, attempt_id: str, result: ProviderResult | ProviderMi
     """Locks the attempt's payment and its attempts and applies ``result`` (see the module's docstring); returns
     what happened, for logs and tests."""
     with transaction.atomic():
-        payment = payment_services.payment_lock_with_attempts(attempt_id=attempt_id)
+        payment = payment_services.payment_lock_with_attempts(attempt_id=attempt_id, annotate=pricing_annotations())
         if payment is None:
             return "no_such_attempt"
         attempt = next(a for a in payment.known_attempts or [] if a.pk == attempt_id)
@@ -251,9 +251,7 @@ def _post_capture(evidence: Evidence, attempt: PaymentAttempt, *, amount: int, f
     """The capture on the books: the provider owes us ``amount``; the merchant gets it less the platform's fee."""
     payment = evidence.payment
     if fee is None:
-        fee = pricing_fee(
-            merchant_id=payment.merchant_id, payment_method_type=payment.payment_method_type, amount=amount
-        )
+        fee = pricing_fee_of(payment, amount=amount)
     ledger_recipes.payment_captured(
         merchant_id=payment.merchant_id,
         connector=attempt.connector,
@@ -400,16 +398,9 @@ def _late_success(evidence: Evidence, attempt: PaymentAttempt) -> str:
     _post_capture(evidence, attempt, amount=attempt.amount, fee=0 if policy == LateSuccessPolicy.REFUND else None)
     if policy != LateSuccessPolicy.REFUND:
         return "late_success_kept"
-    refund = PaymentAttempt.objects.create(
-        payment=payment,
-        merchant_id=payment.merchant_id,
-        livemode=payment.livemode,
-        operation=AttemptOperation.REFUND,
-        amount=attempt.amount,
-        connector=attempt.connector,
+    attempt_start(
+        payment=payment, operation=AttemptOperation.REFUND, amount=attempt.amount, connector=attempt.connector
     )
-    evidence.attempts.append(refund)
-    attempt_enqueue(refund)
     return "late_success_refunding"
 
 

@@ -18,7 +18,7 @@ from payments.connectors import registry
 from payments.connectors.retry import RetryPolicy
 from payments.enums import AttemptOperation, AttemptOutcome, PaymentMethodType
 from payments.models import Payment, PaymentAttempt
-from payments.services.attempts.queue import attempt_enqueue
+from payments.services.attempts.queue import attempt_enqueue, attempt_start
 
 _rng = random.Random()  # noqa: S311 - retry jitter, not a secret
 
@@ -43,18 +43,14 @@ def _authorizations(payment: Payment) -> list[PaymentAttempt]:
 
 def authorization_new(*, payment: Payment, connector: str, delay: float | None = None) -> PaymentAttempt:
     """A new authorize attempt (new key, new reference), queued on its connector; added to the locked attempts."""
-    attempt = PaymentAttempt.objects.create(
+    not_before = timezone.now() + timedelta(seconds=delay) if delay else None
+    return attempt_start(
         payment=payment,
-        merchant_id=payment.merchant_id,
-        livemode=payment.livemode,
         operation=AttemptOperation.AUTHORIZE,
         amount=payment.amount,
         connector=connector,
+        not_before=not_before,
     )
-    if payment.known_attempts is not None:
-        payment.known_attempts.append(attempt)
-    attempt_enqueue(attempt, not_before=timezone.now() + timedelta(seconds=delay) if delay else None)
-    return attempt
 
 
 def authorization_after_decline(*, payment: Payment, connector: str) -> float | None:

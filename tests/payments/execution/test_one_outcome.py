@@ -131,7 +131,9 @@ def test_a_timeout_after_the_provider_applied_the_charge_succeeds_once_with_earl
 
 
 def _table(sql: str) -> str:
-    """The table a statement reads or writes first (its own, not a subquery's)."""
+    """The table a statement reads or writes (its own, not a subquery's)."""
+    while re.search(r"\([^()]*\)", sql):
+        sql = re.sub(r"\([^()]*\)", "", sql)  # subqueries and column lists out
     match = re.match(r'^(?:SELECT .*? FROM|UPDATE|INSERT INTO) "(\w+)"', sql)
     return match.group(1) if match else ""
 
@@ -141,7 +143,7 @@ def _statements(queries, verb: str, table: str) -> int:
 
 
 def _locks(queries, table: str) -> int:
-    return sum(1 for q in queries if q["sql"].endswith("FOR UPDATE") and _table(q["sql"]) == table)
+    return sum(1 for q in queries if re.search(r" FOR UPDATE( OF [^)]*)?$", q["sql"]) and _table(q["sql"]) == table)
 
 
 def test_applying_a_success_takes_one_lock_and_one_save_per_row(api, sandbox):
@@ -158,6 +160,7 @@ def test_applying_a_success_takes_one_lock_and_one_save_per_row(api, sandbox):
     assert _statements(queries, "UPDATE", "payments_paymentattempt") == 1
     assert _statements(queries, "INSERT", "payments_paymentstatechange") == 1
     assert _statements(queries, "INSERT", "payments_outboxmessage") == 1  # payment.succeeded, its payload built once
+    assert _statements(queries, "SELECT", "payments_merchantpricing") == 0  # the price came with the payment
     assert payment(payment_id).status == PaymentStatus.SUCCEEDED
 
     # The same evidence again: the two locks, and nothing written.
