@@ -183,7 +183,7 @@ def main() -> None:
     try:
         _wait(f"{sandbox_url}/healthz", "sandbox")
         _wait(f"http://127.0.0.1:{port}/healthz", "gunicorn")
-        for concurrency in [int(c) for c in args.concurrency.split(",")]:
+        for concurrency in [int(c) for c in args.concurrency.split(",") if c]:
             worker = _worker(env, concurrency, logs / f"e2e-worker-{concurrency}.log", args.root)
             time.sleep(4)  # worker boot
             before = int(_psql(args.postgres, args.database, "SELECT count(*) FROM payments_payment"))
