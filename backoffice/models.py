@@ -58,6 +58,7 @@ class AuditLogEntry(models.Model):
             ("handle_dispute", "Can upload evidence for, submit and accept disputes"),
             ("manage_payouts", "Can create and fail payouts"),
             ("view_reports", "Can view finance reports"),
+            ("write_off_balance", "Can write off what a merchant owes (the platform takes the loss)"),
         ]
 
     def __str__(self) -> str:

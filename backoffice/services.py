@@ -11,10 +11,12 @@ from django.db import IntegrityError, transaction
 
 from backoffice.models import AuditLogEntry
 from core.errors import LedgerlineError
-from payments.models import Dispute, Payment, Payout
+from ledger.balances import merchant_balances
+from payments.models import Dispute, Merchant, Payment, Payout
 from payments.services import disputes as dispute_services
 from payments.services import payments as payment_services
 from payments.services.attempts.review import attempts_check_now, attempts_mark_reviewed
+from payments.services.funds import funds_write_off
 from payments.services.payouts import payout_fail
 from payments.services.refunds import refund_create
 
@@ -239,4 +241,31 @@ def backoffice_payout_fail(*, user: Any, payout: Payout) -> Payout:
         before={"status": payout.status},
         work=lambda: payout_fail(payout_id=payout.id, code="returned_by_bank"),
         after=lambda updated: {"status": updated.status},
+    )
+
+
+def _owed(merchant: Merchant) -> dict[str, int]:
+    return {m.currency: -m.amount for m in merchant_balances(merchant.id).available if m.amount < 0}
+
+
+def backoffice_write_off(
+    *, user: Any, merchant: Merchant, currency: str, amount: int, reason: str, form_token: str | None = None
+) -> Any:
+    """The platform gives up on ``amount`` of what ``merchant`` owes (its negative available balance): the only way
+    a merchant's debt becomes the platform's loss. A person with the permission, a reason, at most what is owed."""
+    if not user.has_perm("backoffice.write_off_balance"):
+        raise BackofficeActionError("You may not write off merchant balances.")
+    if not reason.strip():
+        raise BackofficeActionError("A reason is required to write off a balance.")
+    return _run(
+        user,
+        action="merchant.write_off",
+        obj=("merchant", merchant.id),
+        before={"owed": _owed(merchant)},
+        work=lambda: funds_write_off(
+            merchant=merchant, currency=currency, amount=amount, reason=reason, actor=str(user.get_username())
+        ),
+        after=lambda txn: {"owed": _owed(merchant), "transaction": txn.id, "amount": amount, "currency": currency},
+        reason=reason,
+        form_token=form_token,
     )

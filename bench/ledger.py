@@ -174,12 +174,14 @@ class RawLedger:
         for code in codes:
             merchant = code.split(":")[1] if code.startswith("merchant:") else None
             kind = "liability" if merchant else "asset"
-            accounts.append([code, code, kind, "usd", merchant, False, new_id("acc") if create else None])
+            pending = code.endswith(":pending")  # a merchant's pending balance is flagged non-negative
+            accounts.append([code, code, kind, "usd", merchant, pending, new_id("acc") if create else None])
         payload = {
             "a": accounts,
-            "t": [[txn_id, ref, "", now, "", "", "{}", ref, None] for txn_id, ref, _ in postings],
+            # The MAC is the application's work (the product computes it in Python); the baseline sends a constant.
+            "t": [[txn_id, ref, "", now, "", "", "{}", ref, None, now, "0" * 64] for txn_id, ref, _ in postings],
             "l": [
-                [n, index[code], 0, direction, amount]
+                [n, index[code], direction, amount, False]
                 for n, (_, _, legs) in enumerate(postings, start=1)
                 for code, direction, amount in legs
             ],

@@ -115,14 +115,24 @@ if EMBEDDED and "DATABASE_URL" not in env:
         }
     }
 else:
+    # Two roles (core/database_roles.py): the application connects as one that owns nothing and may only append to
+    # the journal; migrations run as the owner (`manage.py migrate --database owner`), which then grants the
+    # application's role. The test shape uses both, as deploy/ensure-services.sh creates them.
     DATABASES = {
         "default": env.db_url(
             "DATABASE_URL",
-            default="postgres://postgres:postgres@127.0.0.1:5432/ledgerline" if TESTING else environ.Env.NOTSET,
+            default="postgres://ledgerline_app:ledgerline_app@127.0.0.1:5432/ledgerline"
+            if TESTING
+            else environ.Env.NOTSET,
         )
     }
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if "DATABASE_OWNER_URL" in env or TESTING:
+        DATABASES["owner"] = env.db_url(
+            "DATABASE_OWNER_URL", default="postgres://ledgerline_owner:ledgerline_owner@127.0.0.1:5432/ledgerline"
+        )
+    for database in DATABASES.values():
+        database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+        database["CONN_HEALTH_CHECKS"] = True
     if TESTING:
         # Parallel checkouts of the project on one machine must not share a test database.
         DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
@@ -169,6 +179,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # The ledger recomputes every balance from its entries nightly; a violation is logged at ERROR.
     "ledger-verify": {"task": "ledger.verify", "schedule": crontab(hour=2, minute=30)},
+    # The hash chain over posted transactions (ledger/seal.py): incrementally, and a full pass before verifying.
+    "ledger-seal": {"task": "ledger.seal", "schedule": 10.0},
+    "ledger-seal-full": {"task": "ledger.seal", "schedule": crontab(hour=2, minute=0), "kwargs": {"full": True}},
 }
 
 # --- Auth, i18n, static --------------------------------------------------------------------------------------
@@ -321,6 +334,10 @@ PSP_WORKER_CONCURRENCY: int = env.int("PSP_WORKER_CONCURRENCY", default=2)
 # Keys the HMACs of card numbers (card.fingerprint) and of idempotent request bodies. Changing it changes every
 # card fingerprint, so production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
 LEDGERLINE_FINGERPRINT_SECRET: str = env.str("LEDGERLINE_FINGERPRINT_SECRET", default=f"fingerprint:{SECRET_KEY}")
+# Keys the MAC of every journal transaction and the ledger's hash chain (ledger/seal.py). It must live outside the
+# database (the environment), so that someone who can write to the database cannot forge a row that verifies.
+# Production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
+LEDGER_SEAL_KEY: str = env.str("LEDGER_SEAL_KEY", default=f"ledger-seal:{SECRET_KEY}")
 # Idempotency keys are kept at least this long (the contract says 24 hours), then the beat task removes them.
 IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 CELERY_BEAT_SCHEDULE.update(
@@ -399,7 +416,7 @@ DISPUTE_EVIDENCE_MAX_BYTES: int = env.int("DISPUTE_EVIDENCE_MAX_BYTES", default=
 DISPUTE_EVIDENCE_CONTENT_TYPES: list[str] = ["application/pdf", "image/png", "image/jpeg"]
 CELERY_BEAT_SCHEDULE.update(
     {
-        "balances-release-due": {"task": "payments.funds_release_due", "schedule": 300.0},
+        "balances-release-due": {"task": "payments.funds_release_due", "schedule": 60.0},
         "payouts-advance-due": {"task": "payments.payouts_advance_due", "schedule": 60.0},
     }
 )

@@ -10,3 +10,9 @@ class CoreConfig(AppConfig):
 
         ledgerline_logging.configure_structlog()
         ledgerline_logging.connect_request_signals()
+
+        from django.db.models.signals import post_migrate
+
+        from core import database_roles
+
+        post_migrate.connect(database_roles.grant_after_migrate, sender=self)

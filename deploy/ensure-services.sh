@@ -32,6 +32,20 @@ if ! PGPASSWORD=postgres psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgre
   as_root su postgres -c "psql -Atqc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
 fi
 
+# The two roles of core/database_roles.py: the owner creates the test database and runs the migrations; the
+# application's role owns nothing, is no superuser, and may only append to the journal.
+PGPASSWORD=postgres psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -Atq >/dev/null <<'SQL'
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ledgerline_owner') THEN
+    CREATE ROLE ledgerline_owner LOGIN CREATEDB NOSUPERUSER NOCREATEROLE PASSWORD 'ledgerline_owner';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ledgerline_app') THEN
+    CREATE ROLE ledgerline_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'ledgerline_app';
+  END IF;
+END $$;
+SQL
+
 redis_up() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping | grep -q PONG; }
 if ! command -v redis-server >/dev/null 2>&1; then apt_install redis-server; fi
 if ! redis_up; then

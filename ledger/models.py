@@ -93,10 +93,21 @@ class JournalTransaction(AppendOnlyModel):
     # SHA-256 of the sorted entries: a replay of the reference is recognised without loading them.
     fingerprint = models.CharField(max_length=64)
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    # When the money this transaction moved is (or was) available to the merchant, fixed when it is posted, so a
+    # later change of the pending period never rewrites history. Captures: the end of their pending period;
+    # everything else: the moment it was posted (NULL only on rows posted before this column existed).
+    available_on = models.DateTimeField(null=True, blank=True)
+    # HMAC-SHA256, under a key the database does not hold, of the transaction and its entries as the application
+    # posted them (ledger.seal): a row changed or inserted behind the application's back no longer matches.
+    mac = models.CharField(max_length=64, blank=True, db_default="")
 
     class Meta:
         ordering = ["-posted_at"]
-        indexes = [models.Index(fields=["source_type", "source_id"], name="ledger_txn_source")]
+        indexes = [
+            models.Index(fields=["source_type", "source_id"], name="ledger_txn_source"),
+            # The sealer's scan: transactions posted since the head of the chain.
+            models.Index(fields=["posted_at"], name="ledger_txn_posted"),
+        ]
 
     def __str__(self) -> str:
         return self.reference
@@ -144,3 +155,41 @@ class JournalEntry(AppendOnlyModel):
     @property
     def money(self) -> Money:
         return Money(self.amount, self.currency)
+
+
+class JournalSeal(AppendOnlyModel):
+    """One link of the hash chain over posted transactions, appended by the sealer in the order it sealed them.
+
+    ``chain`` is HMAC(key, previous chain + the transaction's MAC + its ``posted_at``), so removing, reordering or
+    changing a sealed transaction breaks every later link. Sealing runs after commit, in batches, so it never
+    serialises postings (see ``ledger.seal``).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # A plain column, not a foreign key: a transaction deleted out of band must leave its seal behind as evidence.
+    transaction_id = models.CharField(max_length=40, unique=True)
+    chain = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"seal {self.id} of {self.transaction_id}"
+
+
+class JournalCheckpoint(AppendOnlyModel):
+    """The head of the chain after a sealing batch. It is also logged (``ledger_sealed``), so a copy lives outside
+    the database: a rewrite of the whole chain by someone holding the key still disagrees with the logs."""
+
+    id = models.BigAutoField(primary_key=True)
+    seal_id = models.BigIntegerField()
+    chain = models.CharField(max_length=64)
+    sealed = models.IntegerField(help_text="transactions sealed in the batch")
+    created = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint at seal {self.seal_id}"

@@ -56,6 +56,7 @@ from ledger.exceptions import (
 )
 from ledger.models import Account, JournalTransaction
 from ledger.money import Money
+from ledger.seal import SealedEntry, transaction_mac
 
 logger = structlog.get_logger(__name__)
 
@@ -66,20 +67,21 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_det
 
 @dataclass(frozen=True, slots=True)
 class Leg:
-    """One requested entry. ``overflow``: where the part of a debit a non-negative account cannot cover goes."""
+    """One entry. ``no_overdraft``: refuse (``InsufficientFundsError``) if this entry takes the account below zero,
+    even on an account that may otherwise go negative (a payout from a merchant's available balance)."""
 
     account: AccountSpec
     direction: Direction
     money: Money
-    overflow: AccountSpec | None = None
+    no_overdraft: bool = False
 
 
-def debit(account: AccountSpec | Account, money: Money, *, overflow: AccountSpec | Account | None = None) -> Leg:
-    return Leg(spec_of(account), Direction.DEBIT, money, spec_of(overflow) if overflow is not None else None)
+def debit(account: AccountSpec | Account, money: Money, *, no_overdraft: bool = False) -> Leg:
+    return Leg(spec_of(account), Direction.DEBIT, money, no_overdraft)
 
 
-def credit(account: AccountSpec | Account, money: Money, *, overflow: AccountSpec | Account | None = None) -> Leg:
-    return Leg(spec_of(account), Direction.CREDIT, money, spec_of(overflow) if overflow is not None else None)
+def credit(account: AccountSpec | Account, money: Money, *, no_overdraft: bool = False) -> Leg:
+    return Leg(spec_of(account), Direction.CREDIT, money, no_overdraft)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class Posting:
     source_id: str = ""
     metadata: Mapping[str, Any] | None = None
     reverses_id: str | None = None
+    available_on: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -108,7 +111,9 @@ class _Prepared:
     id: str
     fingerprint: str
     occurred_at: datetime
+    available_on: datetime
     metadata_json: str
+    mac: str
 
 
 class _ReferencesTaken(Exception):
@@ -129,14 +134,20 @@ def post(
     source_type: str = "",
     source_id: str = "",
     metadata: Mapping[str, Any] | None = None,
+    available_on: datetime | None = None,
 ) -> JournalTransaction:
     """Write one balanced journal transaction, or return the one already posted under ``reference``.
+
+    ``available_on`` (default: now) is when the money it moves counts as available to a merchant; it is stored
+    with the transaction and never recomputed.
 
     Raises ``InvalidPostingError`` subclasses for malformed postings, ``InsufficientFundsError`` when a
     non-negative account would go below zero and ``LedgerConflictError`` when ``reference`` was posted with
     different entries; in every case nothing is written.
     """
-    posting = Posting(reference, entries, description, occurred_at, source_type, source_id, metadata)
+    posting = Posting(
+        reference, entries, description, occurred_at, source_type, source_id, metadata, None, available_on
+    )
     return _post_one(posting)
 
 
@@ -167,12 +178,15 @@ def reverse(
     description: str = "",
     occurred_at: datetime | None = None,
     metadata: Mapping[str, Any] | None = None,
+    substitute: Mapping[str, AccountSpec] | None = None,
 ) -> JournalTransaction:
     """Post the exact opposite of ``original``'s entries as a new transaction that references it.
 
     Idempotent like ``post``: the default reference is ``{original.reference}:reversal``. A transaction is
-    reversed at most once (``reverses`` is unique).
+    reversed at most once (``reverses`` is unique). ``substitute`` (account code → account) sends an entry's
+    opposite to another account of the same currency: money taken from one balance given back to another.
     """
+    substitute = substitute or {}
     if isinstance(original, str):
         original = _transaction_get(original)
     reference = reference or f"{original.reference}:reversal"
@@ -181,7 +195,7 @@ def reverse(
         raise LedgerConflictError(f"{original.reference} was already reversed by {existing}", reference=reference)
     legs = [
         Leg(
-            spec_of(entry.account),
+            substitute.get(entry.account.code) or spec_of(entry.account),
             Direction.CREDIT if entry.direction == Direction.DEBIT else Direction.DEBIT,
             Money(entry.amount, entry.currency),
         )
@@ -207,6 +221,22 @@ def _transaction_get(transaction_id: str) -> JournalTransaction:
     return found
 
 
+def lock_balances(specs: Iterable[AccountSpec]) -> dict[str, Money]:
+    """Locks ``specs`` (creating any that do not exist) until the caller's transaction ends, and returns each one's
+    balance by code.
+
+    For a posting whose entries depend on balances (a debit that draws on available funds before pending ones):
+    lock every account the posting will touch, decide its entries, then ``post`` — the locks are the ones
+    ``post`` takes itself, in the same (id) order, so this never deadlocks against other postings.
+    """
+    if not connection.in_atomic_block:
+        raise InvalidPostingError("lock_balances only makes sense inside the caller's transaction")
+    wanted = {spec.code: spec for spec in specs}
+    with connection.cursor() as cursor:
+        heads = _lock_and_read_heads(cursor, wanted)
+    return {code: Money(head.balance, head.spec.currency) for code, head in heads.items()}
+
+
 # --- validation ---------------------------------------------------------------------------------------------
 
 
@@ -221,9 +251,7 @@ def _prepare(posting: Posting) -> _Prepared:
         money = leg.money
         if money.amount <= 0:
             raise InvalidAmountError(f"{posting.reference}: entry amounts must be positive, not {money}")
-        if money.currency != leg.account.currency or (
-            leg.overflow is not None and leg.overflow.currency != money.currency
-        ):
+        if money.currency != leg.account.currency:
             raise CurrencyMismatchError(
                 f"{posting.reference}: {money} posted to {leg.account.code}, a {leg.account.currency} account"
             )
@@ -233,12 +261,30 @@ def _prepare(posting: Posting) -> _Prepared:
     if unbalanced:
         raise UnbalancedPostingError(f"{posting.reference}: debits minus credits is {unbalanced}, not zero")
     metadata = json.dumps(dict(posting.metadata or {}), cls=DjangoJSONEncoder, sort_keys=True)
+    now = timezone.now()
+    transaction_id = new_id("txn")
+    occurred_at = posting.occurred_at or now
+    available_on = posting.available_on or now
+    mac = transaction_mac(
+        transaction_id=transaction_id,
+        reference=posting.reference,
+        description=posting.description,
+        occurred_at=occurred_at,
+        source_type=posting.source_type,
+        source_id=posting.source_id,
+        metadata=metadata,
+        reverses_id=posting.reverses_id,
+        available_on=available_on,
+        entries=[SealedEntry(leg.account.code, leg.direction, leg.money.amount, leg.money.currency) for leg in legs],
+    )
     return _Prepared(
         posting=posting,
-        id=new_id("txn"),
+        id=transaction_id,
         fingerprint=fingerprint(legs),
-        occurred_at=posting.occurred_at or timezone.now(),
+        occurred_at=occurred_at,
+        available_on=available_on,
         metadata_json=metadata,
+        mac=mac,
     )
 
 
@@ -257,12 +303,11 @@ def _without_repeats(chunk: list[_Prepared]) -> list[_Prepared]:
 
 
 def fingerprint(legs: Iterable[Leg]) -> str:
-    """What makes two postings under one reference the same fact: their entries, in any order."""
-    parts = sorted(
-        f"{leg.account.code}|{leg.direction}|{leg.money.amount}|{leg.money.currency}|"
-        f"{leg.overflow.code if leg.overflow else ''}"
-        for leg in legs
-    )
+    """What makes two postings under one reference the same fact: their entries, in any order.
+
+    (The trailing ``|`` once carried an overflow account; it stays so fingerprints of older postings still match.)
+    """
+    parts = sorted(f"{leg.account.code}|{leg.direction}|{leg.money.amount}|{leg.money.currency}|" for leg in legs)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -316,8 +361,6 @@ def _write_chunk(chunk: list[_Prepared]) -> list[datetime]:
     for prepared in chunk:
         for leg in prepared.posting.entries:
             specs.setdefault(leg.account.code, leg.account)
-            if leg.overflow is not None:
-                specs.setdefault(leg.overflow.code, leg.overflow)
     if connection.vendor == "postgresql":
         return _write_chunk_postgres(chunk, specs)
     return _write_chunk_portable(chunk, specs)
@@ -336,6 +379,8 @@ def _as_model(prepared: _Prepared, posted_at: datetime) -> JournalTransaction:
         metadata=json.loads(prepared.metadata_json),
         fingerprint=prepared.fingerprint,
         reverses_id=posting.reverses_id,
+        available_on=prepared.available_on,
+        mac=prepared.mac,
     )
     txn._state.adding = False
     txn._state.db = connection.alias
@@ -378,17 +423,13 @@ def _write_chunk_postgres(
                 p.metadata_json,
                 p.fingerprint,
                 p.posting.reverses_id,
+                p.available_on.isoformat(),
+                p.mac,
             ]
             for p in chunk
         ],
         "l": [
-            [
-                n,
-                index[leg.account.code],
-                index[leg.overflow.code] if leg.overflow else 0,
-                leg.direction,
-                leg.money.amount,
-            ]
+            [n, index[leg.account.code], leg.direction, leg.money.amount, leg.no_overdraft]
             for n, p in enumerate(chunk, start=1)
             for leg in p.posting.entries
         ],
@@ -453,11 +494,12 @@ def _write_chunk_portable(chunk: list[_Prepared], specs: dict[str, AccountSpec])
 def _entry_rows(prepared: _Prepared, heads: dict[str, _Head]) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     posting = prepared.posting
-
-    def add(head: _Head, direction: str, amount: int) -> None:
+    for leg in posting.entries:
+        head = heads[leg.account.code]
+        direction, amount = leg.direction, leg.money.amount
         grows = (direction == Direction.DEBIT) == head.spec.debit_normal
         balance = head.balance + (amount if grows else -amount)
-        if head.spec.non_negative and balance < 0:
+        if (head.spec.non_negative or leg.no_overdraft) and balance < 0:
             raise InsufficientFundsError(
                 f"{posting.reference}: account {head.id} has {head.balance}, {-balance} short",
                 account_id=head.id,
@@ -469,19 +511,6 @@ def _entry_rows(prepared: _Prepared, heads: dict[str, _Head]) -> list[tuple[Any,
         rows.append(
             (prepared.id, head.id, head.spec.merchant_id, direction, amount, head.spec.currency, head.sequence, balance)
         )
-
-    for leg in posting.entries:
-        head = heads[leg.account.code]
-        amount = leg.money.amount
-        grows = (leg.direction == Direction.DEBIT) == head.spec.debit_normal
-        if leg.overflow is not None and head.spec.non_negative and not grows:
-            covered = min(amount, max(head.balance, 0))
-            if covered:
-                add(head, leg.direction, covered)
-            if amount - covered:
-                add(heads[leg.overflow.code], leg.direction, amount - covered)
-        else:
-            add(head, leg.direction, amount)
     return rows
 
 
@@ -491,9 +520,11 @@ def _now() -> Any:
 
 def _select_accounts(cursor: Any, codes: list[str]) -> list[tuple[Any, ...]]:
     placeholders = ", ".join(["%s"] * len(codes))
+    # PostgreSQL: the same lock, in the same order, that ledger_post() takes (SQLite's is BEGIN IMMEDIATE).
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
     cursor.execute(
         "SELECT id, code, type, currency, merchant_id, non_negative FROM ledger_account"
-        f" WHERE code IN ({placeholders}) ORDER BY id",
+        f" WHERE code IN ({placeholders}) ORDER BY id{lock}",
         codes,
     )
     return list(cursor.fetchall())
@@ -533,7 +564,7 @@ def _lock_and_read_heads(cursor: Any, specs: dict[str, AccountSpec]) -> dict[str
     by_id = {head.id: head for head in heads.values()}
     branch = (
         "SELECT * FROM (SELECT account_id, sequence, balance_after FROM ledger_journalentry"
-        " WHERE account_id = %s ORDER BY sequence DESC LIMIT 1)"
+        " WHERE account_id = %s ORDER BY sequence DESC LIMIT 1) AS head"
     )
     cursor.execute(" UNION ALL ".join([branch] * len(by_id)), list(by_id))
     for account_id, sequence, balance in cursor.fetchall():
@@ -550,10 +581,11 @@ def _insert(cursor: Any, chunk: list[_Prepared], entry_rows: list[tuple[Any, ...
         p = prepared.posting
         params += [prepared.id, p.reference, p.description, _adapt(prepared.occurred_at), _adapt(now)]
         params += [p.source_type, p.source_id, prepared.metadata_json, prepared.fingerprint, p.reverses_id]
+        params += [_adapt(prepared.available_on), prepared.mac]
     cursor.execute(
         "INSERT INTO ledger_journaltransaction (id, reference, description, occurred_at, posted_at, source_type,"
-        " source_id, metadata, fingerprint, reverses_id) VALUES "
-        + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+        " source_id, metadata, fingerprint, reverses_id, available_on, mac) VALUES "
+        + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
         + " ON CONFLICT (reference) DO NOTHING RETURNING reference",
         params,
     )

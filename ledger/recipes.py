@@ -8,15 +8,18 @@ accounts debited and credited is in ``ledger/README.md``. Every recipe records w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from django.db import transaction as db_transaction
 
 from ledger import accounts
 from ledger.accounts import AccountSpec
 from ledger.exceptions import CurrencyMismatchError, InvalidAmountError, InvalidPostingError, TransactionNotFoundError
 from ledger.models import JournalTransaction
 from ledger.money import Money
-from ledger.posting import Leg, Posting, credit, debit, post, reverse
+from ledger.posting import Leg, Posting, credit, debit, lock_balances, post, reverse
 
 
 def _positive(name: str, money: Money) -> None:
@@ -38,12 +41,102 @@ def _provider(connector: str, provider_reference: str | None, **extra: Any) -> d
     return metadata
 
 
-def _reverse_posted(original: str, *, reference: str, description: str, occurred_at: datetime) -> JournalTransaction:
+def _posted(reference: str) -> JournalTransaction:
     try:
-        transaction = JournalTransaction.objects.get(reference=original)
+        return JournalTransaction.objects.get(reference=reference)
     except JournalTransaction.DoesNotExist:
-        raise TransactionNotFoundError(f"nothing was posted as {original}", param="reference") from None
-    return reverse(transaction, reference=reference, description=description, occurred_at=occurred_at)
+        raise TransactionNotFoundError(f"nothing was posted as {reference}", param="reference") from None
+
+
+def _reverse_posted(original: str, *, reference: str, description: str, occurred_at: datetime) -> JournalTransaction:
+    return reverse(_posted(original), reference=reference, description=description, occurred_at=occurred_at)
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantDebit:
+    """How a debit of a merchant's balance was covered: by available funds, by the payment's own pending funds, and
+    what neither covered (``owed``: the available balance went, or went further, below zero)."""
+
+    transaction: JournalTransaction
+    from_available: int
+    from_pending: int
+    owed: int
+    created: bool = True  # False: the reference was already posted, and this is that first posting
+
+
+def _merchant_debit(
+    *,
+    reference: str,
+    merchant_id: str,
+    amount: Money,
+    credits: list[Leg],
+    pending_cap: int,
+    pending_available_on: datetime | None,
+    description: str,
+    occurred_at: datetime,
+    source_type: str,
+    source_id: str,
+    metadata: dict[str, Any],
+) -> MerchantDebit:
+    """Takes ``amount`` from the merchant: available funds first, then up to ``pending_cap`` of the pending funds of
+    the payment it concerns (the caller knows how much of that payment is still pending), and the rest from
+    available, below zero if need be. The split depends on balances, so every account is locked before it is
+    decided; a second call for the same reference returns the first posting and its split."""
+    currency = amount.currency
+    available = accounts.merchant_available(merchant_id, currency)
+    pending = accounts.merchant_pending(merchant_id, currency)
+    with db_transaction.atomic():
+        balances = lock_balances([available, pending, *(leg.account for leg in credits)])
+        # Checked under the locks, so a concurrent second call waits and then finds the first one's posting.
+        existing = JournalTransaction.objects.filter(reference=reference).first()
+        created = existing is None
+        if existing is None:
+            from_available = min(amount.amount, max(balances[available.code].amount, 0))
+            from_pending = min(amount.amount - from_available, max(pending_cap, 0), balances[pending.code].amount)
+            owed = amount.amount - from_available - from_pending
+            legs = [*credits]
+            if from_available + owed:
+                legs.append(debit(available, Money(from_available + owed, currency)))
+            if from_pending:
+                legs.append(debit(pending, Money(from_pending, currency)))
+            existing = post(
+                reference=reference,
+                entries=legs,
+                description=description,
+                occurred_at=occurred_at,
+                source_type=source_type,
+                source_id=source_id,
+                metadata={**metadata, "from_available": from_available, "from_pending": from_pending, "owed": owed},
+                # Money taken from a payment's pending funds would have become available with them.
+                available_on=pending_available_on if from_pending and pending_available_on else None,
+            )
+    split = existing.metadata
+    from_pending, owed = int(split.get("from_pending", 0)), int(split.get("owed", 0))
+    return MerchantDebit(existing, amount.amount - from_pending - owed, from_pending, owed, created)
+
+
+def _returned_to_merchant(
+    original: str, *, reference: str, description: str, occurred_at: datetime, restore_pending: bool
+) -> JournalTransaction:
+    """The exact opposite of ``original`` when ``restore_pending`` (the payment it drew on is still pending, and the
+    caller puts the amount back in its pending funds); otherwise what it took from pending comes back as available
+    money, because that payment's funds were released meanwhile and pending must only hold what a release moves."""
+    source = _posted(original)
+    substitute = {}
+    if not restore_pending:
+        for merchant_id, currency in source.entries.filter(merchant_id__isnull=False).values_list(
+            "merchant_id", "currency"
+        ):
+            pending = accounts.merchant_pending(merchant_id, currency)
+            substitute[pending.code] = accounts.merchant_available(merchant_id, currency)
+    return reverse(
+        source,
+        reference=reference,
+        description=description,
+        occurred_at=occurred_at,
+        metadata={"payment_id": source.metadata.get("payment_id"), "restored_pending": restore_pending},
+        substitute=substitute,
+    )
 
 
 def payment_captured(
@@ -54,9 +147,11 @@ def payment_captured(
     gross: Money,
     fee: Money,
     occurred_at: datetime,
+    available_on: datetime,
     provider_reference: str | None = None,
 ) -> JournalTransaction:
-    """The provider owes us ``gross``; the merchant's pending balance gets ``gross - fee``, our revenue ``fee``."""
+    """The provider owes us ``gross``; the merchant's pending balance gets ``gross - fee`` until ``available_on``,
+    our revenue ``fee``."""
     _positive("gross", gross)
     _fee_within(gross, fee)
     currency = gross.currency
@@ -76,6 +171,7 @@ def payment_captured(
         source_type="payment",
         source_id=payment_id,
         metadata=_provider(connector, provider_reference, gross=gross.amount, fee=fee.amount, merchant_id=merchant_id),
+        available_on=available_on,
     )
 
 
@@ -104,24 +200,23 @@ def refund_created(
     payment_id: str,
     amount: Money,
     occurred_at: datetime,
+    pending_cap: int = 0,
+    pending_available_on: datetime | None = None,
     provider_reference: str | None = None,
-) -> JournalTransaction:
-    """A refund draws on the merchant's available balance, and on pending for what available cannot cover.
+) -> MerchantDebit:
+    """A refund is the merchant's: its available balance first, then up to ``pending_cap`` of the refunded
+    payment's own pending funds, the rest owed (available below zero). It never fails for want of funds.
 
     The provider nets the refund out of its next settlement, so it reduces what it owes us. Our fee is kept.
     """
     _positive("amount", amount)
-    currency = amount.currency
-    return post(
+    return _merchant_debit(
         reference=f"refund:{refund_id}",
-        entries=[
-            debit(
-                accounts.merchant_available(merchant_id, currency),
-                amount,
-                overflow=accounts.merchant_pending(merchant_id, currency),
-            ),
-            credit(accounts.psp_receivable(connector, currency), amount),
-        ],
+        merchant_id=merchant_id,
+        amount=amount,
+        credits=[credit(accounts.psp_receivable(connector, amount.currency), amount)],
+        pending_cap=pending_cap,
+        pending_available_on=pending_available_on,
         description=f"Refund {refund_id} of payment {payment_id}",
         occurred_at=occurred_at,
         source_type="refund",
@@ -130,13 +225,14 @@ def refund_created(
     )
 
 
-def refund_failed(*, refund_id: str, occurred_at: datetime) -> JournalTransaction:
-    """The provider could not refund: the refund's exact entries are reversed."""
-    return _reverse_posted(
+def refund_failed(*, refund_id: str, occurred_at: datetime, restore_pending: bool = False) -> JournalTransaction:
+    """The provider could not refund: the merchant gets the money back (see ``_returned_to_merchant``)."""
+    return _returned_to_merchant(
         f"refund:{refund_id}",
         reference=f"refund:{refund_id}:failed",
         description=f"Refund {refund_id} failed",
         occurred_at=occurred_at,
+        restore_pending=restore_pending,
     )
 
 
@@ -149,31 +245,27 @@ def chargeback_opened(
     amount: Money,
     dispute_fee: Money,
     occurred_at: datetime,
+    pending_cap: int = 0,
+    pending_available_on: datetime | None = None,
     provider_reference: str | None = None,
-) -> JournalTransaction:
-    """The provider takes the disputed amount back; the merchant pays it plus our dispute fee.
-
-    Whatever the merchant's available balance cannot cover is our chargeback loss (an expense), never a negative
-    available balance.
-    """
+) -> MerchantDebit:
+    """The provider takes the disputed amount back; the merchant pays it plus our dispute fee, like a refund:
+    available first, then the payment's own pending funds, the rest owed. The platform never absorbs it here (only
+    an explicit write-off does)."""
     _positive("amount", amount)
     if dispute_fee.currency != amount.currency or dispute_fee.amount < 0:
         raise InvalidAmountError(f"dispute_fee must be a non-negative {amount.currency} amount", param="dispute_fee")
     currency = amount.currency
-    available = accounts.merchant_available(merchant_id, currency)
-    losses = accounts.chargeback_losses(currency)
-    legs: list[Leg] = [
-        debit(available, amount, overflow=losses),
-        credit(accounts.psp_receivable(connector, currency), amount),
-    ]
+    credits = [credit(accounts.psp_receivable(connector, currency), amount)]
     if dispute_fee.amount:
-        legs += [
-            debit(available, dispute_fee, overflow=losses),
-            credit(accounts.platform_fee_revenue(currency), dispute_fee),
-        ]
-    return post(
+        credits.append(credit(accounts.platform_fee_revenue(currency), dispute_fee))
+    return _merchant_debit(
         reference=f"dispute:{dispute_id}:opened",
-        entries=legs,
+        merchant_id=merchant_id,
+        amount=amount + dispute_fee,
+        credits=credits,
+        pending_cap=pending_cap,
+        pending_available_on=pending_available_on,
         description=f"Chargeback {dispute_id} on payment {payment_id}",
         occurred_at=occurred_at,
         source_type="dispute",
@@ -184,23 +276,25 @@ def chargeback_opened(
     )
 
 
-def dispute_won(*, dispute_id: str, occurred_at: datetime) -> JournalTransaction:
-    """The merchant won: the chargeback's exact entries (amount and fee, loss included) are reversed."""
-    return _reverse_posted(
+def dispute_won(*, dispute_id: str, occurred_at: datetime, restore_pending: bool = False) -> JournalTransaction:
+    """The merchant won: the amount and the dispute fee come back (see ``_returned_to_merchant``)."""
+    return _returned_to_merchant(
         f"dispute:{dispute_id}:opened",
         reference=f"dispute:{dispute_id}:won",
         description=f"Dispute {dispute_id} won",
         occurred_at=occurred_at,
+        restore_pending=restore_pending,
     )
 
 
 def payout_created(*, merchant_id: str, payout_id: str, amount: Money, occurred_at: datetime) -> JournalTransaction:
-    """Money leaves the merchant's available balance (never below zero: ``InsufficientFundsError``) for the bank."""
+    """Money leaves the merchant's available balance for the bank, never taking it below zero
+    (``InsufficientFundsError``): a merchant that owes money, or has only pending funds, is paid nothing."""
     _positive("amount", amount)
     return post(
         reference=f"payout:{payout_id}",
         entries=[
-            debit(accounts.merchant_available(merchant_id, amount.currency), amount),
+            debit(accounts.merchant_available(merchant_id, amount.currency), amount, no_overdraft=True),
             credit(accounts.bank_cash(amount.currency), amount),
         ],
         description=f"Payout {payout_id}",
@@ -317,3 +411,40 @@ def manual_adjustment(
         source_id=adjustment_id,
         metadata={"actor": actor, "reason": reason},
     )
+
+
+def merchant_write_off(
+    *,
+    write_off_id: str,
+    merchant_id: str,
+    amount: Money,
+    reason: str,
+    actor: str,
+    occurred_at: datetime,
+) -> JournalTransaction:
+    """The platform gives up on ``amount`` of what a merchant owes (its negative available balance): the only way a
+    loss reaches the platform's books. Never more than is owed; who and why are kept."""
+    _positive("amount", amount)
+    if not reason.strip() or not actor.strip():
+        raise InvalidPostingError("a write-off needs a reason and an actor", param="reason")
+    available = accounts.merchant_available(merchant_id, amount.currency)
+    losses = accounts.write_offs(amount.currency)
+    with db_transaction.atomic():
+        owed = -lock_balances([available, losses])[available.code].amount
+        if JournalTransaction.objects.filter(reference=f"write_off:{write_off_id}").exists():
+            return _posted(f"write_off:{write_off_id}")
+        if amount.amount > owed:
+            raise InvalidAmountError(
+                f"the merchant owes {max(owed, 0)} {amount.currency}; {amount.amount} cannot be written off",
+                code="write_off_exceeds_owed",
+                param="amount",
+            )
+        return post(
+            reference=f"write_off:{write_off_id}",
+            entries=[debit(losses, amount), credit(available, amount)],
+            description=f"Written off: {reason}",
+            occurred_at=occurred_at,
+            source_type=accounts.WRITE_OFF_SOURCE,
+            source_id=write_off_id,
+            metadata={"merchant_id": merchant_id, "actor": actor, "reason": reason},
+        )

@@ -27,6 +27,7 @@ class Flow(enum.StrEnum):
     DISPUTE_WON = "dispute_won"
     PAYOUT = "payout"
     PAYOUT_FAILED = "payout_failed"
+    WRITE_OFF = "write_off"
     SETTLEMENT = "settlement"
     ADJUSTMENT = "adjustment"
     OTHER = "other"
@@ -65,6 +66,10 @@ def payout_failed(payout_id: str) -> str:
     return f"payout:{payout_id}:failed"
 
 
+def write_off(write_off_id: str) -> str:
+    return f"write_off:{write_off_id}"
+
+
 def settlement(connector: str, settlement_id: str) -> str:
     return f"settlement:{connector}:{settlement_id}"
 
@@ -82,6 +87,7 @@ _FLOWS = {
     ("dispute", "won"): Flow.DISPUTE_WON,
     ("payout", ""): Flow.PAYOUT,
     ("payout", "failed"): Flow.PAYOUT_FAILED,
+    ("write_off", ""): Flow.WRITE_OFF,
     ("adjustment", ""): Flow.ADJUSTMENT,
 }
 

@@ -5,6 +5,7 @@ from typing import Any
 import structlog
 from celery import shared_task
 
+from ledger.seal import seal_pending
 from ledger.verification import verify_ledger
 
 logger = structlog.get_logger(__name__)
@@ -23,3 +24,11 @@ def verify_ledger_task() -> dict[str, Any]:
             count=len(report.violations),
         )
     return {"ok": report.ok, "violations": len(report.violations), "entries": report.entries}
+
+
+@shared_task(name="ledger.seal")
+def seal_task(full: bool = False) -> dict[str, Any]:
+    """Every few seconds: appends what was posted since to the hash chain; nightly with ``full`` (everything never
+    sealed, however late it committed). A transaction whose MAC does not match is logged at ERROR and left out."""
+    result = seal_pending(full=full, limit=50_000 if full else 5_000)
+    return {"sealed": result.sealed, "refused": len(result.refused or []), "seal_id": result.seal_id}

@@ -1,16 +1,32 @@
 """Recomputes the whole ledger from its entries and lists every way it disagrees with itself.
 
-Run nightly (``ledger.tasks.verify_ledger_task``) and on demand (``manage.py verify_ledger``). Each check is one
-set-based query that works on PostgreSQL and SQLite; at most ``limit`` violations are listed per check.
+Run nightly (``ledger.tasks.verify_ledger_task``) and on demand (``manage.py verify_ledger``). Three kinds of check:
+
+* **Bookkeeping**: every transaction balances, running balances and sequences recompute, flagged accounts never
+  went below zero, the whole ledger sums to zero per currency.
+* **Business invariants** (docs/balances.md): a merchant's pending funds never go below zero and a payment's
+  release never moves more than its capture left there, nor before its ``available_on``; a payout never takes the
+  available balance below zero, i.e. never pays a merchant more than it earned net of refunds, disputes and fees; the
+  platform's loss accounts move only by explicit write-offs, and a write-off never exceeds what was owed.
+* **Integrity** (``ledger.seal``): every transaction's MAC matches its rows, the chain of seals links up, every
+  checkpoint (and an optional anchor kept outside the database) agrees with the chain, and nothing older than the
+  sealer's window is left unsealed.
+
+The first two are set-based queries on PostgreSQL and SQLite; the third streams the journal in batches. At most
+``limit`` violations are listed per check.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import connection
+from django.utils import timezone
 
+from ledger.accounts import LOSS_ACCOUNT_SUFFIXES, WRITE_OFF_SOURCE
 from ledger.enums import AccountType
+from ledger.seal import SEAL_WINDOW, chain_link, stored_transactions
 
 _SIGNED = "CASE WHEN e.direction = 'debit' THEN e.amount ELSE -e.amount END"
 _DEBIT_NORMAL = ", ".join(f"'{t}'" for t in AccountType if t.debit_normal)
@@ -53,6 +69,66 @@ CHECKS: dict[str, str] = {
           FROM ledger_journalentry e GROUP BY e.currency HAVING SUM({_SIGNED}) <> 0 ORDER BY e.currency""",
 }
 
+_MERCHANT = "a.merchant_id IS NOT NULL AND a.code LIKE 'merchant:%%:%s'"
+_LOSS_ACCOUNT = " OR ".join(f"a.code LIKE 'platform:%%{suffix}'" for suffix in LOSS_ACCOUNT_SUFFIXES)
+
+
+def _payment_of(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"({column}->>'payment_id')"
+    return f"json_extract({column}, '$.payment_id')"
+
+
+def _business_checks() -> dict[str, str]:
+    """The rules of docs/balances.md, each a query listing what breaks it (built per call: JSON access differs
+    between PostgreSQL and SQLite)."""
+    pending, available = _MERCHANT % "pending", _MERCHANT % "available"
+    return {
+        "merchant_pending_negative": f"""
+            SELECT a.id, 'entry ' || e.id || ' of ' || t.reference || ' leaves ' || e.balance_after
+                   || ' of pending funds'
+              FROM ledger_journalentry e JOIN ledger_account a ON a.id = e.account_id
+              JOIN ledger_journaltransaction t ON t.id = e.transaction_id
+             WHERE {pending} AND e.balance_after < 0 ORDER BY e.id""",
+        "payout_exceeds_earnings": f"""
+            SELECT t.id, t.reference || ' left the available balance at ' || e.balance_after
+              FROM ledger_journalentry e JOIN ledger_account a ON a.id = e.account_id
+              JOIN ledger_journaltransaction t ON t.id = e.transaction_id
+             WHERE {available} AND t.source_type = 'payout' AND e.direction = 'debit' AND e.balance_after < 0
+             ORDER BY e.id""",
+        "release_exceeds_pending_funds": f"""
+            SELECT c.source_id, 'released ' || r.released || ' of ' || c.net || ' captured, after '
+                   || COALESCE(d.drawn, 0) || ' drawn by its refunds and disputes'
+              FROM (SELECT t.source_id, SUM(e.amount) AS net FROM ledger_journaltransaction t
+                      JOIN ledger_journalentry e ON e.transaction_id = t.id JOIN ledger_account a ON a.id = e.account_id
+                     WHERE t.reference LIKE 'payment:%%:capture' AND {pending} GROUP BY t.source_id) c
+              JOIN (SELECT t.source_id, SUM(e.amount) AS released FROM ledger_journaltransaction t
+                      JOIN ledger_journalentry e ON e.transaction_id = t.id JOIN ledger_account a ON a.id = e.account_id
+                     WHERE t.reference LIKE 'payment:%%:release' AND {pending} AND e.direction = 'debit'
+                     GROUP BY t.source_id) r ON r.source_id = c.source_id
+              LEFT JOIN (SELECT {_payment_of("t.metadata")} AS payment_id, SUM({_SIGNED}) AS drawn
+                           FROM ledger_journaltransaction t JOIN ledger_journalentry e ON e.transaction_id = t.id
+                           JOIN ledger_account a ON a.id = e.account_id
+                          WHERE t.source_type IN ('refund', 'dispute') AND {pending}
+                          GROUP BY 1) d ON d.payment_id = c.source_id
+             WHERE r.released + COALESCE(d.drawn, 0) > c.net ORDER BY c.source_id""",
+        "release_before_due": """
+            SELECT r.source_id, 'released at ' || r.occurred_at || ', available on ' || c.available_on
+              FROM ledger_journaltransaction r JOIN ledger_journaltransaction c
+                ON c.reference = 'payment:' || r.source_id || ':capture'
+             WHERE r.reference LIKE 'payment:%%:release' AND r.occurred_at < c.available_on ORDER BY r.source_id""",
+        "loss_without_write_off": f"""
+            SELECT t.id, t.reference || ' moved ' || e.amount || ' on ' || a.code || ' without a write-off'
+              FROM ledger_journalentry e JOIN ledger_account a ON a.id = e.account_id
+              JOIN ledger_journaltransaction t ON t.id = e.transaction_id
+             WHERE ({_LOSS_ACCOUNT}) AND t.source_type <> '{WRITE_OFF_SOURCE}' ORDER BY e.id""",
+        "write_off_exceeds_owed": f"""
+            SELECT t.id, t.reference || ' took the available balance to ' || e.balance_after
+              FROM ledger_journalentry e JOIN ledger_account a ON a.id = e.account_id
+              JOIN ledger_journaltransaction t ON t.id = e.transaction_id
+             WHERE {available} AND t.source_type = '{WRITE_OFF_SOURCE}' AND e.balance_after > 0 ORDER BY e.id""",
+    }
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:
@@ -83,7 +159,8 @@ class VerificationReport:
         )
 
 
-def verify_ledger(*, limit: int = 100) -> VerificationReport:
+def verify_ledger(*, limit: int = 100, anchor: tuple[int, str] | None = None) -> VerificationReport:
+    """Every check above; ``anchor`` is ``(seal id, chain)`` as logged by the sealer and kept outside the database."""
     report = VerificationReport()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -91,7 +168,52 @@ def verify_ledger(*, limit: int = 100) -> VerificationReport:
             " (SELECT COUNT(*) FROM ledger_journalentry)"
         )
         report.accounts, report.transactions, report.entries = cursor.fetchone()
-        for check, sql in CHECKS.items():
-            cursor.execute(f"{sql} LIMIT {int(limit)}")
+        for check, sql in {**CHECKS, **_business_checks()}.items():
+            cursor.execute(f"{sql} LIMIT {int(limit)}".replace("%%", "%"))
             report.violations += [Violation(check, str(subject), str(detail)) for subject, detail in cursor.fetchall()]
+    _verify_integrity(report, limit=limit, anchor=anchor, now=timezone.now())
     return report
+
+
+def _verify_integrity(report: VerificationReport, *, limit: int, anchor: tuple[int, str] | None, now: datetime) -> None:
+    found: dict[str, list[Violation]] = {}
+
+    def add(check: str, subject: str, detail: str) -> None:
+        listed = found.setdefault(check, [])
+        if len(listed) < limit:
+            listed.append(Violation(check, subject, detail))
+
+    macs: dict[str, tuple[str, datetime]] = {}
+    for txn in stored_transactions():
+        if not txn.mac:
+            add("unauthenticated_transaction", txn.id, f"{txn.reference}: no MAC (not posted through the ledger)")
+        elif not txn.authentic:
+            add("unauthenticated_transaction", txn.id, f"{txn.reference}: its rows no longer match its MAC")
+        macs[txn.id] = (txn.mac, txn.posted_at)
+    sealed: set[str] = set()
+    chain_at: dict[int, str] = {}
+    previous = ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, transaction_id, chain FROM ledger_journalseal ORDER BY id")
+        for seal_id, transaction_id, chain in cursor.fetchall():
+            sealed.add(transaction_id)
+            chain_at[seal_id] = chain
+            if transaction_id not in macs:
+                add("seal_chain", f"seal {seal_id}", f"sealed transaction {transaction_id} is missing")
+            elif chain_link(previous, *macs[transaction_id]) != chain:
+                add(
+                    "seal_chain",
+                    f"seal {seal_id}",
+                    f"transaction {transaction_id} does not follow from the seal before",
+                )
+            previous = chain
+        cursor.execute("SELECT seal_id, chain FROM ledger_journalcheckpoint ORDER BY id")
+        checkpoints = [*cursor.fetchall(), *([anchor] if anchor else [])]
+    for seal_id, chain in checkpoints:
+        if chain_at.get(int(seal_id)) != chain:
+            add("checkpoint_mismatch", f"seal {seal_id}", "the chain there is not the one recorded at sealing")
+    for transaction_id, (_, posted_at) in macs.items():
+        if transaction_id not in sealed and posted_at < now - 2 * SEAL_WINDOW:
+            add("unsealed_transaction", transaction_id, f"posted at {posted_at:%Y-%m-%d %H:%M}, never sealed")
+    for violations in found.values():
+        report.violations += violations

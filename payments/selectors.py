@@ -101,13 +101,18 @@ _TYPES = {
 
 
 def balance_transaction_type(reference: str, source_type: str) -> str:
-    return _TYPES.get(references.reference_flow(reference)) or source_type or "adjustment"
+    kind = _TYPES.get(references.reference_flow(reference))
+    if kind is not None:
+        return kind
+    if source_type in ("refund", "payout"):
+        return source_type
+    return "adjustment"  # write-offs and reconciliation's corrections
 
 
 def balance_transaction_list(*, merchant: Merchant) -> QuerySet[JournalTransaction]:
     """Every ledger transaction that moved the merchant's money, newest first, with its net effect on the merchant
-    (``net``) and, for payments, whether its funds were released (``released``): one query per page. The internal
-    pending → available transfers are left out; they show as the payment's ``status``."""
+    (``net``): one query per page. The internal pending → available transfers are left out; each transaction's
+    stored ``available_on`` says when its money is (or was) available."""
     mine = Q(entries__merchant_id=merchant.id)
     signed = Case(
         When(entries__direction="credit", then=F("entries__amount")),
@@ -117,12 +122,8 @@ def balance_transaction_list(*, merchant: Merchant) -> QuerySet[JournalTransacti
     transactions: QuerySet[JournalTransaction] = (
         references.without_releases()
         .filter(mine)
-        .annotate(
-            net=Sum(signed, filter=mine),
-            currency=Min("entries__currency", filter=mine),
-            released=references.released(OuterRef("source_id")),
-        )
-        .only("id", "reference", "source_type", "source_id", "occurred_at", "metadata", "description")
+        .annotate(net=Sum(signed, filter=mine), currency=Min("entries__currency", filter=mine))
+        .only("id", "reference", "source_type", "source_id", "occurred_at", "available_on", "metadata", "description")
     )
     return transactions
 

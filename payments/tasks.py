@@ -99,7 +99,7 @@ def events_prune() -> dict[str, int]:
 @shared_task(name="payments.funds_release_due")
 def funds_release_due() -> int:
     """Beat: captured funds that are due move from pending to available (a ledger transfer)."""
-    from payments.services.balances import funds_release_due as release
+    from payments.services.funds import funds_release_due as release
 
     return release()
 

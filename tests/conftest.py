@@ -6,29 +6,65 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from tests import processes, psp_sandbox
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _flush_past_ledger_triggers() -> Iterator[None]:
-    """Lets transactional tests' flush TRUNCATE the journal tables, whose triggers refuse TRUNCATE otherwise.
+def owner_connection() -> psycopg.Connection[Any]:
+    """A connection to the test database as the owner role (which created it and ran the migrations), outside the
+    test's own transaction: what the application's role may not do, the owner may (core/database_roles.py)."""
+    owner, name = settings.DATABASES["owner"], connection.settings_dict["NAME"]
+    return psycopg.connect(
+        host=owner["HOST"], port=owner["PORT"], user=owner["USER"], password=owner["PASSWORD"], dbname=name
+    )
 
-    ``session_replication_role = replica`` (superuser only, and only for this flush's transaction) is PostgreSQL's
-    own switch for skipping ordinary triggers; the ledger's triggers stay in force for everything else.
-    """
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """The test database is created and migrated by the owner role, as a deployment's migrations are."""
+    default, owner = settings.DATABASES["default"], settings.DATABASES["owner"]
+    default["APP_USER"], default["APP_PASSWORD"] = default["USER"], default["PASSWORD"]
+    default["USER"], default["PASSWORD"] = owner["USER"], owner["PASSWORD"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Then the owner grants the application's role, and every test runs as that role: nothing in the suite can do
+    what the application could not (a transactional test's flush goes through the owner, below)."""
     from django.db.backends.postgresql.operations import DatabaseOperations
 
+    from core.database_roles import database_roles_grant
+
+    default = settings.DATABASES["default"]
+    with django_db_blocker.unblock():
+        database_roles_grant(using="default", app_role=default["APP_USER"])
+    connection.close()
+    default["USER"], default["PASSWORD"] = default["APP_USER"], default["APP_PASSWORD"]
     original = DatabaseOperations.execute_sql_flush
 
     def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
-        original(self, ["SET LOCAL session_replication_role = replica", *sql_list])
+        # TRUNCATE is refused to the application's role, and the journal's triggers refuse it to anyone: the owner
+        # sets its triggers aside for the flush's transaction only.
+        from django.apps import apps
+
+        tables = [t for config in apps.get_app_configs() for t in getattr(config, "append_only_tables", ())]
+        with owner_connection() as owner:
+            for table in tables:
+                owner.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            for statement in sql_list:
+                owner.execute(statement)
+            for table in tables:
+                owner.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
     DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
     yield
     DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+    connection.close()
+    default["USER"], default["PASSWORD"] = settings.DATABASES["owner"]["USER"], settings.DATABASES["owner"]["PASSWORD"]
 
 
 @pytest.fixture(scope="session")
@@ -68,14 +104,24 @@ def celery_worker_process(worker_env: dict[str, str], tmp_path_factory: pytest.T
     )
     try:
         processes.wait_until(
-            lambda: ping.delay("ready").get(timeout=5)["pong"] == "ready",
-            timeout=60,
+            lambda: _pong(ping),
+            timeout=120,
             what="celery worker",
             log=log,
         )
         yield log
     finally:
         processes.stop(proc)
+
+
+def _pong(ping: Any) -> bool:
+    """A worker still booting (slowly, on a loaded machine) leaves the first pings unanswered: ask again."""
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    try:
+        return bool(ping.delay("ready").get(timeout=5)["pong"] == "ready")
+    except CeleryTimeout:
+        return False
 
 
 def json_lines(text: str) -> list[dict[str, object]]:

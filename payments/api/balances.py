@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -58,14 +58,12 @@ class BalanceTransactionSerializer(serializers.Serializer[Any]):
     description = serializers.CharField()
 
 
-def balance_transaction_representation(txn: JournalTransaction) -> dict[str, Any]:
+def balance_transaction_representation(txn: JournalTransaction, *, now: datetime) -> dict[str, Any]:
     kind = selectors.balance_transaction_type(txn.reference, txn.source_type)
     net = int(txn.net or 0)  # type: ignore[attr-defined]  # annotated by the selector
     fee = int(txn.metadata.get("fee") or 0) if kind in ("payment", "dispute") else 0
-    pending = kind == "payment" and not txn.released  # type: ignore[attr-defined]
-    available_on = txn.occurred_at
-    if kind == "payment":
-        available_on += timedelta(seconds=settings.BALANCE_PENDING_SECONDS)
+    # Stored when it was posted (rows from before that column fall back to when they happened).
+    available_on = txn.available_on or txn.occurred_at
     return {
         "id": txn.id,
         "object": "balance_transaction",
@@ -74,7 +72,7 @@ def balance_transaction_representation(txn: JournalTransaction) -> dict[str, Any
         "fee": fee,
         "net": net,
         "currency": txn.currency,  # type: ignore[attr-defined]
-        "status": "pending" if pending else "available",
+        "status": "pending" if available_on > now else "available",
         "available_on": available_on,
         "created": txn.occurred_at,
         "source": txn.source_id,
@@ -88,11 +86,14 @@ class BalanceTransactionListApi(APIView):
     @extend_schema(operation_id="balance_transaction_list", responses={200: BalanceTransactionSerializer(many=True)})
     def get(self, request: Request) -> Response:
         txns = selectors.balance_transaction_list(merchant=request_merchant(request))
+        now = timezone.now()
         return list_response(
             self,
             request,
             txns,
             lambda page: (
-                BalanceTransactionSerializer([balance_transaction_representation(t) for t in page], many=True).data
+                BalanceTransactionSerializer(
+                    [balance_transaction_representation(t, now=now) for t in page], many=True
+                ).data
             ),
         )

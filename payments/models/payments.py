@@ -82,6 +82,12 @@ class Payment(FSMModelMixin, models.Model):
     failure_message = models.CharField(max_length=500, blank=True)
     cancellation_reason = models.CharField(max_length=32, choices=CancellationReason.choices, blank=True)
     disputed = models.BooleanField(default=False)
+    # The merchant's money from this payment while it waits in the pending balance (payments.services.funds): set
+    # to the captured net at capture, reduced by what its refunds and disputes draw on it, moved to available (and
+    # set to zero) by its release on ``funds_available_on``. Only ever changed under the payment's row lock.
+    funds_pending = models.BigIntegerField(default=0)
+    funds_available_on = models.DateTimeField(null=True, blank=True)
+    funds_released_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(db_default=Now(), editable=False)
     updated = models.DateTimeField(db_default=Now())
 
@@ -100,6 +106,12 @@ class Payment(FSMModelMixin, models.Model):
                 fields=["capture_before"], name="payment_capture_expiry", condition=Q(status=S.REQUIRES_CAPTURE)
             ),
             models.Index(fields=["card_last4"], name="payment_card_last4", condition=~Q(card_last4="")),
+            # The release task's queue: captured payments whose funds still wait.
+            models.Index(
+                fields=["funds_available_on"],
+                name="payment_funds_due",
+                condition=Q(funds_released_at__isnull=True, funds_available_on__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
@@ -116,6 +128,7 @@ class Payment(FSMModelMixin, models.Model):
                 condition=Q(payment_method_type__in=PaymentMethodType.values), name="payment_method_type_valid"
             ),
             models.CheckConstraint(condition=Q(card_last4__regex=r"^([0-9]{4})?$"), name="payment_card_last4_digits"),
+            models.CheckConstraint(condition=Q(funds_pending__gte=0), name="payment_funds_pending_not_negative"),
         ]
 
     def __str__(self) -> str:

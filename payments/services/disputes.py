@@ -18,14 +18,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from ledger import recipes as ledger_recipes
-from ledger.money import Money
 from payments.connectors import registry
 from payments.connectors.base import DisputeState, Outcome, ProviderDispute
 from payments.enums import AttemptOperation, DisputeStatus, EventType
 from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
 from payments.models import Dispute, EvidenceFile, Merchant, Payment, PaymentAttempt
 from payments.representations import dispute_representation
+from payments.services.funds import funds_chargeback_post, funds_dispute_won_post
 from payments.services.outbox import outbox_command_add, outbox_object_event_add
 
 logger = structlog.get_logger(__name__)
@@ -81,7 +80,7 @@ def dispute_apply_provider_dispute(*, dispute: ProviderDispute) -> str:
             row = _open(payment, dispute)
             outcome = "dispute_created"
         if dispute.state in (DisputeState.WON, DisputeState.LOST):
-            outcome = _close(row, won=dispute.state is DisputeState.WON)
+            outcome = _close(payment, row, won=dispute.state is DisputeState.WON)
     return outcome
 
 
@@ -108,13 +107,12 @@ def _open(payment: Payment, dispute: ProviderDispute) -> Dispute:
         provider_reference=dispute.provider_reference,
     )
     Payment.objects.filter(pk=payment.pk).update(disputed=True, updated=timezone.now())
-    ledger_recipes.chargeback_opened(
-        merchant_id=payment.merchant_id,
-        connector=dispute.connector,
+    funds_chargeback_post(
+        payment=payment,
         dispute_id=row.id,
-        payment_id=payment.id,
-        amount=Money(amount, payment.currency),
-        dispute_fee=Money(row.fee, payment.currency),
+        connector=dispute.connector,
+        amount=amount,
+        fee=dispute.fee,
         occurred_at=dispute.created or timezone.now(),
         provider_reference=row.provider_reference,
     )
@@ -122,7 +120,7 @@ def _open(payment: Payment, dispute: ProviderDispute) -> Dispute:
     return row
 
 
-def _close(dispute: Dispute, *, won: bool) -> str:
+def _close(payment: Payment, dispute: Dispute, *, won: bool) -> str:
     if dispute.status in (DisputeStatus.WON, DisputeStatus.LOST):
         return f"dispute_already_{dispute.status}"
     if dispute.status == DisputeStatus.ACCEPTED:
@@ -131,7 +129,7 @@ def _close(dispute: Dispute, *, won: bool) -> str:
     now = timezone.now()
     if won:
         dispute.mark_won()
-        ledger_recipes.dispute_won(dispute_id=dispute.id, occurred_at=now)
+        funds_dispute_won_post(payment=payment, dispute_id=dispute.id, occurred_at=now)
     else:
         dispute.mark_lost()
     dispute.closed_at = dispute.updated = now

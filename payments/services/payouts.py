@@ -2,9 +2,11 @@
 
 ``payout_create`` posts ``payout_created`` in the transaction that creates the payout: the ledger locks the
 merchant's available account and refuses to take it below zero (``insufficient_funds``), so concurrent payouts never
-overdraw. The bank side is simulated: ``payouts_advance_due`` (beat) hands pending payouts to the "bank" and marks
-them paid after ``PAYOUT_TRANSIT_SECONDS``. A payout that fails, or that the bank returns after ``paid``, becomes
-``failed`` and the reversal gives its amount back to the available balance.
+overdraw, and a merchant whose available balance is negative (money it owes after refunds or disputes) or whose money
+is still pending is paid nothing: a payout never exceeds what the merchant has earned net of refunds, disputes and
+fees (docs/balances.md). The bank side is simulated: ``payouts_advance_due`` (beat) hands pending payouts to the
+"bank" and marks them paid after ``PAYOUT_TRANSIT_SECONDS``. A payout that fails, or that the bank returns after
+``paid``, becomes ``failed`` and the reversal gives its amount back to the available balance.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django_fsm import can_proceed
 
 from core.currencies import is_currency
 from ledger import recipes as ledger_recipes
+from ledger.exceptions import InsufficientFundsError
 from ledger.money import Money
 from payments.enums import EventType, PayoutStatus
 from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
@@ -60,10 +63,17 @@ def payout_create(
             metadata=metadata or {},
             requested_by=requested_by[:150],
         )
-        # The ledger locks the available account and refuses an overdraft (InsufficientFundsError, 400).
-        ledger_recipes.payout_created(
-            merchant_id=merchant.id, payout_id=payout.id, amount=Money(amount, currency), occurred_at=timezone.now()
-        )
+        try:
+            # The ledger locks the available account and refuses to take it below zero.
+            ledger_recipes.payout_created(
+                merchant_id=merchant.id, payout_id=payout.id, amount=Money(amount, currency), occurred_at=timezone.now()
+            )
+        except InsufficientFundsError as refused:
+            raise InvalidRequestError(
+                f"Your available {currency.upper()} balance ({refused.balance}) does not cover a payout of {amount}.",
+                code="insufficient_funds",
+                param="amount",
+            ) from None
     return payout
 
 

@@ -2,7 +2,8 @@
 
 ``refund_create`` locks the payment row (the object that carries the limit), checks the refundable amount and
 reserves it (``payment.amount_refunded``) in the same transaction, posts the refund to the ledger (the merchant's
-balance pays for it at once) and commits an attempt plus its outbox command for the executor, which calls the
+balance pays for it at once: available funds, then the payment's own pending funds, the rest owed; see
+``payments.services.funds``) and commits an attempt plus its outbox command for the executor, which calls the
 provider on its queue after commit. ``refund_attempt_apply`` is the executor's: the provider's answer, a status
 lookup or a webhook moves the refund to ``succeeded`` or ``failed``; a failure, even after the provider accepted it,
 releases the reservation and reverses the ledger posting (a new transaction), and emits ``refund.failed``.
@@ -14,13 +15,12 @@ from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from ledger import recipes as ledger_recipes
-from ledger.money import Money
 from payments.enums import AttemptOperation, EventType, PaymentStatus, RefundStatus
 from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
 from payments.models import Merchant, Payment, PaymentAttempt, Refund
 from payments.representations import refund_representation
 from payments.services.attempts.queue import attempt_start
+from payments.services.funds import funds_refund_failed_post, funds_refund_post
 from payments.services.outbox import outbox_object_event_add
 
 
@@ -90,15 +90,9 @@ def refund_create(
             requested_by=requested_by[:150],
         )
         attempt = attempt_start(payment=payment, operation=AttemptOperation.REFUND, amount=amount, refund=refund)
-        # The merchant's balance pays for the refund now; a provider failure gives it back (refund_failed).
-        ledger_recipes.refund_created(
-            merchant_id=payment.merchant_id,
-            connector=attempt.connector,
-            refund_id=refund.id,
-            payment_id=payment.id,
-            amount=Money(amount, payment.currency),
-            occurred_at=timezone.now(),
-            provider_reference=None,
+        # The merchant's balance pays for the refund now; a provider failure gives it back.
+        funds_refund_post(
+            payment=payment, refund_id=refund.id, connector=attempt.connector, amount=amount, occurred_at=timezone.now()
         )
     return refund
 
@@ -121,6 +115,6 @@ def refund_attempt_apply(
     refund.save()
     payment.amount_refunded -= refund.amount
     payment.save(update_fields=["amount_refunded"])
-    ledger_recipes.refund_failed(refund_id=refund.id, occurred_at=timezone.now())
+    funds_refund_failed_post(payment=payment, refund_id=refund.id, occurred_at=timezone.now())
     _refund_event(refund, EventType.REFUND_FAILED)
     return "refund_failed"

@@ -13,10 +13,9 @@ from django.test import override_settings
 
 from backoffice.models import AuditLogEntry, ImmutableAuditError
 from payments.models import Dispute, Payment, Payout, Refund
-from payments.tasks import funds_release_due
 from tests.payments.conftest import card_payment_body
 from tests.payments.execution.conftest import drain
-from tests.payments.refunds.helpers import captured_payment
+from tests.payments.refunds.helpers import captured_payment, release_due
 from tests.payments.refunds.test_disputes import chargeback
 from tests.psp_sandbox import receiving
 
@@ -121,8 +120,7 @@ def test_finance_cannot_refund_and_support_cannot_pay_out(api, sandbox, support,
 
 def test_finance_marks_a_returned_payout_failed_and_the_balance_is_recredited(api, sandbox, finance, support):
     captured_payment(api, 2000)
-    with override_settings(BALANCE_PENDING_SECONDS=0):
-        funds_release_due()
+    release_due()
     payout_id = api.post("/v1/payouts", {"amount": 1000, "currency": "usd"}).json()["id"]
     support.post("/admin/payments/payout/", {"action": "mark_returned", "_selected_action": [payout_id]})
     assert Payout.objects.get(pk=payout_id).status == "pending"

@@ -25,6 +25,7 @@ def fund(merchant_id: str, amount: int, *, payment_id: str | None = None) -> Non
         gross=usd(amount),
         fee=usd(0),
         occurred_at=NOW,
+        available_on=NOW,
     )
     recipes.funds_released(merchant_id=merchant_id, payment_id=payment_id, amount=usd(amount), occurred_at=NOW)
 

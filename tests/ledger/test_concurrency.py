@@ -46,7 +46,7 @@ def test_concurrent_postings_keep_exact_non_negative_gap_free_balances():
                 amount = rng.randint(50, 900)  # big enough that overdrafts happen
                 payout = rng.random() < 0.3
                 destination = BANK if payout else available(target)
-                legs = [debit(available(source), usd(amount)), credit(destination, usd(amount))]
+                legs = [debit(available(source), usd(amount), no_overdraft=True), credit(destination, usd(amount))]
                 rng.shuffle(legs)  # lock order must not depend on the order of the entries
                 try:
                     post(reference=f"c{seed}-{n}", entries=legs)

@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from django.db import DatabaseError, connection, transaction
 from ledger import recipes
-from ledger.accounts import chargeback_losses, merchant_available
+from ledger.accounts import merchant_available, write_offs
 from ledger.balances import balance
 from ledger.exceptions import InsufficientFundsError
 from ledger.money import Money
@@ -22,9 +22,9 @@ from ledger.verification import verify_ledger
 now = datetime.now(UTC)
 usd = lambda n: Money(n, "usd")
 recipes.payment_captured(merchant_id="m1", connector="sandbox", payment_id="p1", gross=usd(1000), fee=usd(30),
-                         occurred_at=now)
+                         occurred_at=now, available_on=now)
 recipes.payment_captured(merchant_id="m1", connector="sandbox", payment_id="p1", gross=usd(1000), fee=usd(30),
-                         occurred_at=now)
+                         occurred_at=now, available_on=now)
 recipes.funds_released(merchant_id="m1", payment_id="p1", amount=usd(970), occurred_at=now)
 result = {}
 try:
@@ -34,8 +34,14 @@ except InsufficientFundsError:
 recipes.payout_created(merchant_id="m1", payout_id="po2", amount=usd(900), occurred_at=now)
 recipes.chargeback_opened(merchant_id="m1", connector="sandbox", dispute_id="dp1", payment_id="p1",
                           amount=usd(100), dispute_fee=usd(15), occurred_at=now)
-result["losses"] = balance(chargeback_losses("usd")).amount
-for sql in ("UPDATE ledger_journalentry SET amount = 1", "DELETE FROM ledger_journaltransaction"):
+result["owed"] = -balance(merchant_available("m1", "usd")).amount
+recipes.merchant_write_off(write_off_id="wo1", merchant_id="m1", amount=usd(45), reason="closed", actor="ann",
+                           occurred_at=now)
+result["losses"] = balance(write_offs("usd")).amount
+from ledger.seal import seal_pending
+result["sealed"] = seal_pending().sealed
+for sql in ("UPDATE ledger_journalentry SET amount = 1", "DELETE FROM ledger_journaltransaction",
+            "UPDATE ledger_journaltransaction SET description = 'x'", "DELETE FROM ledger_journalseal"):
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql)
@@ -53,8 +59,10 @@ def test_the_ledger_works_on_sqlite(tmp_path):
 
     assert result["overdraft_refused"] is True
     assert result["available"] == 0
-    assert result["losses"] == 45  # 100 + 15 charged back, 70 covered by the merchant
+    assert result["owed"] == 45  # 100 + 15 charged back, 70 covered by the merchant: the merchant owes the rest
+    assert result["losses"] == 45  # ... until someone writes it off, explicitly
     assert result["as_of_past"] == 0
     assert result["verified"] is True
-    assert len(result["refused"]) == 2
+    assert result["sealed"] == 5  # capture, release, payout, chargeback, write-off
+    assert len(result["refused"]) == 4
     assert all("immutable" in message for message in result["refused"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from django.db import DatabaseError, connection, transaction
 
@@ -9,6 +10,7 @@ from ledger import accounts
 from ledger.exceptions import ImmutableRecordError
 from ledger.models import Account, JournalEntry, JournalTransaction
 from ledger.posting import credit, debit, post
+from tests.conftest import owner_connection
 from tests.ledger.conftest import force_deferred_checks, pending, usd
 
 pytestmark = pytest.mark.django_db
@@ -37,23 +39,57 @@ def test_models_refuse_save_after_create_and_delete(txn):
         JournalTransaction.objects.all().delete()
 
 
+CHANGES = [
+    "UPDATE ledger_journalentry SET amount = amount + 1",
+    "DELETE FROM ledger_journalentry",
+    "TRUNCATE ledger_journalentry",
+    "UPDATE ledger_journaltransaction SET description = 'edited'",
+    "DELETE FROM ledger_journaltransaction",
+    "TRUNCATE ledger_journaltransaction CASCADE",
+    "UPDATE ledger_account SET currency = 'eur'",
+    "UPDATE ledger_account SET non_negative = NOT non_negative",
+]
+
+
+@pytest.mark.parametrize("sql", CHANGES)
+def test_the_applications_role_may_not_change_the_journal(txn, sql):
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql)
+    assert JournalEntry.objects.filter(transaction=txn).count() == 2
+
+
 @pytest.mark.parametrize(
     "sql",
     [
-        "UPDATE ledger_journalentry SET amount = amount + 1",
-        "DELETE FROM ledger_journalentry",
-        "TRUNCATE ledger_journalentry",
-        "UPDATE ledger_journaltransaction SET description = 'edited'",
-        "DELETE FROM ledger_journaltransaction",
-        "TRUNCATE ledger_journaltransaction CASCADE",
-        "UPDATE ledger_account SET currency = 'eur'",
-        "UPDATE ledger_account SET non_negative = NOT non_negative",
+        "SET session_replication_role = replica",
+        "ALTER TABLE ledger_journalentry DISABLE TRIGGER USER",
+        "ALTER TABLE ledger_journaltransaction DISABLE TRIGGER ledger_journaltransaction_immutable",
+        "DROP TRIGGER ledger_journalentry_immutable ON ledger_journalentry",
+        "DELETE FROM backoffice_auditlogentry",
+        "UPDATE backoffice_auditlogentry SET reason = 'edited'",
+        "DELETE FROM ledger_journalseal",
+        "CREATE OR REPLACE FUNCTION ledger_reject_change() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RETURN NEW; END $$",
     ],
 )
-def test_raw_sql_cannot_change_the_journal(txn, sql):
-    with pytest.raises(DatabaseError, match="ledger"), transaction.atomic(), connection.cursor() as cursor:
+def test_the_applications_role_cannot_switch_the_protections_off(sql):
+    """Each way the journal was once rewritten through the application's own connection (issue: it connected as a
+    superuser that owned the tables) is now refused by PostgreSQL itself."""
+    with (
+        pytest.raises(DatabaseError, match=r"permission denied|must be owner"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(sql)
-    assert JournalEntry.objects.filter(transaction=txn).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sql", CHANGES)
+def test_the_triggers_refuse_even_the_owner(sql):
+    post(reference="t1", entries=[debit(RECEIVABLE, usd(100)), credit(pending("m1"), usd(100))])
+    with owner_connection() as owner, pytest.raises(psycopg.Error, match="ledger"):
+        owner.execute(sql)
+    assert JournalEntry.objects.count() == 2
 
 
 def test_an_account_may_be_renamed(txn):

@@ -75,7 +75,10 @@ def test_an_overdraft_fails_its_chunk_only():
     fund("m1", 100)
     before = journal_size()
     payouts = [
-        Posting(reference=f"payout:po_{n}", entries=[debit(available("m1"), usd(30)), credit(BANK, usd(30))])
+        Posting(
+            reference=f"payout:po_{n}",
+            entries=[debit(available("m1"), usd(30), no_overdraft=True), credit(BANK, usd(30))],
+        )
         for n in range(4)
     ]
 

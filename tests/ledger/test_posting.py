@@ -18,7 +18,7 @@ from ledger.exceptions import (
 )
 from ledger.models import JournalEntry
 from ledger.money import Money
-from ledger.posting import credit, debit, post, reverse
+from ledger.posting import credit, debit, lock_balances, post, reverse
 from tests.ledger.conftest import available, fund, journal_size, pending, usd
 
 pytestmark = pytest.mark.django_db
@@ -109,12 +109,15 @@ def test_a_transaction_may_span_currencies_when_each_balances():
     assert txn.entries.count() == 4
 
 
-def test_overdrawing_a_non_negative_account_is_refused_and_leaves_no_trace():
+def test_an_overdraft_is_refused_and_leaves_no_trace():
     fund("m1", 1000)
     before = journal_size()
 
     with pytest.raises(InsufficientFundsError) as error:
-        post(reference="payout:po_1", entries=[debit(available("m1"), usd(1001)), credit(BANK, usd(1001))])
+        post(
+            reference="payout:po_1",
+            entries=[debit(available("m1"), usd(1001), no_overdraft=True), credit(BANK, usd(1001))],
+        )
 
     assert error.value.code == "insufficient_funds"
     assert error.value.shortfall == 1
@@ -122,29 +125,42 @@ def test_overdrawing_a_non_negative_account_is_refused_and_leaves_no_trace():
     assert balance(available("m1")) == usd(1000)
 
 
+def test_an_account_flagged_non_negative_refuses_to_go_below_zero_whatever_the_entry_says():
+    post(reference="capture", entries=[debit(RECEIVABLE, usd(100)), credit(pending("m1"), usd(100))])
+    with pytest.raises(InsufficientFundsError):
+        post(reference="draw", entries=[debit(pending("m1"), usd(101)), credit(RECEIVABLE, usd(101))])
+    assert balance(pending("m1")) == usd(100)
+
+
 def test_a_non_negative_account_may_reach_exactly_zero():
     fund("m1", 1000)
-    post(reference="payout:po_1", entries=[debit(available("m1"), usd(1000)), credit(BANK, usd(1000))])
-    assert balance(available("m1")) == usd(0)
-
-
-def test_overflow_takes_what_the_account_cannot_cover():
-    fund("m1", 300)
-    losses = accounts.chargeback_losses("usd")
-
-    txn = post(
-        reference="dispute:dp_1:opened",
-        entries=[debit(available("m1"), usd(1000), overflow=losses), credit(RECEIVABLE, usd(1000))],
+    post(
+        reference="payout:po_1",
+        entries=[debit(available("m1"), usd(1000), no_overdraft=True), credit(BANK, usd(1000))],
     )
-
     assert balance(available("m1")) == usd(0)
-    assert balance(losses) == usd(700)
-    assert txn.entries.count() == 3
+
+
+def test_an_available_balance_may_go_below_zero_money_the_merchant_owes():
+    fund("m1", 300)
+    post(reference="dispute:dp_1:opened", entries=[debit(available("m1"), usd(1000)), credit(RECEIVABLE, usd(1000))])
+    assert balance(available("m1")) == usd(-700)
+
+
+def test_lock_balances_reads_what_a_posting_would_see():
+    fund("m1", 300)
+    with transaction.atomic():
+        balances = lock_balances([available("m1"), pending("m1"), accounts.suspense("usd")])
+    assert balances == {
+        available("m1").code: usd(300),
+        pending("m1").code: usd(0),
+        accounts.suspense("usd").code: usd(0),
+    }
 
 
 def test_an_existing_code_with_other_attributes_is_refused():
     fund("m1", 100)
-    impostor = accounts.AccountSpec(available("m1").code, accounts.AccountType.LIABILITY, "usd", "m1", False)
+    impostor = accounts.AccountSpec(available("m1").code, accounts.AccountType.LIABILITY, "usd", "m1", True)
 
     with pytest.raises(InvalidPostingError) as error:
         post(reference="x", entries=[debit(impostor, usd(500)), credit(BANK, usd(500))])
@@ -156,7 +172,10 @@ def test_a_refusal_inside_a_callers_transaction_leaves_it_usable():
     fund("m1", 100)
     with transaction.atomic():
         with pytest.raises(InsufficientFundsError):
-            post(reference="payout:po_1", entries=[debit(available("m1"), usd(500)), credit(BANK, usd(500))])
+            post(
+                reference="payout:po_1",
+                entries=[debit(available("m1"), usd(500), no_overdraft=True), credit(BANK, usd(500))],
+            )
         post(reference="payout:po_2", entries=[debit(available("m1"), usd(50)), credit(BANK, usd(50))])
     assert balance(available("m1")) == usd(50)
 

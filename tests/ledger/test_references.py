@@ -19,12 +19,18 @@ M = "mch_1"
 def test_every_recipe_posts_under_the_reference_the_ledger_describes_and_reads_back_as_its_flow():
     posted = {
         Flow.CAPTURE: recipes.payment_captured(
-            merchant_id=M, connector="sb", payment_id="pay_1", gross=usd(10_000), fee=usd(320), occurred_at=NOW
+            merchant_id=M,
+            connector="sb",
+            payment_id="pay_1",
+            gross=usd(10_000),
+            fee=usd(320),
+            occurred_at=NOW,
+            available_on=NOW,
         ),
         Flow.RELEASE: recipes.funds_released(merchant_id=M, payment_id="pay_1", amount=usd(9_680), occurred_at=NOW),
         Flow.REFUND: recipes.refund_created(
             merchant_id=M, connector="sb", refund_id="re_1", payment_id="pay_1", amount=usd(100), occurred_at=NOW
-        ),
+        ).transaction,
         Flow.REFUND_FAILED: recipes.refund_failed(refund_id="re_1", occurred_at=NOW),
         Flow.DISPUTE_OPENED: recipes.chargeback_opened(
             merchant_id=M,
@@ -34,7 +40,7 @@ def test_every_recipe_posts_under_the_reference_the_ledger_describes_and_reads_b
             amount=usd(1000),
             dispute_fee=usd(0),
             occurred_at=NOW,
-        ),
+        ).transaction,
         Flow.DISPUTE_WON: recipes.dispute_won(dispute_id="dp_1", occurred_at=NOW),
         Flow.PAYOUT: recipes.payout_created(merchant_id=M, payout_id="po_1", amount=usd(500), occurred_at=NOW),
         Flow.PAYOUT_FAILED: recipes.payout_failed(payout_id="po_1", occurred_at=NOW),
@@ -55,6 +61,7 @@ def test_every_recipe_posts_under_the_reference_the_ledger_describes_and_reads_b
     }
     assert {flow: txn.reference for flow, txn in posted.items()} == expected
     assert {flow: references.reference_flow(txn.reference) for flow, txn in posted.items()} == {f: f for f in posted}
+    assert references.reference_flow(references.write_off("wo_1")) is Flow.WRITE_OFF
     assert references.reference_flow("something:else") is Flow.OTHER
 
     assert [t.source_id for t in references.captures()] == ["pay_1"]

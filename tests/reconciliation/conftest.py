@@ -100,6 +100,7 @@ class Day:
                 gross=Money(amount, payment.currency),
                 fee=Money(amount // 50, payment.currency),
                 occurred_at=at,
+                available_on=at,
                 provider_reference=attempt.provider_reference,
             )
         line = Line("charge", attempt.provider_reference, attempt.pk, amount, fee, payment.currency, rrn)

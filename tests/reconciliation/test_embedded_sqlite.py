@@ -27,7 +27,8 @@ attempt = PaymentAttempt.objects.create(payment=payment, merchant=merchant, live
                                         connector="card_a", provider_reference="ch_1", outcome="succeeded", fee=59)
 recipes.payment_captured(merchant_id=merchant.pk, connector="card_a", payment_id=payment.pk,
                          gross=Money(1000, "usd"), fee=Money(59, "usd"),
-                         occurred_at=datetime(2025, 1, 1, 9, tzinfo=UTC), provider_reference="ch_1")
+                         occurred_at=datetime(2025, 1, 1, 9, tzinfo=UTC),
+                         available_on=datetime(2025, 1, 3, 9, tzinfo=UTC), provider_reference="ch_1")
 header = ("batch_id,settlement_date,type,provider_reference,our_reference,rrn,currency,gross,fee,net,"
           "transaction_date,original_provider_reference")
 lines = [f"stl_card_a_20250102,2025-01-02,charge,ch_1,{attempt.pk},,usd,1000,59,941,2025-01-01T09:00:00.000000Z,",

@@ -30,6 +30,7 @@ FINANCE = [
     "payments.view_merchantpricing",
     "backoffice.manage_payouts",
     "backoffice.view_reports",
+    "backoffice.write_off_balance",
     "backoffice.view_auditlogentry",
     "ledger.view_account",
     "ledger.view_journaltransaction",

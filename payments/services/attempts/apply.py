@@ -31,8 +31,6 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from ledger import recipes as ledger_recipes
-from ledger.money import Money
 from payments.connectors.base import Outcome, ProviderMismatchError, ProviderResult, ProviderState
 from payments.enums import (
     AttemptOperation,
@@ -48,6 +46,7 @@ from payments.services import refunds as refund_services
 from payments.services.attempts import retries
 from payments.services.attempts.claim import attempt_authorization
 from payments.services.attempts.queue import CHECK_ATTEMPT_TASK, attempt_enqueue, attempt_start
+from payments.services.funds import funds_capture_post, funds_refund_post
 from payments.services.pricing import pricing_annotations, pricing_fee_of
 
 logger = structlog.get_logger(__name__)
@@ -247,19 +246,22 @@ def _flag(attempt: PaymentAttempt, reason: str) -> str:
     return "flagged"
 
 
-def _post_capture(evidence: Evidence, attempt: PaymentAttempt, *, amount: int, fee: int | None = None) -> None:
-    """The capture on the books: the provider owes us ``amount``; the merchant gets it less the platform's fee."""
+def _post_capture(
+    evidence: Evidence, attempt: PaymentAttempt, *, amount: int, fee: int | None = None, save: bool = True
+) -> None:
+    """The capture on the books: the provider owes us ``amount``; the merchant gets it less the platform's fee,
+    pending until its release. ``save=False`` when a transition that follows saves the payment anyway."""
     payment = evidence.payment
     if fee is None:
         fee = pricing_fee_of(payment, amount=amount)
-    ledger_recipes.payment_captured(
-        merchant_id=payment.merchant_id,
+    funds_capture_post(
+        payment=payment,
         connector=attempt.connector,
-        payment_id=payment.id,
-        gross=Money(amount, payment.currency),
-        fee=Money(fee, payment.currency),
+        gross=amount,
+        fee=fee,
         occurred_at=evidence.result.occurred_at or timezone.now(),
         provider_reference=evidence.result.provider_reference or attempt.provider_reference,
+        save=save,
     )
 
 
@@ -376,8 +378,8 @@ def _captured(evidence: Evidence, attempt: PaymentAttempt) -> str:
             attempt, f"captured at the provider while the attempt is {attempt.outcome}, payment {payment.status}"
         )
     _close(evidence, attempt, AttemptOutcome.SUCCEEDED)
+    _post_capture(evidence, attempt, amount=payment.amount, save=False)  # the transition saves the payment
     payment_services.payment_mark_succeeded(payment=payment, attempt=attempt, upi_rrn=evidence.result.rrn or "")
-    _post_capture(evidence, attempt, amount=payment.amount)
     return "succeeded"
 
 
@@ -393,9 +395,10 @@ def _late_success(evidence: Evidence, attempt: PaymentAttempt) -> str:
     )
     payment.psp = attempt.connector
     payment.upi_rrn = payment.upi_rrn or result.rrn or ""
-    payment.save(update_fields=["psp", "upi_rrn"])
     # The provider holds the money either way: it is on the books until it is refunded (no fee on money returned).
-    _post_capture(evidence, attempt, amount=attempt.amount, fee=0 if policy == LateSuccessPolicy.REFUND else None)
+    fee = 0 if policy == LateSuccessPolicy.REFUND else None
+    _post_capture(evidence, attempt, amount=attempt.amount, fee=fee, save=False)
+    payment.save(update_fields=["psp", "upi_rrn", "funds_pending", "funds_available_on"])
     if policy != LateSuccessPolicy.REFUND:
         return "late_success_kept"
     attempt_start(
@@ -491,12 +494,11 @@ def _refund(evidence: Evidence, attempt: PaymentAttempt) -> str:
     if succeeded:
         # The executor's own refund of a late success.
         _close(evidence, attempt, AttemptOutcome.SUCCEEDED)
-        ledger_recipes.refund_created(
-            merchant_id=payment.merchant_id,
-            connector=attempt.connector,
+        funds_refund_post(
+            payment=payment,
             refund_id=attempt.id,
-            payment_id=payment.id,
-            amount=Money(attempt.amount, payment.currency),
+            connector=attempt.connector,
+            amount=attempt.amount,
             occurred_at=result.occurred_at or timezone.now(),
             provider_reference=result.provider_reference,
         )

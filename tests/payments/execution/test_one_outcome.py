@@ -183,6 +183,6 @@ def test_applying_a_capture_saves_the_capture_and_its_authorization_once_each(ap
     assert (_locks(queries, "payments_payment"), _locks(queries, "payments_paymentattempt")) == (1, 1)
     # The capture closed; the authorization learns the provider's fee on the charge; the payment moved already.
     assert _statements(queries, "UPDATE", "payments_paymentattempt") == 2
-    assert _statements(queries, "UPDATE", "payments_payment") == 0
+    assert _statements(queries, "UPDATE", "payments_payment") == 1  # its funds, pending from now
     authorization.refresh_from_db()
     assert authorization.fee == result.fee > 0

@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
 
 from ledger.models import JournalTransaction
+from payments.services.funds import funds_release_due
 from tests.payments.conftest import card_payment_body
 from tests.payments.execution.conftest import drain
 
@@ -21,6 +24,12 @@ def captured_payment(api: Any, amount: int = 2000, **overrides: Any) -> str:
     body = api.get(f"/v1/payments/{response.json()['id']}").json()
     assert body["status"] == "succeeded", body
     return str(body["id"])
+
+
+def release_due(*, days: float = 3) -> int:
+    """Runs the release task as it would run ``days`` from now (the pending period is 2 days): what is due by then
+    moves to available."""
+    return funds_release_due(now=timezone.now() + timedelta(days=days))
 
 
 def ledger_refunded(refund_id: str) -> int:

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import override_settings
 
 from ledger.balances import merchant_balances
 from ledger.models import JournalTransaction
+from ledger.verification import verify_ledger
 from payments.enums import EventType
 from payments.exceptions import InvalidRequestError
 from payments.models import Dispute, OutboxMessage, Payment
 from payments.services.disputes import evidence_file_add
-from payments.tasks import funds_release_due
 from tests.payments.execution.conftest import drain
 from tests.payments.execution.test_evidence import signed
 from tests.payments.execution.test_upi_and_webhooks import forward
-from tests.payments.refunds.helpers import captured_payment
+from tests.payments.refunds.helpers import captured_payment, release_due
 from tests.psp_sandbox import receiving
 
 
@@ -29,11 +28,12 @@ def events(dispute_id: str) -> list[str]:
     return list(OutboxMessage.objects.filter(aggregate_id=dispute_id, kind="event").values_list("topic", flat=True))
 
 
-def chargeback(api, sandbox, hook, amount: int = 1000) -> Dispute:
-    """A released payment of 3000 (net 2883), charged back for ``amount`` by the sandbox; its webhook applied."""
-    payment_id = captured_payment(api, 3000)
-    with override_settings(BALANCE_PENDING_SECONDS=0):
-        funds_release_due()
+def chargeback(api, sandbox, hook, amount: int = 1000, *, paid: int = 3000, released: bool = True) -> Dispute:
+    """A payment of ``paid`` (3000: net 2883), released unless told otherwise, charged back for ``amount`` by the
+    sandbox; its webhook applied."""
+    payment_id = captured_payment(api, paid)
+    if released:
+        release_due()
     reference = Payment.objects.get(pk=payment_id).attempts.get().id
     opened = sandbox.control("/disputes", {"provider": "card_a", "reference": reference, "amount": amount})
 
@@ -137,6 +137,37 @@ def test_evidence_files_are_size_and_type_checked_and_referenced(api, sandbox, t
     assert api.post(f"/v1/disputes/{dispute.id}", {"evidence": {"files": ["file_nope"]}}).status_code == 400
     body = api.post(f"/v1/disputes/{dispute.id}", {"evidence": {"files": [pdf.id]}}).json()
     assert body["evidence"]["files"] == [pdf.id]
+
+
+def balances(merchant_id: str) -> tuple[int, int]:
+    found = merchant_balances(merchant_id)
+    return sum(m.amount for m in found.available), sum(m.amount for m in found.pending)
+
+
+def test_a_chargeback_on_pending_funds_is_the_merchants_and_nothing_is_paid_out(api, sandbox):
+    """Finding 2: a chargeback while the funds were pending used to land on a platform loss account, and the
+    pending net was then released and paid out."""
+    with receiving(sandbox) as hook:
+        dispute = chargeback(api, sandbox, hook, amount=10_000, paid=10_000, released=False)
+        assert balances(api.merchant.id) == (-1_820, 0)  # 9,680 pending taken, 1,820 owed (amount + 1,500 fee)
+        release_due()
+        assert balances(api.merchant.id) == (-1_820, 0)  # nothing left to release
+        assert api.post("/v1/payouts", {"amount": 1, "currency": "usd"}).status_code == 400
+        resolve(sandbox, hook, dispute, "lost")
+    assert balances(api.merchant.id) == (-1_820, 0)  # still owed by the merchant, never the platform's loss
+    assert not JournalTransaction.objects.filter(entries__account__code__endswith=":write_offs").exists()
+    report = verify_ledger()
+    assert report.ok, report.violations
+
+
+def test_a_chargeback_won_while_pending_gives_back_the_pending_funds_to_release(api, sandbox):
+    with receiving(sandbox) as hook:
+        dispute = chargeback(api, sandbox, hook, amount=10_000, paid=10_000, released=False)
+        resolve(sandbox, hook, dispute, "won")
+    assert balances(api.merchant.id) == (0, 9_680)
+    release_due()
+    assert balances(api.merchant.id) == (9_680, 0)
+    assert verify_ledger().ok
 
 
 def test_a_signed_chargeback_for_more_than_was_captured_is_flagged_and_never_posted(api, sandbox):
