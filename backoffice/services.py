@@ -18,7 +18,7 @@ from payments.exceptions import RefundLimitExceededError
 from payments.models import Dispute, Merchant, Payment, Payout, Refund
 from payments.services import disputes as dispute_services
 from payments.services import payments as payment_services
-from payments.services.execution import attempts_check_now, attempts_mark_reviewed
+from payments.services.attempts.review import attempts_check_now, attempts_mark_reviewed
 from payments.services.funds import funds_write_off
 from payments.services.payouts import payout_fail
 from payments.services.refunds import RefundLimit, refund_create

@@ -81,7 +81,24 @@ def _env(database_url: str, redis_url: str, port: int, workers: int, threads: in
         GUNICORN_THREADS=str(threads),
         PYTHONUNBUFFERED="1",
     )
+    env.update(provider_credentials())
     return env
+
+
+def provider_credentials() -> dict[str, str]:
+    """The production shape refuses the sandbox's published credentials: the bench's sandbox gets its own."""
+    credentials = {}
+    for name in ("CARD_A", "CARD_B", "CARD_C", "UPI"):
+        key, secret = f"bench-key-{name.lower()}", f"bench-whsec-{name.lower()}"
+        credentials.update(
+            {
+                f"PSP_{name}_API_KEY": key,
+                f"SANDBOX_{name}_API_KEY": key,
+                f"PSP_{name}_WEBHOOK_SECRET": secret,
+                f"SANDBOX_{name}_WEBHOOK_SECRET": secret,
+            }
+        )
+    return credentials
 
 
 def migrate_and_create_merchant(env: dict[str, str]) -> dict[str, str]:

@@ -10,6 +10,11 @@ reports the API's create rate (the baseline: payments accepted per second) and t
 that reached ``succeeded``, and their ledger posting when the ledger app is installed, per second, from the first
 create to the last success); the target is end-to-end >= 0.5 x create.
 The outbox relay is the platform's own (``manage.py outbox_relay``).
+
+Then it measures what one worker process applies: --apply-payments card payments are created while no worker
+runs (their commands wait on the queue), then ONE worker process (prefork, concurrency 1) claims, calls and
+applies them; applied/s is their count over the span from the first attempt's claim to the last one's finish (the
+worker's boot is not counted). Run it on two checkouts to compare code (``--root``).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import httpx
 
 if __package__ in (None, ""):  # run as a script (python bench/payments_e2e.py): make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.api import BIN, BODY, ROOT, migrate_and_create_merchant
+from bench.api import BIN, BODY, ROOT, migrate_and_create_merchant, provider_credentials
 
 
 def _env(database_url: str, redis_url: str, sandbox_url: str, port: int) -> dict[str, str]:
@@ -47,6 +52,7 @@ def _env(database_url: str, redis_url: str, sandbox_url: str, port: int) -> dict
         GUNICORN_THREADS="4",
         PYTHONUNBUFFERED="1",
     )
+    env.update(provider_credentials())
     return env
 
 
@@ -110,6 +116,43 @@ def _post_all(base: str, secret: str, total: int, clients: int) -> tuple[float, 
     return started, time.monotonic(), failures
 
 
+def _worker(env: dict[str, str], concurrency: int, log: Path, root: Path) -> subprocess.Popen[bytes]:
+    args = [str(BIN / "celery"), "-A", "config", "worker", "--queues", "psp.card_a,celery"]
+    args += ["--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+    return subprocess.Popen(
+        args, cwd=root, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _apply_rate(args: argparse.Namespace, base: str, secret: str, env: dict[str, str], logs: Path) -> float:
+    """Payments one worker process claims, calls and applies per second, from a full queue."""
+    mark = _psql(args.postgres, args.database, "SELECT now()")
+    _first, _last, failures = _post_all(base, secret, args.apply_payments, args.clients)
+    waiting = "SELECT count(*) FROM payments_outboxmessage WHERE kind = 'command' AND published_at IS NULL"
+    while int(_psql(args.postgres, args.database, waiting)):
+        time.sleep(0.2)
+    worker = _worker(env, 1, logs / "e2e-worker-apply.log", args.root)
+    total = args.apply_payments - failures
+    mine = f"FROM payments_paymentattempt a JOIN payments_payment p ON p.id = a.payment_id WHERE p.created > '{mark}'"
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            done = int(_psql(args.postgres, args.database, f"SELECT count(*) {mine} AND a.outcome = 'succeeded'"))
+            if done >= total:
+                break
+            time.sleep(0.2)
+    finally:
+        _stop(worker)
+    span = float(
+        _psql(
+            args.postgres,
+            args.database,
+            f"SELECT extract(epoch FROM max(a.finished_at) - min(a.started_at)) {mine}",  # noqa: S608
+        )
+    )
+    return total / span
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--payments", type=int, default=600)
@@ -118,6 +161,8 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgres://postgres:postgres@127.0.0.1:5432")
     parser.add_argument("--database", default="ledgerline_bench_e2e")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/8")
+    parser.add_argument("--apply-payments", type=int, default=300, help="payments for the one-worker apply rate")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose code the worker runs")
     args = parser.parse_args()
     _psql(args.postgres, "postgres", f"DROP DATABASE IF EXISTS {args.database}")
     _psql(args.postgres, "postgres", f"CREATE DATABASE {args.database}")
@@ -138,25 +183,8 @@ def main() -> None:
     try:
         _wait(f"{sandbox_url}/healthz", "sandbox")
         _wait(f"http://127.0.0.1:{port}/healthz", "gunicorn")
-        for concurrency in [int(c) for c in args.concurrency.split(",")]:
-            worker = _start(
-                [
-                    str(BIN / "celery"),
-                    "-A",
-                    "config",
-                    "worker",
-                    "--queues",
-                    "psp.card_a,celery",
-                    "--concurrency",
-                    str(concurrency),
-                    "--loglevel",
-                    "WARNING",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                env,
-                logs / f"e2e-worker-{concurrency}.log",
-            )
+        for concurrency in [int(c) for c in args.concurrency.split(",") if c]:
+            worker = _worker(env, concurrency, logs / f"e2e-worker-{concurrency}.log", args.root)
             time.sleep(4)  # worker boot
             before = int(_psql(args.postgres, args.database, "SELECT count(*) FROM payments_payment"))
             first, last_created, failures = _post_all(f"http://127.0.0.1:{port}", secret, args.payments, args.clients)
@@ -181,6 +209,7 @@ def main() -> None:
                 f"ratio {e2e_rate / create_rate:.2f}  non-200 {failures}",
                 flush=True,
             )
+        applied = _apply_rate(args, f"http://127.0.0.1:{port}", secret, env, logs) if args.apply_payments else 0.0
     finally:
         for proc in (relay, web, sandbox):
             _stop(proc)
@@ -188,6 +217,8 @@ def main() -> None:
     print("| worker processes | API creates/s | succeeded/s | succeeded / created |\n|---|---|---|---|")
     for concurrency, create_rate, e2e_rate, _ in rows:
         print(f"| {concurrency} | {create_rate:.0f} | {e2e_rate:.0f} | {e2e_rate / create_rate:.2f} |")
+    if args.apply_payments:
+        print(f"\none worker process ({args.root}): {applied:.1f} payments applied/s over {args.apply_payments}")
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ def main() -> None:
 
     from payments.services.merchants import merchant_create
     from payments.services.outbox import outbox_event_add
-    from payments.services.webhooks import webhook_endpoint_create
+    from payments.services.webhook_endpoints import webhook_endpoint_create
 
     receiver = Receiver()
     base_rate = baseline(receiver.url, args.events, args.concurrency)

@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import beat_init, setup_logging, worker_init
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -21,3 +21,20 @@ def _use_django_logging(**_: object) -> None:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+@worker_init.connect
+@beat_init.connect
+def _refuse_to_start_misconfigured(**_: object) -> None:
+    import sys
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    from core.startup import startup_checks
+
+    try:
+        startup_checks()
+    except ImproperlyConfigured as exc:
+        # Celery logs and swallows exceptions raised by signal receivers; only an exit stops the process.
+        print(exc, file=sys.stderr)  # noqa: T201 - the operator must see why the worker did not start
+        raise SystemExit(1) from exc

@@ -299,26 +299,39 @@ PSP_CIRCUIT: dict[str, float] = {
     "window_seconds": env.float("PSP_CIRCUIT_WINDOW_SECONDS", default=30.0),
     "cooldown_seconds": env.float("PSP_CIRCUIT_COOLDOWN_SECONDS", default=15.0),
 }
+# A provider is one connector class plus an entry here: its class, base URL and credentials (and, optionally, its
+# timeouts, queue and circuit). Credentials come from PSP_<NAME>_API_KEY and PSP_<NAME>_WEBHOOK_SECRET, the base URL
+# may be moved with PSP_<NAME>_BASE_URL. Outside production the credentials default to the sandbox's published ones;
+# in production they have no default, and a system check stops start-up while any is missing or still the
+# sandbox's (payments/checks.py).
+PSP_CONNECTOR_CLASSES: dict[str, str] = env.json(
+    "PSP_CONNECTOR_CLASSES",
+    default={
+        "card_a": "payments.connectors.sandbox_card.SandboxCardConnector",
+        "card_b": "payments.connectors.sandbox_card.SandboxCardConnector",
+        # A third acquirer, off the default route: merchants or deployments route to it with PSP_ROUTING.
+        "card_c": "payments.connectors.sandbox_card.SandboxCardConnector",
+        "upi": "payments.connectors.sandbox_upi.SandboxUpiConnector",
+    },
+)
 PSP_CONNECTORS: dict[str, dict[str, Any]] = {
     name: {
-        "class": f"payments.connectors.{module}",
-        "base_url": f"{SANDBOX_URL}/{name}",
-        "api_key": env.str(f"PSP_{name.upper()}_API_KEY", default=f"sandbox_{name}_key"),
-        "webhook_secret": env.str(f"PSP_{name.upper()}_WEBHOOK_SECRET", default=f"whsec_sandbox_{name}"),
+        "class": connector_class,
+        "base_url": env.str(f"PSP_{name.upper()}_BASE_URL", default=f"{SANDBOX_URL}/{name}"),
+        "api_key": env.str(f"PSP_{name.upper()}_API_KEY", default="" if PRODUCTION else f"sandbox_{name}_key"),
+        "webhook_secret": env.str(
+            f"PSP_{name.upper()}_WEBHOOK_SECRET", default="" if PRODUCTION else f"whsec_sandbox_{name}"
+        ),
         "connect_timeout": PSP_CONNECT_TIMEOUT,
         "read_timeout": PSP_READ_TIMEOUT,
         "queue": f"psp.{name}",
         "circuit": PSP_CIRCUIT,
     }
-    for name, module in (
-        ("card_a", "sandbox_card.SandboxCardConnector"),
-        ("card_b", "sandbox_card.SandboxCardConnector"),
-        ("upi", "sandbox_upi.SandboxUpiConnector"),
-    )
+    for name, connector_class in PSP_CONNECTOR_CLASSES.items()
 }
 # Per payment method, the connectors to try in order; the next one only when the call provably never reached the
 # previous one (or it says the charge does not exist). Merchants may override this later.
-PSP_ROUTING: dict[str, list[str]] = {"card": ["card_a", "card_b"], "upi": ["upi"]}
+PSP_ROUTING: dict[str, list[str]] = env.json("PSP_ROUTING", default={"card": ["card_a", "card_b"], "upi": ["upi"]})
 # Worker processes started by run_platform for the provider queues: one per connector, small concurrency.
 PSP_WORKER_CONCURRENCY: int = env.int("PSP_WORKER_CONCURRENCY", default=2)
 
@@ -338,7 +351,7 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
-# --- Payment execution ---------------------------------------------------------------------------------------
+# --- Payment attempts (the executor) -------------------------------------------------------------------------
 # A claimed attempt whose worker has said nothing for this long is presumed dead; the janitor asks the provider.
 PSP_ATTEMPT_STALE_SECONDS: float = env.float("PSP_ATTEMPT_STALE_SECONDS", default=PSP_READ_TIMEOUT * 3 + 30)
 # When the janitor asks the provider again about an attempt whose outcome is unknown (seconds after the call,

@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import health
-from payments.api import psp_webhooks
+from payments.api import provider_events
 
 handler404 = "core.api.errors.json_404"
 handler500 = "core.api.errors.json_500"
@@ -15,5 +15,5 @@ urlpatterns = [
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("payments.api.urls")),
-    path("psp/webhooks/<str:connector>", psp_webhooks.psp_webhook, name="psp-webhook"),
+    path("psp/webhooks/<str:connector>", provider_events.provider_event_receive, name="provider-event-receive"),
 ]

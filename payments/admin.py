@@ -22,9 +22,10 @@ from payments.models import (
     WebhookDeliveryAttempt,
     WebhookEndpoint,
 )
-from payments.services.execution import attempts_check_now, attempts_mark_reviewed
+from payments.services.attempts.review import attempts_check_now, attempts_mark_reviewed
 from payments.services.merchants import api_key_create, api_key_revoke, merchant_create
-from payments.services.webhooks import webhook_delivery_resend, webhook_endpoint_disable, webhook_endpoint_enable
+from payments.services.webhook_deliveries import webhook_delivery_resend
+from payments.services.webhook_endpoints import webhook_endpoint_disable, webhook_endpoint_enable
 
 
 class _ReadOnlyInline(TabularInline[Any, Any]):

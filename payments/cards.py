@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
 
+from payments.connectors.base import CardSummary
 from payments.enums import CardBrand
 from payments.exceptions import InvalidRequestError
 
@@ -33,17 +33,6 @@ _BRANDS: list[tuple[CardBrand, list[tuple[str, str]], set[int], int]] = [
     (CardBrand.JCB, [("3528", "3589")], {16, 17, 18, 19}, 3),
     (CardBrand.UNIONPAY, [("62", "62")], {16, 17, 18, 19}, 3),
 ]
-
-
-@dataclass(frozen=True)
-class CardDetails:
-    """What the platform keeps of a card (and what the provider call will need besides the number)."""
-
-    brand: str
-    last4: str
-    fingerprint: str
-    exp_month: int
-    exp_year: int
 
 
 def luhn_valid(number: str) -> bool:
@@ -72,7 +61,7 @@ def card_fingerprint(number: str) -> str:
     return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()
 
 
-def card_validate(*, number: str, exp_month: int, exp_year: int, cvc: str, today: date) -> CardDetails:
+def card_validate(*, number: str, exp_month: int, exp_year: int, cvc: str, today: date) -> CardSummary:
     """Checks a card the way a provider would before it is ever sent; raises ``InvalidRequestError``."""
     number = number.replace(" ", "").replace("-", "")
     if not _DIGITS.match(number) or not luhn_valid(number):
@@ -105,7 +94,7 @@ def card_validate(*, number: str, exp_month: int, exp_year: int, cvc: str, today
         raise InvalidRequestError(
             f"The card's security code must be {cvc_length} digits.", code="invalid_cvc", param=f"{_PARAM}[cvc]"
         )
-    return CardDetails(
+    return CardSummary(
         brand=brand.value,
         last4=number[-4:],
         fingerprint=card_fingerprint(number),

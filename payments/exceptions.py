@@ -25,8 +25,8 @@ class RefundLimitExceededError(InvalidRequestError):
         )
 
 
-class PaymentNotFoundError(LedgerlineError):
-    """No such payment."""
+class ResourceMissingError(LedgerlineError):
+    """No such object (or it belongs to another merchant or mode, which the caller cannot tell apart)."""
 
     status_code = 404
     code = "resource_missing"

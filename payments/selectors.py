@@ -1,7 +1,7 @@
 """Every non-trivial read of the payments app, scoped to one merchant and one mode.
 
 Another merchant's object, or one of the other mode (a test key asking for a live payment), does not exist as far
-as the caller can tell: ``PaymentNotFoundError`` (404), never 403.
+as the caller can tell: ``ResourceMissingError`` (404), never 403.
 """
 
 from __future__ import annotations
@@ -9,14 +9,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import BigIntegerField, Case, F, Min, Q, QuerySet, Sum, When
+from django.db.models import BigIntegerField, Case, Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum, When
 
+from ledger import references
 from ledger.balances import MerchantBalances, merchant_balances
 from ledger.models import JournalTransaction
 from payments.connectors import registry
-from payments.enums import RefundStatus
-from payments.exceptions import PaymentNotFoundError
-from payments.models import Dispute, Merchant, Payment, PaymentAttempt, Payout, Refund
+from payments.enums import RefundStatus, WebhookDeliveryStatus
+from payments.exceptions import ResourceMissingError
+from payments.models import (
+    Dispute,
+    Event,
+    Merchant,
+    Payment,
+    PaymentAttempt,
+    Payout,
+    Refund,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 def connector_names() -> list[str]:
@@ -29,7 +40,7 @@ def payment_get(*, merchant: Merchant, livemode: bool, payment_id: str) -> Payme
         Payment.objects.filter(pk=payment_id, merchant=merchant, livemode=livemode).prefetch_related("attempts").first()
     )
     if payment is None:
-        raise PaymentNotFoundError(f"No such payment: '{payment_id[:64]}'.")
+        raise ResourceMissingError(f"No such payment: '{payment_id[:64]}'.")
     return payment
 
 
@@ -55,7 +66,7 @@ def payment_list(
 def refund_get(*, merchant: Merchant, livemode: bool, refund_id: str) -> Refund:
     refund = Refund.objects.filter(pk=refund_id, merchant=merchant, livemode=livemode).first()
     if refund is None:
-        raise PaymentNotFoundError(f"No such refund: '{refund_id[:64]}'.")
+        raise ResourceMissingError(f"No such refund: '{refund_id[:64]}'.")
     return refund
 
 
@@ -80,7 +91,7 @@ def refund_list(*, merchant: Merchant, livemode: bool, payment_id: str | None = 
 def payout_get(*, merchant: Merchant, livemode: bool, payout_id: str) -> Payout:
     payout = Payout.objects.filter(pk=payout_id, merchant=merchant, livemode=livemode).first()
     if payout is None:
-        raise PaymentNotFoundError(f"No such payout: '{payout_id[:64]}'.")
+        raise ResourceMissingError(f"No such payout: '{payout_id[:64]}'.")
     return payout
 
 
@@ -96,19 +107,20 @@ def balance_get(*, merchant: Merchant) -> MerchantBalances:
     return merchant_balances(merchant.id)
 
 
-_TYPES = (
-    (":capture", "payment"),
-    (":release", "release"),
-    (":failed", "failure"),
-    (":opened", "dispute"),
-    (":won", "dispute_reversal"),
-)
+_TYPES = {
+    references.Flow.CAPTURE: "payment",
+    references.Flow.RELEASE: "release",
+    references.Flow.REFUND_FAILED: "refund_failure",
+    references.Flow.PAYOUT_FAILED: "payout_failure",
+    references.Flow.DISPUTE_OPENED: "dispute",
+    references.Flow.DISPUTE_WON: "dispute_reversal",
+}
 
 
 def balance_transaction_type(reference: str, source_type: str) -> str:
-    for suffix, kind in _TYPES:
-        if reference.endswith(suffix):
-            return f"{source_type}_failure" if kind == "failure" else kind
+    kind = _TYPES.get(references.reference_flow(reference))
+    if kind is not None:
+        return kind
     if source_type in ("refund", "payout"):
         return source_type
     return "adjustment"  # write-offs and reconciliation's corrections
@@ -125,8 +137,8 @@ def balance_transaction_list(*, merchant: Merchant) -> QuerySet[JournalTransacti
         output_field=BigIntegerField(),
     )
     transactions: QuerySet[JournalTransaction] = (
-        JournalTransaction.objects.filter(mine)
-        .exclude(reference__endswith=":release")
+        references.without_releases()
+        .filter(mine)
         .annotate(net=Sum(signed, filter=mine), currency=Min("entries__currency", filter=mine))
         .only("id", "reference", "source_type", "source_id", "occurred_at", "available_on", "metadata", "description")
     )
@@ -136,7 +148,7 @@ def balance_transaction_list(*, merchant: Merchant) -> QuerySet[JournalTransacti
 def dispute_get(*, merchant: Merchant, livemode: bool, dispute_id: str) -> Dispute:
     dispute = Dispute.objects.filter(pk=dispute_id, merchant=merchant, livemode=livemode).first()
     if dispute is None:
-        raise PaymentNotFoundError(f"No such dispute: '{dispute_id[:64]}'.")
+        raise ResourceMissingError(f"No such dispute: '{dispute_id[:64]}'.")
     return dispute
 
 
@@ -172,3 +184,54 @@ def settlement_candidates(*, connector: str) -> QuerySet[PaymentAttempt, Any]:
             upi_rrn=F("payment__upi_rrn"),
         )
     )
+
+
+# --- events and webhook endpoints ------------------------------------------------------------------------------------
+def event_list(
+    *,
+    merchant: Merchant,
+    livemode: bool,
+    event_type: str | None = None,
+    created_gte: datetime | None = None,
+    created_lte: datetime | None = None,
+    delivery_success: bool | None = None,
+) -> QuerySet[Event]:
+    """Events of a merchant and mode, with ``pending_webhooks`` annotated. ``event_type`` may end in ``.*``
+    (``payment.*``); ``delivery_success=False`` keeps the events some endpoint has not acknowledged yet (still
+    retrying or given up), ``True`` those every endpoint acknowledged."""
+    events = Event.objects.filter(merchant=merchant, livemode=livemode)
+    if event_type:
+        if event_type.endswith(".*"):
+            events = events.filter(type__startswith=event_type[:-1])
+        else:
+            events = events.filter(type=event_type)
+    if created_gte is not None:
+        events = events.filter(created__gte=created_gte)
+    if created_lte is not None:
+        events = events.filter(created__lte=created_lte)
+    if delivery_success is not None:
+        undelivered = WebhookDelivery.objects.filter(event=OuterRef("pk")).exclude(
+            status=WebhookDeliveryStatus.SUCCEEDED
+        )
+        events = events.filter(~Exists(undelivered) if delivery_success else Exists(undelivered))
+    return events.annotate(
+        pending_webhooks=Count("deliveries", filter=Q(deliveries__status=WebhookDeliveryStatus.PENDING))
+    )
+
+
+def event_get(*, merchant: Merchant, livemode: bool, event_id: str) -> Event:
+    event = event_list(merchant=merchant, livemode=livemode).filter(pk=event_id).first()
+    if event is None:
+        raise ResourceMissingError(f"No such event: '{event_id}'", param="id")
+    return event
+
+
+def webhook_endpoint_list(*, merchant: Merchant, livemode: bool) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(merchant=merchant, livemode=livemode)
+
+
+def webhook_endpoint_get(*, merchant: Merchant, livemode: bool, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = webhook_endpoint_list(merchant=merchant, livemode=livemode).filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise ResourceMissingError(f"No such webhook endpoint: '{endpoint_id}'", param="id")
+    return endpoint

@@ -9,7 +9,8 @@ from celery import shared_task
 
 from payments.exceptions import PaymentStateError
 from payments.services import events as events_service
-from payments.services import execution, outbox_relay, provider_events, webhooks
+from payments.services import outbox_relay, provider_events, webhook_deliveries
+from payments.services.attempts import call, janitor
 from payments.services.idempotency import idempotency_keys_delete_expired
 from payments.services.payments import payment_expire, payment_ids_overdue
 
@@ -39,28 +40,30 @@ def payments_expire_overdue_task() -> int:
 
 
 # --- the executor (issue 5). Each task takes an id, calls one service and is safe to run twice. ---------------
-@shared_task(name="payments.execute_attempt")
+# ignore_result on the executor's tasks: nobody reads their return value (it is logged), and storing it was a
+# Redis write per attempt.
+@shared_task(name="payments.execute_attempt", ignore_result=True)
 def execute_attempt(attempt_id: str) -> str:
     """Sends one attempt to its provider (runs on the provider's own queue) and applies the outcome."""
-    return execution.attempt_execute(attempt_id=attempt_id)
+    return call.attempt_execute(attempt_id=attempt_id)
 
 
-@shared_task(name="payments.check_attempt")
+@shared_task(name="payments.check_attempt", ignore_result=True)
 def check_attempt(attempt_id: str) -> str:
     """Asks the provider what became of an attempt (unknown outcome, stale claim, payer still deciding)."""
-    return execution.attempt_check(attempt_id=attempt_id)
+    return janitor.attempt_check(attempt_id=attempt_id)
 
 
 @shared_task(name="payments.attempts_janitor")
 def attempts_janitor() -> dict[str, int]:
     """Beat: hands every attempt that is due for a look to its provider's queue."""
-    found = execution.attempts_janitor()
+    found = janitor.attempts_janitor()
     if any(found.values()):
         logger.info("attempts_janitor", **found)
     return found
 
 
-@shared_task(name="payments.apply_provider_event")
+@shared_task(name="payments.apply_provider_event", ignore_result=True)
 def apply_provider_event(event_pk: int) -> str:
     return provider_events.provider_event_apply(event_pk=event_pk)
 
@@ -73,17 +76,17 @@ def apply_provider_event(event_pk: int) -> str:
 def webhook_deliver(delivery_id: str) -> dict[str, Any]:
     """One attempt at one delivery, on the ``webhooks`` queue (its own workers, so a slow merchant endpoint never
     delays payments work). The request itself has a 10 s hard deadline; the time limits are the backstop."""
-    outcome = webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
+    outcome = webhook_deliveries.webhook_delivery_attempt(delivery_id=delivery_id)
     if outcome.result == "deferred":
         # The endpoint already has its share of workers busy: come back shortly rather than hold a worker.
-        webhooks.webhook_deliveries_enqueue(delivery_ids=[delivery_id], countdown=1.0)
+        webhook_deliveries.webhook_deliveries_enqueue(delivery_ids=[delivery_id], countdown=1.0)
     return {"delivery_id": delivery_id, "result": outcome.result, "status_code": outcome.status_code}
 
 
 @shared_task(name="payments.webhooks_dispatch_due")
 def webhooks_dispatch_due() -> int:
     """Beat, every few seconds: enqueues scheduled retries and deliveries whose task was lost."""
-    return webhooks.webhook_deliveries_dispatch_due()
+    return webhook_deliveries.webhook_deliveries_dispatch_due()
 
 
 @shared_task(name="payments.events_prune")

@@ -1,6 +1,6 @@
-"""Card acquirers ``card_a`` and ``card_b``: tokenization, authorize (+capture), capture, void, lookups.
+"""Card acquirers ``card_a``, ``card_b`` and ``card_c``: tokenization, authorize (+capture), capture, void, lookups.
 
-Both acquirers share this code and differ only by path prefix, API key, webhook secret, faults and data, so the
+The acquirers share this code and differ only by path prefix, API key, webhook secret, faults and data, so the
 platform can fail over from one to the other. Refunds live in refunds.py, disputes in disputes.py.
 """
 
@@ -47,7 +47,7 @@ TEST_CARDS: dict[str, Outcome] = {
     "4000000000000259": Outcome(auto_dispute=True),
 }
 
-# Same on both acquirers so the platform sees one fingerprint per card whichever acquirer tokenized it.
+# Same on every acquirer so the platform sees one fingerprint per card whichever acquirer tokenized it.
 _FINGERPRINT_KEY = b"ledgerline-sandbox-fingerprint"
 
 

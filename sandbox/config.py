@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-CARD_PROVIDERS: tuple[str, ...] = ("card_a", "card_b")
+CARD_PROVIDERS: tuple[str, ...] = ("card_a", "card_b", "card_c")
 PROVIDERS: tuple[str, ...] = (*CARD_PROVIDERS, "upi")
 
 

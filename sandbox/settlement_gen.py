@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox.settlement_gen", description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--provider", default="card_a", choices=("card_a", "card_b", "upi"))
+    parser.add_argument("--provider", default="card_a", choices=("card_a", "card_b", "card_c", "upi"))
     parser.add_argument("--date", default="2025-01-02", help="settlement date (transactions are the day before)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--currency", default=None, help="default: usd for cards, inr for upi")

@@ -40,8 +40,9 @@ SERVER_ENV = {
     "SANDBOX_WEBHOOK_DUPLICATE_DELAY_MS": "20",
     "SANDBOX_HANG_SECONDS": "30",
 }
-KEYS = {"card_a": "sandbox_card_a_key", "card_b": "sandbox_card_b_key", "upi": "sandbox_upi_key"}
-SECRETS = {"card_a": "whsec_sandbox_card_a", "card_b": "whsec_sandbox_card_b", "upi": "whsec_sandbox_upi"}
+PROVIDERS = ("card_a", "card_b", "card_c", "upi")
+KEYS = {name: f"sandbox_{name}_key" for name in PROVIDERS}
+SECRETS = {name: f"whsec_sandbox_{name}" for name in PROVIDERS}
 
 
 def free_port() -> int:

@@ -13,9 +13,9 @@ from rest_framework.views import APIView
 from core.api.pagination import CursorListPagination
 from payments import selectors
 from payments.api.authentication import request_api_key, request_merchant
+from payments.api.common import list_response
 from payments.api.idempotency import IdempotentApiView
 from payments.api.payments import _validated
-from payments.api.refunds import _page
 from payments.enums import DisputeStatus
 from payments.representations import DisputeSerializer, dispute_representation
 from payments.services.disputes import EVIDENCE_TEXT_FIELDS, dispute_accept, dispute_update
@@ -47,7 +47,7 @@ class DisputeListApi(APIView):
             livemode=request_api_key(request).livemode,
             status=status if status in DisputeStatus.values else None,
         )
-        return _page(self, request, disputes, lambda page: DisputeSerializer(page, many=True).data)
+        return list_response(self, request, disputes, lambda page: DisputeSerializer(page, many=True).data)
 
 
 class DisputeRetrieveUpdateApi(IdempotentApiView[dict[str, Any]]):

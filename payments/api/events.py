@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 
 from core.api.pagination import CursorListPagination
 from payments.api.authentication import request_livemode, request_merchant
-from payments.events_selectors import event_get, event_list
 from payments.models import Event
+from payments.selectors import event_get, event_list
 from payments.services.events import event_payload
 
 

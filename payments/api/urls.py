@@ -1,5 +1,6 @@
 from django.urls import path
 
+from payments.api.balances import BalanceRetrieveApi, BalanceTransactionListApi
 from payments.api.disputes import DisputeAcceptApi, DisputeListApi, DisputeRetrieveUpdateApi
 from payments.api.events import EventListApi, EventRetrieveApi
 from payments.api.payments import (
@@ -9,15 +10,8 @@ from payments.api.payments import (
     PaymentListCreateApi,
     PaymentRetrieveApi,
 )
-from payments.api.refunds import (
-    BalanceRetrieveApi,
-    BalanceTransactionListApi,
-    PayoutCancelApi,
-    PayoutListCreateApi,
-    PayoutRetrieveApi,
-    RefundListCreateApi,
-    RefundRetrieveApi,
-)
+from payments.api.payouts import PayoutCancelApi, PayoutListCreateApi, PayoutRetrieveApi
+from payments.api.refunds import RefundListCreateApi, RefundRetrieveApi
 from payments.api.views import MerchantRetrieveApi
 from payments.api.webhook_endpoints import (
     WebhookEndpointCollectionApi,

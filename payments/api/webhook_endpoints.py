@@ -14,9 +14,9 @@ from core.api.pagination import CursorListPagination
 from payments.api.authentication import request_livemode, request_merchant
 from payments.api.idempotency import IdempotentApiView
 from payments.enums import EventType
-from payments.events_selectors import webhook_endpoint_get, webhook_endpoint_list
 from payments.models import WebhookEndpoint
-from payments.services.webhooks import (
+from payments.selectors import webhook_endpoint_get, webhook_endpoint_list
+from payments.services.webhook_endpoints import (
     DEFAULT_ROLL_OVERLAP,
     MAX_ROLL_OVERLAP,
     IssuedEndpoint,
@@ -25,7 +25,7 @@ from payments.services.webhooks import (
     webhook_endpoint_roll_secret,
     webhook_endpoint_update,
 )
-from payments.webhooks.ssrf import webhook_url_check
+from payments.services.webhook_transport import webhook_url_check
 
 _METADATA_MAX_KEYS = 50
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any, Literal
 
+from payments.enums import PaymentMethodType
+
 
 class Outcome(enum.StrEnum):
     SUCCEEDED = "succeeded"  # the operation happened (authorized / captured / voided / refunded)
@@ -46,16 +48,11 @@ class ProviderState(enum.StrEnum):
     SUCCEEDED = "succeeded"  # refunds
 
 
-class PaymentMethodType(enum.StrEnum):
-    CARD = "card"
-    UPI = "upi"
-
-
 # --- requests ---------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, repr=False)
-class CardDetails:
+class RawCard:
     """Raw card data on its way to the provider's tokenizer; never stored, never logged."""
 
     number: str
@@ -64,11 +61,13 @@ class CardDetails:
     cvc: str
 
     def __repr__(self) -> str:
-        return f"CardDetails(last4={self.number[-4:]!r}, exp={self.exp_month:02d}/{self.exp_year})"
+        return f"RawCard(last4={self.number[-4:]!r}, exp={self.exp_month:02d}/{self.exp_year})"
 
 
 @dataclass(frozen=True)
 class CardSummary:
+    """What the platform keeps of a card: never the number."""
+
     brand: str
     last4: str
     fingerprint: str
@@ -93,6 +92,7 @@ class AuthorizeRequest:
     token: str
     capture: bool = True
     description: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)  # the merchant's, as the provider may keep it
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,7 @@ class UpiIntentRequest:
     currency: str = "inr"
     expires_in: int = 600
     description: str = ""
-    payer_vpa: str | None = None  # sandbox: makes the payer behave like a test VPA
-    auto_approve: bool = False  # sandbox: the payer approves after a short delay (benchmarks)
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,6 +119,7 @@ class UpiCollectRequest:
     currency: str = "inr"
     expires_in: int = 600
     description: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 PaymentRequest = AuthorizeRequest | UpiIntentRequest | UpiCollectRequest
@@ -153,6 +153,9 @@ class RefundRequest:
     reason: str = ""
 
 
+ProviderRequest = PaymentRequest | CaptureRequest | VoidRequest | RefundRequest
+
+
 # --- results ----------------------------------------------------------------------------------------------------
 
 
@@ -163,7 +166,8 @@ class NextAction:
     type: Literal["upi_intent", "upi_collect"]
     expires_at: datetime | None
     upi_uri: str | None = None  # intent only
-    approve_url: str | None = None  # sandbox: the "approve in your UPI app" page
+    # Fields a provider adds to the merchant's next_action as they are (the sandbox's "approve" page, say).
+    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,30 @@ class ProviderResult:
         return self.outcome is not Outcome.NOT_SENT
 
 
+class DisputeState(enum.StrEnum):
+    """A chargeback's state at the provider, normalised across providers."""
+
+    OPEN = "open"  # waiting for the merchant's evidence, or under review
+    WON = "won"
+    LOST = "lost"
+
+
+@dataclass(frozen=True)
+class ProviderDispute:
+    """A chargeback as the provider reports it, under the reference of the authorization it disputes."""
+
+    connector: str
+    provider_reference: str  # the provider's dispute id
+    reference: str  # our authorization attempt's id
+    amount: int | None
+    currency: str | None
+    fee: int  # what the provider charges for the chargeback
+    reason: str
+    state: DisputeState
+    evidence_due_by: datetime | None
+    created: datetime | None
+
+
 @dataclass(frozen=True)
 class ProviderWebhookEvent:
     id: str  # the provider's event id: the dedupe key
@@ -204,6 +232,7 @@ class ProviderWebhookEvent:
     created: datetime | None
     object_kind: Literal["payment", "refund", "dispute", "other"]
     result: ProviderResult | None  # the object in the event, read exactly as a status lookup reads it
+    dispute: ProviderDispute | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -337,7 +366,7 @@ class Connector(abc.ABC):
     def parse_settlement(self, file: IO[bytes]) -> Iterator[SettlementLine]:
         """Stream a settlement file in constant memory; raises :class:`SettlementFormatError` with a line number."""
 
-    def tokenize(self, card: CardDetails, *, idempotency_key: str) -> TokenizeResult:
+    def tokenize(self, card: RawCard, *, idempotency_key: str) -> TokenizeResult:
         raise UnsupportedOperationError(f"{self.name} does not tokenize cards")
 
     def dispute_respond(

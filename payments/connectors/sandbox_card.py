@@ -9,21 +9,21 @@ from typing import Any
 from payments.connectors.base import (
     AuthorizeRequest,
     CaptureRequest,
-    CardDetails,
     CardRejectedError,
     CardSummary,
     Outcome,
-    PaymentMethodType,
     PaymentRequest,
     ProviderResult,
     ProviderState,
     ProviderUnavailableError,
+    RawCard,
     TokenizeResult,
     VoidRequest,
     amount_check,
 )
 from payments.connectors.http import TransportFailure
 from payments.connectors.sandbox_common import SandboxConnector, optional_int, parse_time, stripped
+from payments.enums import PaymentMethodType
 
 _STATES = {
     "authorized": ProviderState.AUTHORIZED,
@@ -49,7 +49,7 @@ class SandboxCardConnector(SandboxConnector):
     method = PaymentMethodType.CARD
     payments_path = "/charges"
 
-    def tokenize(self, card: CardDetails, *, idempotency_key: str) -> TokenizeResult:
+    def tokenize(self, card: RawCard, *, idempotency_key: str) -> TokenizeResult:
         answer = self.http.request(
             "POST",
             "/v1/tokens",

@@ -19,7 +19,9 @@ from urllib.parse import quote
 
 from payments.connectors.base import (
     Connector,
+    DisputeState,
     Outcome,
+    ProviderDispute,
     ProviderMismatchError,
     ProviderResult,
     ProviderState,
@@ -55,6 +57,7 @@ SETTLEMENT_COLUMNS = (
     "transaction_date",
     "original_provider_reference",
 )
+_DISPUTE_STATES = {"won": DisputeState.WON, "lost": DisputeState.LOST}
 _SIGN_OF_TYPE: dict[str, int] = {"charge": 1, "refund": -1, "chargeback": -1, "chargeback_reversal": 1}
 _INTEGER = re.compile(r"-?\d{1,18}")
 _CURRENCY = re.compile(r"[a-z]{3}")
@@ -238,10 +241,11 @@ class SandboxConnector(Connector):
             raise WebhookVerificationError("event without an object")
         kind: Literal["payment", "refund", "dispute", "other"]
         result: ProviderResult | None = None
+        dispute: ProviderDispute | None = None
         if obj.get("object") == "refund":
             kind, result = "refund", self._refund_result(obj, "webhook")
         elif obj.get("object") == "dispute":
-            kind = "dispute"
+            kind, dispute = "dispute", self._dispute(obj)
         elif obj.get("object") in ("charge", "upi_transaction"):
             kind, result = "payment", self._payment_result(obj, "webhook")
         else:
@@ -253,7 +257,22 @@ class SandboxConnector(Connector):
             created=parse_time(event.get("created")),
             object_kind=kind,
             result=result,
+            dispute=dispute,
             raw=stripped(event),
+        )
+
+    def _dispute(self, obj: Mapping[str, Any]) -> ProviderDispute:
+        return ProviderDispute(
+            connector=self.name,
+            provider_reference=str(obj.get("id") or ""),
+            reference=str(obj.get("reference") or ""),
+            amount=optional_int(obj.get("amount")),
+            currency=obj.get("currency"),
+            fee=optional_int(obj.get("fee")) or 0,
+            reason=str(obj.get("reason") or "")[:64],
+            state=_DISPUTE_STATES.get(str(obj.get("status")), DisputeState.OPEN),
+            evidence_due_by=parse_time(obj.get("evidence_due_by")),
+            created=parse_time(obj.get("created")),
         )
 
     def _payment_result(self, obj: Mapping[str, Any], operation: str) -> ProviderResult:

@@ -16,7 +16,6 @@ from payments.connectors.base import (
     CaptureRequest,
     NextAction,
     Outcome,
-    PaymentMethodType,
     PaymentRequest,
     ProviderResult,
     ProviderState,
@@ -27,6 +26,7 @@ from payments.connectors.base import (
     amount_check,
 )
 from payments.connectors.sandbox_common import SandboxConnector, optional_int, parse_time, stripped
+from payments.enums import PaymentMethodType
 
 _STATES = {
     "pending": ProviderState.PENDING,
@@ -52,9 +52,14 @@ class SandboxUpiConnector(SandboxConnector):
 
     def authorize(self, request: PaymentRequest) -> ProviderResult:
         if isinstance(request, UpiIntentRequest):
-            body: dict[str, Any] = {"flow": "intent", "auto_approve": request.auto_approve}
-            if request.payer_vpa:
-                body["payer_vpa"] = request.payer_vpa
+            # The sandbox's payer is steered by the payment's metadata: a test VPA's behaviour, or approving by
+            # itself after a short delay (benchmarks). A real provider has neither.
+            body: dict[str, Any] = {
+                "flow": "intent",
+                "auto_approve": request.metadata.get("sandbox_auto_approve") == "true",
+            }
+            if request.metadata.get("sandbox_payer_vpa"):
+                body["payer_vpa"] = request.metadata["sandbox_payer_vpa"]
         elif isinstance(request, UpiCollectRequest):
             body = {"flow": "collect", "vpa": request.vpa}
         else:
@@ -108,7 +113,7 @@ class SandboxUpiConnector(SandboxConnector):
                 type="upi_intent" if obj.get("flow", "intent") == "intent" else "upi_collect",
                 expires_at=parse_time(obj.get("expires_at")),
                 upi_uri=obj.get("upi_uri"),
-                approve_url=obj.get("approve_url"),
+                extra={"sandbox_approve_url": str(obj["approve_url"])} if obj.get("approve_url") else {},
             )
         failed = outcome is Outcome.FAILED
         amount_captured = optional_int(obj.get("amount")) if state is ProviderState.CAPTURED else 0

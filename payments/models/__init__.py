@@ -2,11 +2,12 @@
 
 from payments.models.disputes import Dispute, EvidenceFile
 from payments.models.events import Event, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookSecret
-from payments.models.execution import MerchantPricing, ProviderEvent
 from payments.models.idempotency import IdempotencyKey
 from payments.models.merchants import ApiKey, Merchant
 from payments.models.outbox import OutboxMessage
 from payments.models.payments import Payment, PaymentAttempt, PaymentStateChange
+from payments.models.pricing import MerchantPricing
+from payments.models.provider_events import ProviderEvent
 from payments.models.refunds import Payout, Refund
 
 __all__ = [

@@ -12,7 +12,7 @@ import uuid
 import structlog
 
 from payments.connectors import registry
-from payments.connectors.base import CardDetails, CardRejectedError, ProviderUnavailableError
+from payments.connectors.base import CardRejectedError, ProviderUnavailableError, RawCard
 from payments.exceptions import InvalidRequestError, ServiceUnavailableError
 
 logger = structlog.get_logger(__name__)
@@ -23,7 +23,7 @@ def card_tokens_create(
 ) -> dict[str, str]:
     """A token per connector of the card route; raises ``InvalidRequestError`` if a provider refuses the card, or
     ``ServiceUnavailableError`` if none could be reached."""
-    card = CardDetails(number=number, exp_month=exp_month, exp_year=exp_year, cvc=cvc)
+    card = RawCard(number=number, exp_month=exp_month, exp_year=exp_year, cvc=cvc)
     tokens: dict[str, str] = {}
     for name in route if route is not None else registry.route_for("card"):
         connector = registry.connector_get(name)

@@ -19,10 +19,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from payments.connectors import registry
-from payments.connectors.base import Outcome
-from payments.connectors.sandbox_common import parse_time
-from payments.enums import DisputeStatus, EventType
-from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
+from payments.connectors.base import DisputeState, Outcome, ProviderDispute
+from payments.enums import AttemptOperation, DisputeStatus, EventType
+from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
 from payments.models import Dispute, EvidenceFile, Merchant, Payment, PaymentAttempt
 from payments.representations import dispute_representation
 from payments.services.funds import funds_chargeback_post, funds_dispute_won_post
@@ -49,60 +48,76 @@ def _event(dispute: Dispute, event_type: str) -> None:
 
 
 # --- from the provider -------------------------------------------------------------------------------------------
-def dispute_apply_provider_object(*, connector: str, obj: Mapping[str, Any]) -> str:
-    """A provider's dispute object (from ``dispute.created/updated/won/lost``), applied idempotently and only ever
-    forward: the dispute is created the first time any of its events arrives, closed when one says so."""
-    provider_reference = str(obj.get("id") or "")
-    payment_id = (
-        PaymentAttempt.objects.filter(pk=str(obj.get("reference") or ""), connector=connector)
-        .values_list("payment_id", flat=True)
+def dispute_apply_provider_dispute(*, dispute: ProviderDispute) -> str:
+    """A provider's chargeback (from any of its dispute webhooks), applied idempotently and only ever forward: the
+    dispute is created the first time any of its events arrives, closed when one says so. Its currency and amount
+    are checked against the payment first; a chargeback that does not fit is never posted but flagged."""
+    authorization = (
+        PaymentAttempt.objects.filter(
+            pk=dispute.reference, connector=dispute.connector, operation=AttemptOperation.AUTHORIZE
+        )
+        .values_list("id", "payment_id")
         .first()
     )
-    if not provider_reference or payment_id is None:
+    if not dispute.provider_reference or authorization is None:
         return "unknown_reference"
+    attempt_id, payment_id = authorization
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
-        dispute = (
+        row = (
             Dispute.objects.select_for_update()
-            .filter(connector=connector, provider_reference=provider_reference)
+            .filter(connector=dispute.connector, provider_reference=dispute.provider_reference)
             .first()
         )
         outcome = "dispute_seen"
-        if dispute is None:
-            dispute = _open(payment, connector=connector, obj=obj)
+        if row is None:
+            problem = _dispute_problem(payment, dispute)
+            if problem:
+                reason = f"evidence_mismatch (dispute {dispute.provider_reference}): {problem}"[:500]
+                PaymentAttempt.objects.filter(pk=attempt_id).update(review_reason=reason)
+                logger.error("attempt_needs_review", attempt_id=attempt_id, payment_id=payment_id, reason=reason)
+                return "flagged"
+            row = _open(payment, dispute)
             outcome = "dispute_created"
-        status = str(obj.get("status") or "")
-        if status in (DisputeStatus.WON, DisputeStatus.LOST):
-            outcome = _close(payment, dispute, won=status == DisputeStatus.WON)
+        if dispute.state in (DisputeState.WON, DisputeState.LOST):
+            outcome = _close(payment, row, won=dispute.state is DisputeState.WON)
     return outcome
 
 
-def _open(payment: Payment, *, connector: str, obj: Mapping[str, Any]) -> Dispute:
-    amount = int(obj.get("amount") or payment.amount_captured)
-    dispute = Dispute.objects.create(
+def _dispute_problem(payment: Payment, dispute: ProviderDispute) -> str:
+    if dispute.currency != payment.currency:
+        return f"currency {dispute.currency!r}, expected {payment.currency!r}"
+    if dispute.amount is None or not 0 < dispute.amount <= payment.amount_captured:
+        return f"amount {dispute.amount}, expected at most the {payment.amount_captured} captured"
+    return ""
+
+
+def _open(payment: Payment, dispute: ProviderDispute) -> Dispute:
+    amount = dispute.amount or 0  # checked by _dispute_problem
+    row = Dispute.objects.create(
         merchant_id=payment.merchant_id,
         livemode=payment.livemode,
         payment=payment,
         amount=amount,
         currency=payment.currency,
-        fee=int(obj.get("fee") or 0),
-        reason=str(obj.get("reason") or "")[:64],
-        evidence_due_by=parse_time(obj.get("evidence_due_by")),
-        connector=connector,
-        provider_reference=str(obj["id"]),
+        fee=dispute.fee,
+        reason=dispute.reason,
+        evidence_due_by=dispute.evidence_due_by,
+        connector=dispute.connector,
+        provider_reference=dispute.provider_reference,
     )
     Payment.objects.filter(pk=payment.pk).update(disputed=True, updated=timezone.now())
     funds_chargeback_post(
         payment=payment,
-        dispute_id=dispute.id,
-        connector=connector,
+        dispute_id=row.id,
+        connector=dispute.connector,
         amount=amount,
         fee=dispute.fee,
-        occurred_at=parse_time(obj.get("created")) or timezone.now(),
-        provider_reference=dispute.provider_reference,
+        occurred_at=dispute.created or timezone.now(),
+        provider_reference=row.provider_reference,
     )
-    _event(dispute, EventType.DISPUTE_CREATED)
-    return dispute
+    _event(row, EventType.DISPUTE_CREATED)
+    return row
 
 
 def _close(payment: Payment, dispute: Dispute, *, won: bool) -> str:
@@ -130,7 +145,7 @@ def _lock(dispute_id: str, *, merchant: Merchant | None = None, livemode: bool =
         queryset = queryset.filter(merchant=merchant, livemode=livemode)
     dispute = queryset.first()
     if dispute is None:
-        raise PaymentNotFoundError(f"No such dispute: '{dispute_id[:64]}'.")
+        raise ResourceMissingError(f"No such dispute: '{dispute_id[:64]}'.")
     return dispute
 
 

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from core.ids import new_id
 from ledger import recipes as ledger_recipes
+from ledger import references
 from ledger.models import JournalTransaction
 from ledger.money import Money
 from ledger.recipes import MerchantDebit
@@ -49,10 +50,12 @@ def funds_capture_post(
     occurred_at: datetime,
     provider_reference: str | None = None,
     now: datetime | None = None,
+    save: bool = True,
 ) -> JournalTransaction:
     """The provider captured ``gross``: the merchant's net goes to pending until the end of the pending period,
     counted from ``now`` (our clock, never the provider's; tests pass a controlled one). Posting it again returns
-    the first posting."""
+    the first posting. ``save=False`` when the caller saves the payment itself (the executor, which holds it
+    locked and writes it once)."""
     now = now or timezone.now()
     available_on = payment.funds_available_on or now + timedelta(seconds=settings.BALANCE_PENDING_SECONDS)
     txn = ledger_recipes.payment_captured(
@@ -68,9 +71,10 @@ def funds_capture_post(
     if payment.funds_available_on is None:
         payment.funds_pending = gross - fee
         payment.funds_available_on = txn.available_on or available_on
-        Payment.objects.filter(pk=payment.pk).update(
-            funds_pending=payment.funds_pending, funds_available_on=payment.funds_available_on
-        )
+        if save:
+            Payment.objects.filter(pk=payment.pk).update(
+                funds_pending=payment.funds_pending, funds_available_on=payment.funds_available_on
+            )
     return txn
 
 
@@ -129,7 +133,7 @@ def funds_refund_failed_post(*, payment: Payment, refund_id: str, occurred_at: d
     """The provider did not refund: the merchant has the money back."""
     return _given_back(
         payment,
-        f"refund:{refund_id}",
+        references.refund(refund_id),
         lambda restore: ledger_recipes.refund_failed(
             refund_id=refund_id, occurred_at=occurred_at, restore_pending=restore
         ),
@@ -168,7 +172,7 @@ def funds_dispute_won_post(*, payment: Payment, dispute_id: str, occurred_at: da
     """The merchant won: amount and fee back."""
     return _given_back(
         payment,
-        f"dispute:{dispute_id}:opened",
+        references.dispute_opened(dispute_id),
         lambda restore: ledger_recipes.dispute_won(
             dispute_id=dispute_id, occurred_at=occurred_at, restore_pending=restore
         ),

@@ -26,7 +26,7 @@ from core.db import delete_in_chunks, skip_locked
 from payments.enums import OutboxKind
 from payments.models import OutboxMessage
 from payments.services.events import events_create_from_outbox
-from payments.services.webhooks import webhook_deliveries_create, webhook_deliveries_enqueue
+from payments.services.webhook_deliveries import webhook_deliveries_create, webhook_deliveries_enqueue
 
 logger = structlog.get_logger(__name__)
 

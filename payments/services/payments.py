@@ -6,8 +6,10 @@ with the payment's API representation as payload, and any command for the execut
 provider: ``confirm``, ``capture`` and ``cancel`` persist a ``PaymentAttempt`` and an outbox command
 ``payments.execute_attempt``; the relay hands it to Celery after commit.
 
-The ``payment_mark_*`` and ``payment_expire`` functions are for the executor and the periodic sweep; they take
-ids (a Celery task's arguments) and trust their caller, where the API's functions scope by merchant and mode.
+The ``payment_mark_*`` functions are the executor's: it applies a provider outcome holding the payment and its
+attempts locked (``payment_lock_with_attempts``) and passes those objects down, so a transition never loads or locks
+a row again. ``payment_expire`` is the periodic sweep's; it takes an id. Both trust their caller, where the API's
+functions scope by merchant and mode.
 An illegal transition raises ``PaymentStateError`` (400 ``payment_unexpected_state``), never a 500.
 """
 
@@ -19,15 +21,15 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.db import transaction
+from django.db.models import Subquery
 from django.db.models.functions import Now
 from django_fsm import can_proceed
 
 from core.currencies import currency_exponent, is_currency
 from core.logging import current_request_id
-from payments.cards import CardDetails
+from payments.connectors.base import CardSummary
 from payments.enums import (
     AttemptOperation,
-    AttemptOutcome,
     CancellationReason,
     CaptureMethod,
     PaymentEventType,
@@ -35,10 +37,10 @@ from payments.enums import (
     PaymentStatus,
     UpiFlow,
 )
-from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
+from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
 from payments.models import Merchant, Payment, PaymentAttempt, PaymentStateChange
 from payments.representations import payment_representation
-from payments.services.attempt_queue import attempt_connector_default, attempt_enqueue
+from payments.services.attempts.queue import attempt_start
 from payments.services.outbox import outbox_event_add
 from payments.upi import UPI_EXPIRES_IN_DEFAULT, UPI_EXPIRES_IN_MAX, UPI_EXPIRES_IN_MIN
 
@@ -50,7 +52,7 @@ _MINIMUM_AMOUNTS = {"usd": 50, "eur": 50, "gbp": 30, "inr": 100, "jpy": 50, "krw
 
 @dataclass(frozen=True)
 class CardPaymentMethod:
-    card: CardDetails
+    card: CardSummary
     # The provider's token per acquirer of the card route (payments.services.card_tokens); never the number.
     tokens: Mapping[str, str] = field(default_factory=dict)
 
@@ -169,7 +171,7 @@ def payment_create(
             return payment
         payment.confirm()
         payment.save(force_insert=True)
-        attempt = _attempt_start(payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount)
+        attempt = attempt_start(payment=payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount)
         PaymentStateChange.objects.bulk_create(
             [
                 _history_row(
@@ -188,7 +190,7 @@ def payment_confirm(*, merchant: Merchant, livemode: bool, payment_id: str) -> P
         payment = _lock(payment_id, merchant=merchant, livemode=livemode)
         from_status = _apply(payment, "confirm")
         payment.save()
-        _attempt_start(payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount)
+        attempt_start(payment=payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount)
         _history(payment, from_status=from_status, transition="confirm")
         _events(payment, [PaymentEventType.PROCESSING], attempts=_attempts(payment))
     return payment
@@ -210,7 +212,7 @@ def payment_capture(
             )
         from_status = _apply(payment, "capture", amount=amount)
         payment.save()
-        _attempt_start(payment, operation=AttemptOperation.CAPTURE, amount=amount)
+        attempt_start(payment=payment, operation=AttemptOperation.CAPTURE, amount=amount)
         _history(payment, from_status=from_status, transition="capture")
         _events(payment, [PaymentEventType.CAPTURED, PaymentEventType.SUCCEEDED], attempts=_attempts(payment))
     return payment
@@ -222,86 +224,63 @@ def payment_cancel(*, merchant: Merchant, livemode: bool, payment_id: str, reaso
         return _cancel(payment, reason=reason)
 
 
-# --- the executor's and the sweep's transitions ---------------------------------------------------------------
+# --- the executor's transitions: the caller holds the payment (and its attempts) locked ----------------------
+def payment_lock_with_attempts(
+    *, payment_id: str | None = None, attempt_id: str | None = None, annotate: dict[str, Any] | None = None
+) -> Payment | None:
+    """Locks a payment (given, or the one that owns ``attempt_id``), then every attempt of it, in the order every
+    payment service locks (payment, then attempts by id), with the database's clock. ``payment.known_attempts``
+    holds the locked attempts, so the rest of the transaction reads and changes these objects, never the rows.
+    ``annotate`` adds what the caller will need to the same statement."""
+    key = (
+        payment_id
+        if payment_id is not None
+        else Subquery(PaymentAttempt.objects.filter(pk=attempt_id).values("payment_id")[:1])
+    )
+    payment = (
+        Payment.objects.select_for_update(of=("self",))
+        .annotate(db_now=Now(), **(annotate or {}))
+        .filter(pk=key)
+        .first()
+    )
+    if payment is None:
+        return None
+    locked = list(PaymentAttempt.objects.select_for_update().filter(payment=payment).order_by("id"))
+    for attempt in locked:
+        attempt.payment = payment
+    payment.known_attempts = locked
+    return payment
+
+
 def payment_mark_requires_action(
-    *,
-    payment_id: str,
-    next_action: dict[str, Any],
-    attempt_id: str | None = None,
-    provider_reference: str = "",
-    connector: str = "",
-) -> Payment:
+    *, payment: Payment, attempt: PaymentAttempt | None, next_action: dict[str, Any]
+) -> None:
     """The provider waits for the payer (UPI approval, 3-D Secure); a UPI payment's expiry clock starts now."""
-    with transaction.atomic():
-        payment = _lock(payment_id)
-        from_status = _apply(payment, "mark_requires_action", next_action=next_action)
-        if payment.upi_expires_in:
-            payment.expires_at = _db_now(payment) + timedelta(seconds=payment.upi_expires_in)
-        attempt = _attempt_record(
-            payment, attempt_id, AttemptOutcome.PENDING, provider_reference=provider_reference, connector=connector
-        )
-        return _save_transition(payment, from_status, "mark_requires_action", PaymentEventType.REQUIRES_ACTION, attempt)
+    from_status = _apply(payment, "mark_requires_action", next_action=next_action)
+    if payment.upi_expires_in:
+        payment.expires_at = _db_now(payment) + timedelta(seconds=payment.upi_expires_in)
+    _save_transition(payment, from_status, "mark_requires_action", PaymentEventType.REQUIRES_ACTION, attempt)
 
 
-def payment_mark_requires_capture(
-    *, payment_id: str, attempt_id: str | None = None, provider_reference: str = "", connector: str = ""
-) -> Payment:
+def payment_mark_requires_capture(*, payment: Payment, attempt: PaymentAttempt | None) -> None:
     """Authorized, waiting for the merchant's capture (manual capture) before ``capture_before``."""
-    with transaction.atomic():
-        payment = _lock(payment_id)
-        from_status = _apply(payment, "mark_requires_capture")
-        payment.capture_before = _db_now(payment) + AUTHORIZATION_VALIDITY
-        attempt = _attempt_record(
-            payment, attempt_id, AttemptOutcome.SUCCEEDED, provider_reference=provider_reference, connector=connector
-        )
-        return _save_transition(
-            payment, from_status, "mark_requires_capture", PaymentEventType.REQUIRES_CAPTURE, attempt
-        )
+    from_status = _apply(payment, "mark_requires_capture")
+    payment.capture_before = _db_now(payment) + AUTHORIZATION_VALIDITY
+    _save_transition(payment, from_status, "mark_requires_capture", PaymentEventType.REQUIRES_CAPTURE, attempt)
 
 
-def payment_mark_succeeded(
-    *,
-    payment_id: str,
-    attempt_id: str | None = None,
-    provider_reference: str = "",
-    connector: str = "",
-    upi_rrn: str = "",
-) -> Payment:
+def payment_mark_succeeded(*, payment: Payment, attempt: PaymentAttempt | None, upi_rrn: str = "") -> None:
     """Authorized and captured in full (automatic capture)."""
-    with transaction.atomic():
-        payment = _lock(payment_id)
-        from_status = _apply(payment, "mark_succeeded")
-        if upi_rrn:
-            payment.upi_rrn = upi_rrn
-        attempt = _attempt_record(
-            payment, attempt_id, AttemptOutcome.SUCCEEDED, provider_reference=provider_reference, connector=connector
-        )
-        return _save_transition(payment, from_status, "mark_succeeded", PaymentEventType.SUCCEEDED, attempt)
+    from_status = _apply(payment, "mark_succeeded")
+    if upi_rrn:
+        payment.upi_rrn = upi_rrn
+    _save_transition(payment, from_status, "mark_succeeded", PaymentEventType.SUCCEEDED, attempt)
 
 
-def payment_mark_failed(
-    *,
-    payment_id: str,
-    code: str,
-    message: str,
-    attempt_id: str | None = None,
-    provider_reference: str = "",
-    connector: str = "",
-) -> Payment:
+def payment_mark_failed(*, payment: Payment, attempt: PaymentAttempt | None, code: str, message: str) -> None:
     """The provider declined or the attempt failed for good (never for an unknown outcome: resolve that first)."""
-    with transaction.atomic():
-        payment = _lock(payment_id)
-        from_status = _apply(payment, "mark_failed", code=code, message=message)
-        attempt = _attempt_record(
-            payment,
-            attempt_id,
-            AttemptOutcome.FAILED,
-            provider_reference=provider_reference,
-            connector=connector,
-            failure_code=code,
-            failure_message=message,
-        )
-        return _save_transition(payment, from_status, "mark_failed", PaymentEventType.FAILED, attempt)
+    from_status = _apply(payment, "mark_failed", code=code, message=message)
+    _save_transition(payment, from_status, "mark_failed", PaymentEventType.FAILED, attempt)
 
 
 def payment_expire(*, payment_id: str) -> Payment:
@@ -338,7 +317,7 @@ def _lock(payment_id: str, *, merchant: Merchant | None = None, livemode: bool =
         queryset = queryset.filter(merchant=merchant, livemode=livemode)
     payment = queryset.first()
     if payment is None:
-        raise PaymentNotFoundError(f"No such payment: '{payment_id[:64]}'.")
+        raise ResourceMissingError(f"No such payment: '{payment_id[:64]}'.")
     return payment
 
 
@@ -372,7 +351,7 @@ def _cancel(payment: Payment, *, reason: str, transition: str = "cancel") -> Pay
     payment.save()
     if from_status != PaymentStatus.REQUIRES_CONFIRMATION:
         # The provider holds an authorization or a pending request: the executor releases it.
-        _attempt_start(payment, operation=AttemptOperation.VOID, amount=payment.amount)
+        attempt_start(payment=payment, operation=AttemptOperation.VOID, amount=payment.amount)
     _history(payment, from_status=from_status, transition=transition)
     _events(payment, [PaymentEventType.CANCELED], attempts=_attempts(payment))
     return payment
@@ -381,6 +360,8 @@ def _cancel(payment: Payment, *, reason: str, transition: str = "cancel") -> Pay
 def _save_transition(
     payment: Payment, from_status: str, transition: str, event: str, attempt: PaymentAttempt | None
 ) -> Payment:
+    if attempt is not None and attempt.connector:
+        payment.psp = attempt.connector
     payment.save()
     _history(payment, from_status=from_status, transition=transition, attempt=attempt)
     _events(payment, [event], attempts=_attempts(payment))
@@ -388,47 +369,10 @@ def _save_transition(
 
 
 def _attempts(payment: Payment) -> list[PaymentAttempt]:
+    """The attempts as the caller holds them (locked, perhaps changed and not saved yet), else as stored."""
+    if payment.known_attempts is not None:
+        return payment.known_attempts
     return list(payment.attempts.all())
-
-
-def _attempt_start(payment: Payment, *, operation: str, amount: int) -> PaymentAttempt:
-    attempt = PaymentAttempt.objects.create(
-        payment=payment,
-        merchant_id=payment.merchant_id,
-        livemode=payment.livemode,
-        operation=operation,
-        amount=amount,
-        connector=attempt_connector_default(payment, operation),
-    )
-    attempt_enqueue(attempt)  # on the connector's own queue (issue 5: bulkheads)
-    return attempt
-
-
-def _attempt_record(
-    payment: Payment,
-    attempt_id: str | None,
-    outcome: str,
-    *,
-    provider_reference: str,
-    connector: str,
-    failure_code: str = "",
-    failure_message: str = "",
-) -> PaymentAttempt | None:
-    if connector:
-        payment.psp = connector
-    if attempt_id is None:
-        return None
-    attempt = PaymentAttempt.objects.select_for_update().filter(pk=attempt_id, payment=payment).first()
-    if attempt is None:
-        raise PaymentNotFoundError(f"No attempt {attempt_id[:64]} on payment {payment.id}.", param="attempt_id")
-    attempt.outcome = outcome
-    attempt.provider_reference = provider_reference or attempt.provider_reference
-    attempt.connector = connector or attempt.connector
-    attempt.failure_code, attempt.failure_message = failure_code, failure_message[:500]
-    if outcome != AttemptOutcome.PENDING:
-        attempt.finished_at = _db_now(payment)
-    attempt.save()
-    return attempt
 
 
 def _history_row(

@@ -24,7 +24,7 @@ from ledger import recipes as ledger_recipes
 from ledger.exceptions import InsufficientFundsError
 from ledger.money import Money
 from payments.enums import EventType, PayoutStatus
-from payments.exceptions import InvalidRequestError, PaymentNotFoundError, PaymentStateError
+from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
 from payments.models import Merchant, Payout
 from payments.representations import payout_representation
 from payments.services.outbox import outbox_object_event_add
@@ -80,7 +80,7 @@ def payout_create(
 def _lock(payout_id: str) -> Payout:
     payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
     if payout is None:
-        raise PaymentNotFoundError(f"No such payout: '{payout_id[:64]}'.")
+        raise ResourceMissingError(f"No such payout: '{payout_id[:64]}'.")
     return payout
 
 
@@ -126,7 +126,7 @@ def payout_cancel(*, merchant: Merchant, livemode: bool, payout_id: str) -> Payo
     with transaction.atomic():
         payout = _lock(payout_id)
         if payout.merchant_id != merchant.id or payout.livemode != livemode:
-            raise PaymentNotFoundError(f"No such payout: '{payout_id[:64]}'.")
+            raise ResourceMissingError(f"No such payout: '{payout_id[:64]}'.")
         if payout.status != PayoutStatus.PENDING:
             raise PaymentStateError(f"You cannot cancel a payout that is {payout.status}.", param="status")
         payout.cancel()

@@ -19,6 +19,8 @@ from django.utils import timezone
 from payments.connectors import registry
 from payments.connectors.base import ProviderWebhookEvent
 from payments.models import PaymentAttempt, ProviderEvent
+from payments.services.attempts.apply import attempt_result_apply
+from payments.services.disputes import dispute_apply_provider_dispute
 from payments.services.outbox import outbox_command_add
 
 logger = structlog.get_logger(__name__)
@@ -64,8 +66,6 @@ def provider_event_record(*, event: ProviderWebhookEvent, body: bytes) -> Record
 
 def provider_event_apply(*, event_pk: int) -> str:
     """Applies a stored event's object to its attempt exactly as a status lookup would; safe to run twice."""
-    from payments.services.execution import attempt_result_apply
-
     row = ProviderEvent.objects.filter(pk=event_pk).first()
     if row is None:
         return "no_such_event"
@@ -79,11 +79,8 @@ def provider_event_apply(*, event_pk: int) -> str:
             outcome = attempt_result_apply(attempt_id=result.reference, result=result, source=f"webhook:{row.type}")
         else:
             outcome = "unknown_reference"
-    elif event.object_kind == "dispute":
-        from payments.services.disputes import dispute_apply_provider_object
-
-        obj = event.raw.get("data", {}).get("object", {})
-        outcome = dispute_apply_provider_object(connector=row.connector, obj=obj)
+    elif event.dispute is not None:
+        outcome = dispute_apply_provider_dispute(dispute=event.dispute)
     ProviderEvent.objects.filter(pk=row.pk, processed_at=None).update(processed_at=timezone.now(), result=outcome[:200])
     logger.info("provider_event_applied", connector=row.connector, event_id=row.event_id, type=row.type, result=outcome)
     return outcome

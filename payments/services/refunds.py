@@ -20,14 +20,14 @@ from django.utils import timezone
 from payments.enums import AttemptOperation, EventType, PaymentStatus, RefundStatus
 from payments.exceptions import (
     InvalidRequestError,
-    PaymentNotFoundError,
     PaymentStateError,
     RefundLimitExceededError,
+    ResourceMissingError,
 )
 from payments.models import Merchant, Payment, PaymentAttempt, Refund
 from payments.representations import refund_representation
 from payments.selectors import refund_total_by_requester
-from payments.services.attempt_queue import attempt_connector_default, attempt_enqueue
+from payments.services.attempts.queue import attempt_start
 from payments.services.funds import funds_refund_failed_post, funds_refund_post
 from payments.services.outbox import outbox_object_event_add
 
@@ -83,7 +83,7 @@ def refund_create(
             .first()
         )
         if payment is None:
-            raise PaymentNotFoundError(f"No such payment: '{payment_id[:64]}'.", param="payment")
+            raise ResourceMissingError(f"No such payment: '{payment_id[:64]}'.", param="payment")
         if payment.status != PaymentStatus.SUCCEEDED or payment.amount_captured == 0:
             raise PaymentStateError(
                 f"You cannot refund this payment because it has a status of {payment.status}.", param="payment"
@@ -111,21 +111,11 @@ def refund_create(
             metadata=metadata or {},
             requested_by=requested_by[:150],
         )
-        connector = attempt_connector_default(payment, AttemptOperation.REFUND)
-        attempt = PaymentAttempt.objects.create(
-            payment=payment,
-            merchant_id=payment.merchant_id,
-            livemode=payment.livemode,
-            operation=AttemptOperation.REFUND,
-            amount=amount,
-            connector=connector,
-            refund=refund,
-        )
+        attempt = attempt_start(payment=payment, operation=AttemptOperation.REFUND, amount=amount, refund=refund)
         # The merchant's balance pays for the refund now; a provider failure gives it back.
         funds_refund_post(
-            payment=payment, refund_id=refund.id, connector=connector, amount=amount, occurred_at=timezone.now()
+            payment=payment, refund_id=refund.id, connector=attempt.connector, amount=amount, occurred_at=timezone.now()
         )
-        attempt_enqueue(attempt)
     return refund
 
 
@@ -145,8 +135,8 @@ def refund_attempt_apply(
         return "refund_succeeded"
     refund.mark_failed(reason=failure_reason or "provider_failed")
     refund.save()
-    Payment.objects.filter(pk=payment.pk).update(amount_refunded=payment.amount_refunded - refund.amount)
     payment.amount_refunded -= refund.amount
+    payment.save(update_fields=["amount_refunded"])
     funds_refund_failed_post(payment=payment, refund_id=refund.id, occurred_at=timezone.now())
     _refund_event(refund, EventType.REFUND_FAILED)
     return "refund_failed"

@@ -24,6 +24,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from ledger import references
 from ledger.models import JournalTransaction
 from ledger.money import Money
 from ledger.posting import Posting, post_many
@@ -59,13 +60,15 @@ def _compiled(queryset: QuerySet[Any]) -> _Sql:
 
 def _captures(connector: str) -> QuerySet[Any]:
     """Our ledger's captures for one connector: what the provider owes us, per payment."""
-    return JournalTransaction.objects.filter(
-        source_type="payment", reference__endswith=":capture", metadata__connector=connector
-    ).values(
-        "occurred_at",
-        payment_id=F("source_id"),
-        provider_reference=KT("metadata__provider_reference"),
-        gross=Cast(KT("metadata__gross"), BigIntegerField()),
+    return (
+        references.captures()
+        .filter(metadata__connector=connector)
+        .values(
+            "occurred_at",
+            payment_id=F("source_id"),
+            provider_reference=KT("metadata__provider_reference"),
+            gross=Cast(KT("metadata__gross"), BigIntegerField()),
+        )
     )
 
 

@@ -12,8 +12,7 @@ from collections import defaultdict
 from django.db import transaction
 from django.utils import timezone
 
-from ledger import accounts, recipes
-from ledger.models import JournalTransaction
+from ledger import accounts, recipes, references
 from ledger.money import Money
 from ledger.posting import post_many
 from reconciliation.enums import DiscrepancyKind, DiscrepancyStatus, Resolution
@@ -33,7 +32,7 @@ def _line(discrepancy: Discrepancy) -> SettlementLine | None:
 
 
 def _capture_currency(payment_id: str) -> str:
-    transaction_ = JournalTransaction.objects.filter(reference=f"payment:{payment_id}:capture").first()
+    transaction_ = references.capture_get(payment_id=payment_id)
     entry = transaction_.entries.first() if transaction_ is not None else None
     return entry.currency if entry is not None else ""
 

@@ -28,19 +28,29 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://app:pw@db.internal:5432/ledgerline",
     "REDIS_URL": "redis://cache.internal:6379/0",
     "ALLOWED_HOSTS": "api.ledgerline.example",
+    # Every connector's credentials, as a provider would issue them (never the sandbox's published ones).
+    **{
+        f"PSP_{name}_{kind}": f"{kind.lower()}-issued-for-{name.lower()}-9f2c41d7"
+        for name in ("CARD_A", "CARD_B", "CARD_C", "UPI")
+        for kind in ("API_KEY", "WEBHOOK_SECRET")
+    },
 }
 
 
-def _load(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", _DUMP],
+        command,
         cwd=processes.ROOT,
-        env=processes.clean_env(DJANGO_SETTINGS_MODULE="config.settings", **env),
+        env=processes.clean_env(**env),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=90,
         check=False,
     )
+
+
+def _load(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return _run([sys.executable, "-c", _DUMP], {"DJANGO_SETTINGS_MODULE": "config.settings", **env})
 
 
 def _settings(env: dict[str, str]) -> dict[str, object]:
@@ -110,4 +120,37 @@ def test_production_shape_passes_the_deployment_checklist():
         timeout=60,
         check=False,
     )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "check_id"),
+    [
+        ("PSP_UPI_WEBHOOK_SECRET", None, "payments.E001"),
+        ("PSP_CARD_B_API_KEY", "", "payments.E001"),
+        ("PSP_CARD_A_WEBHOOK_SECRET", "whsec_sandbox_card_a", "payments.E002"),
+        ("PSP_UPI_API_KEY", "sandbox_upi_key", "payments.E002"),
+    ],
+    ids=["missing", "empty", "sandbox-webhook-secret", "sandbox-api-key"],
+)
+def test_production_does_not_start_on_missing_or_sandbox_credentials(variable, value, check_id):
+    env = {k: v for k, v in PRODUCTION.items() if k != variable}
+    if value is not None:
+        env[variable] = value
+    for command in (["manage.py", "check", "--deploy"], ["manage.py", "check"], ["-c", "import config.wsgi"]):
+        result = _run([sys.executable, *command], env)
+        assert result.returncode != 0, command
+        assert check_id in result.stderr, (command, result.stderr)
+        assert variable in result.stderr, (command, result.stderr)
+    # A worker exits before it ever connects to the broker (nothing listens on this port).
+    worker = _run(
+        [str(processes.BIN / "celery"), "-A", "config", "worker", "--pool", "solo"],
+        {**env, "REDIS_URL": "redis://127.0.0.1:1/0"},
+    )
+    assert worker.returncode != 0
+    assert check_id in worker.stderr
+
+
+def test_credentials_default_to_the_sandboxs_outside_production():
+    result = _run([sys.executable, "manage.py", "check"], {"LEDGERLINE_ENV": "test"})
     assert result.returncode == 0, result.stdout + result.stderr

@@ -16,7 +16,7 @@ from django.db import transaction
 from payments.models import Merchant, OutboxMessage
 from payments.services.merchants import merchant_create
 from payments.services.outbox import outbox_command_add, outbox_event_add
-from payments.services.webhooks import IssuedEndpoint, webhook_endpoint_create
+from payments.services.webhook_endpoints import IssuedEndpoint, webhook_endpoint_create
 
 
 @dataclass

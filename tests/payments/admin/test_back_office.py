@@ -6,9 +6,10 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
-from payments.models import ApiKey, Merchant, Payment
-from payments.services.payments import payment_mark_succeeded
+from payments.models import ApiKey, Merchant, Payment, PaymentAttempt
+from payments.services.payments import payment_lock_with_attempts, payment_mark_succeeded
 from tests.payments.conftest import card_payment_body, make_api
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +46,10 @@ def test_payments_are_found_by_id_last4_provider_reference_and_email(staff) -> N
     api = make_api()
     payment = api.post("/v1/payments", card_payment_body(confirm=True, customer_email="buyer@shop.test")).json()
     attempt = payment["attempts"][0]["id"]
-    payment_mark_succeeded(payment_id=payment["id"], attempt_id=attempt, provider_reference="psp_ref_123")
+    PaymentAttempt.objects.filter(pk=attempt).update(provider_reference="psp_ref_123")
+    with transaction.atomic():
+        locked = payment_lock_with_attempts(payment_id=payment["id"])
+        payment_mark_succeeded(payment=locked, attempt=locked.known_attempts[0])
     other = api.post("/v1/payments", card_payment_body(payment_method={"type": "upi"}, currency="inr")).json()
 
     for query in (payment["id"], "4242", "psp_ref_123", "buyer@shop"):

@@ -7,7 +7,7 @@ import pytest
 from payments.enums import WebhookDeliveryStatus, WebhookEndpointStatus
 from payments.models import WebhookDelivery, WebhookDeliveryAttempt
 from payments.services.outbox_relay import outbox_relay_batch
-from payments.services.webhooks import webhook_delivery_attempt
+from payments.services.webhook_deliveries import webhook_delivery_attempt
 from tests.payments.webhook_support import add_events, capture_tasks, endpoint, merchant, receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from payments.models import Event
 from payments.services.merchants import api_key_create, merchant_create
 from payments.services.outbox_relay import outbox_relay_drain
-from payments.services.webhooks import webhook_delivery_attempt
+from payments.services.webhook_deliveries import webhook_delivery_attempt
 from tests.payments.webhook_support import add_events, capture_tasks, endpoint, receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)

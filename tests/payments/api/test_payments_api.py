@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from payments.models import OutboxMessage, Payment
-from payments.services.payments import payment_mark_requires_capture
+from payments.services.payments import payment_lock_with_attempts, payment_mark_requires_capture
 from tests.payments.conftest import Api, card_method, card_payment_body, make_api, upi_payment_body
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,8 @@ def test_create_then_confirm_separately(api: Api) -> None:
 
 def test_manual_capture_in_part_then_the_payment_is_succeeded(api: Api) -> None:
     payment = api.post("/v1/payments", card_payment_body(capture_method="manual", confirm=True)).json()
-    payment_mark_requires_capture(payment_id=payment["id"])
+    with transaction.atomic():
+        payment_mark_requires_capture(payment=payment_lock_with_attempts(payment_id=payment["id"]), attempt=None)
 
     captured = api.post(f"/v1/payments/{payment['id']}/capture", {"amount_to_capture": 1500})
     assert captured.status_code == 200

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from payments.connectors import registry
-from payments.connectors.base import AuthorizeRequest, CardDetails, Outcome
+from payments.connectors.base import AuthorizeRequest, Outcome, RawCard
 from payments.connectors.circuit import CircuitBreaker, CircuitPolicy, CircuitState
 from payments.connectors.retry import RetryPolicy
 from tests.payments.connectors.conftest import CIRCUIT
@@ -88,7 +88,7 @@ def _authorize(name: str, number: str = "4242424242424242") -> Outcome:
     reference = f"att_{uuid.uuid4().hex[:12]}"
     try:
         token = connector.tokenize(
-            CardDetails(number=number, exp_month=12, exp_year=2099, cvc="123"), idempotency_key=f"tok_{reference}"
+            RawCard(number=number, exp_month=12, exp_year=2099, cvc="123"), idempotency_key=f"tok_{reference}"
         ).token
     except Exception:
         token = "tok_unavailable"

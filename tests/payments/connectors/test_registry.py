@@ -6,9 +6,9 @@ import pytest
 
 from core.management.commands.run_platform import platform_processes
 from payments.connectors import registry
-from payments.connectors.base import PaymentMethodType
 from payments.connectors.sandbox_card import SandboxCardConnector
 from payments.connectors.sandbox_upi import SandboxUpiConnector
+from payments.enums import PaymentMethodType
 
 
 def test_two_card_acquirers_are_one_class_with_their_own_paths_keys_and_secrets(settings):
@@ -32,7 +32,7 @@ def test_routes_are_ordered_per_method_and_overridable():
 
 
 def test_each_provider_has_its_own_queue_and_run_platform_starts_a_worker_on_each():
-    assert registry.psp_queues() == ["psp.card_a", "psp.card_b", "psp.upi"]
+    assert registry.psp_queues() == ["psp.card_a", "psp.card_b", "psp.card_c", "psp.upi"]
     processes = platform_processes(host="127.0.0.1", port=8000)
     for queue in registry.psp_queues():
         command = processes[queue.replace(".", "-")]

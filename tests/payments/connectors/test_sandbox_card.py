@@ -12,10 +12,10 @@ from payments.connectors.base import (
     AmountMismatchError,
     AuthorizeRequest,
     CaptureRequest,
-    CardDetails,
     CardRejectedError,
     Outcome,
     ProviderState,
+    RawCard,
     RefundRequest,
     VoidRequest,
 )
@@ -26,8 +26,8 @@ from tests.processes import free_port
 pytestmark = pytest.mark.usefixtures("psp")
 
 
-def card(number: str = "4242424242424242", cvc: str = "123") -> CardDetails:
-    return CardDetails(number=number, exp_month=12, exp_year=2099, cvc=cvc)
+def card(number: str = "4242424242424242", cvc: str = "123") -> RawCard:
+    return RawCard(number=number, exp_month=12, exp_year=2099, cvc=cvc)
 
 
 def authorize(

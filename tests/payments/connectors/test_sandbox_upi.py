@@ -36,7 +36,7 @@ def test_an_intent_waits_for_the_payer_with_a_upi_uri_for_exactly_our_amount():
     assert "am=123.45" in action.upi_uri
     assert f"tr={request.reference}" in action.upi_uri
     assert action.expires_at is not None
-    assert action.approve_url.endswith("/pay")
+    assert action.extra["sandbox_approve_url"].endswith("/pay")
 
 
 def test_the_payer_approves_and_status_reports_the_money_moved_with_rrn(psp):
@@ -68,7 +68,7 @@ def test_an_unanswered_intent_expires(psp):
 
 
 def test_a_deemed_success_after_expiry_is_reported_as_late_success(psp):
-    request, _ = intent(payer_vpa="deemed@upi", expires_in=300)
+    request, _ = intent(metadata={"sandbox_payer_vpa": "deemed@upi"}, expires_in=300)
     psp.advance(301)
     assert registry.connector_get("upi").status(request.reference).state is ProviderState.EXPIRED
     psp.advance(61)

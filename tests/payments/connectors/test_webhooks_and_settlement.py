@@ -15,9 +15,9 @@ import pytest
 from payments.connectors import registry
 from payments.connectors.base import (
     AuthorizeRequest,
-    CardDetails,
     Outcome,
     ProviderState,
+    RawCard,
     RefundRequest,
     SettlementFormatError,
     WebhookVerificationError,
@@ -34,7 +34,7 @@ GOOD_LINE = "stl_card_a_20250102,2025-01-02,charge,ch_1,att_1,,usd,1000,59,941,2
 def charge(name: str = "card_a", amount: int = 1000) -> str:
     connector = registry.connector_get(name)
     token = connector.tokenize(
-        CardDetails(number="4242424242424242", exp_month=12, exp_year=2099, cvc="123"), idempotency_key=uuid.uuid4().hex
+        RawCard(number="4242424242424242", exp_month=12, exp_year=2099, cvc="123"), idempotency_key=uuid.uuid4().hex
     ).token
     reference = f"att_{uuid.uuid4().hex[:12]}"
     result = connector.authorize(

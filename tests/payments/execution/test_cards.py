@@ -11,7 +11,7 @@ from django.utils import timezone
 from ledger.models import JournalTransaction
 from payments.enums import AttemptOutcome, PaymentStatus
 from payments.models import MerchantPricing, Payment
-from payments.services.execution import pricing_fee
+from payments.services.pricing import pricing_fee
 from payments.tasks import payments_expire_overdue_task
 from tests.conftest import PSP_TEST_CIRCUIT
 from tests.payments.conftest import card_method, card_payment_body

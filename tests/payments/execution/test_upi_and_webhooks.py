@@ -208,3 +208,17 @@ def test_queue_depth_is_read_from_the_broker(settings):
     finally:
         client.delete("psp.upi")
         admission._depths.clear()
+
+
+def test_a_collect_refused_for_an_unknown_vpa_fails_and_its_watch_ends(api, sandbox):
+    api.merchant.upi_collect_enabled = True
+    api.merchant.save()
+    body = {**upi_payment_body(flow="collect", vpa="unknown@upi"), "confirm": True}
+    payment_id = api.post("/v1/payments", body).json()["id"]
+    assert drain() == ["payments.execute_attempt:failed"]
+    assert (payment(payment_id).status, payment(payment_id).failure_code) == (PaymentStatus.FAILED, "vpa_not_found")
+    # Watched once for a late success: the provider never created it, and the watch ends there, quietly.
+    assert janitor() == ["payments.check_attempt:already_applied"]
+    (attempt,) = attempts(payment_id)
+    assert (attempt.next_check_at, attempt.review_reason) == (None, "")
+    assert janitor() == []

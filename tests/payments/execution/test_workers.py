@@ -16,14 +16,17 @@ import pytest
 from django.db.models.functions import Now
 from django.test import override_settings
 
+from ledger.models import JournalTransaction
 from ledger.verification import verify_ledger
 from payments.enums import PaymentStatus
-from payments.models import PaymentAttempt
-from payments.services.execution import attempts_janitor
+from payments.models import PaymentAttempt, ProviderEvent
+from payments.services.attempts.janitor import attempts_janitor
 from payments.services.outbox_relay import outbox_relay_batch
 from tests import processes
 from tests.payments.conftest import card_payment_body
 from tests.payments.execution.conftest import attempts, payment
+from tests.payments.execution.test_upi_and_webhooks import forward
+from tests.psp_sandbox import receiving
 
 pytestmark = [pytest.mark.worker]
 
@@ -182,3 +185,38 @@ def test_provider_outage_fails_card_payments_over_to_the_second_acquirer(api, sa
     settle(payment_ids)
     assert {payment(p).status for p in payment_ids} == {PaymentStatus.SUCCEEDED}
     one_charge_each(sandbox, payment_ids)
+
+
+def test_a_worker_killed_mid_call_while_the_providers_webhooks_arrive_succeeds_once(api, sandbox, start_worker):
+    """The race of issue 13 with no fault but a kill: the provider charged, the worker died before it heard, and
+    the provider's ``charge.authorized`` and ``charge.captured`` reach the platform while the attempt is still
+    claimed by the dead worker. The authorization alone must not move an automatic-capture payment."""
+    with receiving(sandbox) as hook:
+        worker = start_worker()
+        # The provider charges at once, then holds the answer: the worker is killed while it waits for it.
+        sandbox.control(
+            "/faults/next",
+            {"provider": "card_a", "operation": "authorize", "mode": "timeout", "seconds": 10, "apply": True},
+        )
+        payment_id = api.post("/v1/payments", card_payment_body(confirm=True)).json()["id"]
+        wait_for(lambda: bool(sandbox.records(provider="card_a")), timeout=30, what="the charge made at card_a")
+        worker.kill()
+        deliveries = hook.wait_for(
+            lambda ds: {"charge.authorized", "charge.captured"} <= {d["event"]["type"] for d in ds}, timeout=10
+        )
+    start_worker()
+    for delivery in deliveries:  # as the provider sent them: authorized first
+        assert forward(delivery) == 200
+    wait_for(
+        lambda: not ProviderEvent.objects.filter(processed_at=None).exists(),
+        timeout=30,
+        what="the provider's webhooks applied",
+    )
+    assert payment(payment_id).status == PaymentStatus.SUCCEEDED
+    with override_settings(PSP_ATTEMPT_STALE_SECONDS=0.5):
+        settle([payment_id])
+    (attempt,) = attempts(payment_id)
+    assert (attempt.outcome, attempt.review_reason) == ("succeeded", "")
+    one_charge_each(sandbox, [payment_id])
+    assert JournalTransaction.objects.filter(reference=f"payment:{payment_id}:capture").count() == 1
+    assert verify_ledger().ok

@@ -22,6 +22,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, 
 from ledger.balances import merchant_balances
 from ledger.models import JournalEntry
 from ledger.verification import verify_ledger
+from payments.connectors.base import DisputeState, ProviderDispute
 from payments.enums import (
     AttemptOperation,
     AttemptOutcome,
@@ -32,7 +33,7 @@ from payments.enums import (
 )
 from payments.exceptions import InvalidRequestError
 from payments.models import Dispute, Payment, PaymentAttempt, Payout, Refund
-from payments.services.disputes import dispute_apply_provider_object
+from payments.services.disputes import dispute_apply_provider_dispute
 from payments.services.funds import funds_capture_post, funds_release_due
 from payments.services.merchants import merchant_create
 from payments.services.payouts import payout_create, payout_fail
@@ -141,9 +142,8 @@ class BalanceMachine(RuleBasedStateMachine):
         self.n += 1
         reference = f"dp_provider_{self.n}"
         amount = max(1, int(payment.amount_captured * share))
-        outcome = dispute_apply_provider_object(
-            connector="card_a",
-            obj=self._dispute(reference, attempt_id, amount, "needs_response"),
+        outcome = dispute_apply_provider_dispute(
+            dispute=self._dispute(reference, attempt_id, amount, payment.currency, DisputeState.OPEN)
         )
         assert outcome == "dispute_created"
         self.model.given_back += amount + DISPUTE_FEE
@@ -157,22 +157,29 @@ class BalanceMachine(RuleBasedStateMachine):
         if dispute.status in ("won", "lost"):
             return
         attempt_id = dispute.payment.attempts.get(operation=AttemptOperation.AUTHORIZE).id
-        dispute_apply_provider_object(
-            connector="card_a", obj=self._dispute(reference, attempt_id, dispute.amount, "won" if won else "lost")
+        state = DisputeState.WON if won else DisputeState.LOST
+        dispute_apply_provider_dispute(
+            dispute=self._dispute(reference, attempt_id, dispute.amount, dispute.currency, state)
         )
         if won:
             self.model.given_back -= dispute.amount + DISPUTE_FEE
 
-    def _dispute(self, reference: str, attempt_id: str, amount: int, status: str) -> dict[str, object]:
-        return {
-            "id": reference,
-            "reference": attempt_id,
-            "amount": amount,
-            "fee": DISPUTE_FEE,
-            "status": status,
-            "reason": "fraudulent",
-            "created": self.clock.isoformat(),
-        }
+    def _dispute(
+        self, reference: str, attempt_id: str, amount: int, currency: str, state: DisputeState
+    ) -> ProviderDispute:
+        """The chargeback as the card connector reads it from the provider's dispute webhook."""
+        return ProviderDispute(
+            connector="card_a",
+            provider_reference=reference,
+            reference=attempt_id,
+            amount=amount,
+            currency=currency,
+            fee=DISPUTE_FEE,
+            reason="fraudulent",
+            state=state,
+            evidence_due_by=None,
+            created=self.clock,
+        )
 
     # --- time, releases, payouts --------------------------------------------------------------------------------
     @rule(hours=st.sampled_from([1, 12, 30, 50]))

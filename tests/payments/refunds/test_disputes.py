@@ -14,6 +14,7 @@ from payments.exceptions import InvalidRequestError
 from payments.models import Dispute, OutboxMessage, Payment
 from payments.services.disputes import evidence_file_add
 from tests.payments.execution.conftest import drain
+from tests.payments.execution.test_evidence import signed
 from tests.payments.execution.test_upi_and_webhooks import forward
 from tests.payments.refunds.helpers import captured_payment, release_due
 from tests.psp_sandbox import receiving
@@ -167,3 +168,22 @@ def test_a_chargeback_won_while_pending_gives_back_the_pending_funds_to_release(
     release_due()
     assert balances(api.merchant.id) == (9_680, 0)
     assert verify_ledger().ok
+
+
+def test_a_signed_chargeback_for_more_than_was_captured_is_flagged_and_never_posted(api, sandbox):
+    payment_id = captured_payment(api, 3000)
+    attempt = Payment.objects.get(pk=payment_id).attempts.get()
+    with receiving(sandbox) as hook:
+        opened = sandbox.control("/disputes", {"provider": "card_a", "reference": attempt.id, "amount": 1000})
+        hook.wait_for(lambda ds: any(d["event"]["type"] == "dispute.created" for d in ds))
+    event = next(
+        d["event"] for d in hook.of_type("dispute.created") if d["event"]["data"]["object"]["id"] == opened["id"]
+    )
+    event["id"] = "evt_forged_chargeback"
+    event["data"]["object"]["amount"] = 30_000
+    assert forward(signed("card_a", event)) == 200
+    assert drain() == ["payments.apply_provider_event:flagged"]
+    assert not Dispute.objects.filter(payment_id=payment_id).exists()
+    assert not JournalTransaction.objects.filter(source_type="dispute").exists()
+    attempt.refresh_from_db()
+    assert attempt.review_reason.startswith(f"evidence_mismatch (dispute {opened['id']}): amount 30000")

@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from payments.enums import OutboxKind
@@ -30,6 +32,17 @@ def _scoped(fn: Callable[..., Any], **kwargs: Any) -> Call:
 
 def _internal(fn: Callable[..., Any], **kwargs: Any) -> Call:
     return lambda p: fn(payment_id=p.id, **kwargs)
+
+
+def _executor(fn: Callable[..., Any], **kwargs: Any) -> Call:
+    """The executor's transitions take the payment it already holds locked (with its attempts)."""
+
+    def call(p: Payment) -> Any:
+        with transaction.atomic():
+            locked = services.payment_lock_with_attempts(payment_id=p.id)
+            return fn(payment=locked, attempt=None, **kwargs)
+
+    return call
 
 
 # service -> (call, statuses it may start from, status it ends in, events written, commands written)
@@ -56,28 +69,28 @@ SERVICES: dict[str, tuple[Call, set[str], str, list[str], int]] = {
         -1,  # a void command only when the provider holds something (not from requires_confirmation)
     ),
     "payment_mark_requires_action": (
-        _internal(services.payment_mark_requires_action, next_action={"type": "upi_uri", "upi_uri": "upi://pay?x"}),
+        _executor(services.payment_mark_requires_action, next_action={"type": "upi_uri", "upi_uri": "upi://pay?x"}),
         {S.PROCESSING},
         S.REQUIRES_ACTION,
         ["payment.requires_action"],
         0,
     ),
     "payment_mark_requires_capture": (
-        _internal(services.payment_mark_requires_capture),
+        _executor(services.payment_mark_requires_capture),
         {S.PROCESSING, S.REQUIRES_ACTION},
         S.REQUIRES_CAPTURE,
         ["payment.requires_capture"],
         0,
     ),
     "payment_mark_succeeded": (
-        _internal(services.payment_mark_succeeded, provider_reference="ch_1", connector="sandbox_card"),
+        _executor(services.payment_mark_succeeded),
         {S.PROCESSING, S.REQUIRES_ACTION},
         S.SUCCEEDED,
         ["payment.succeeded"],
         0,
     ),
     "payment_mark_failed": (
-        _internal(services.payment_mark_failed, code="card_declined", message="Declined"),
+        _executor(services.payment_mark_failed, code="card_declined", message="Declined"),
         {S.PROCESSING, S.REQUIRES_ACTION},
         S.FAILED,
         ["payment.failed"],
@@ -165,20 +178,24 @@ def test_confirm_persists_an_attempt_with_its_provider_key_and_queues_the_execut
     assert command.payload == {"attempt_id": attempt.id}
 
 
-def test_marking_with_an_attempt_records_its_outcome_in_the_same_transaction() -> None:
+def test_a_transition_on_a_locked_payment_never_loads_or_locks_a_row_again() -> None:
     payment = _payment_in(S.REQUIRES_CONFIRMATION)
     services.payment_confirm(merchant=payment.merchant, livemode=False, payment_id=payment.id)
     attempt = PaymentAttempt.objects.get(payment=payment)
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(connector="card_b")
 
-    services.payment_mark_failed(
-        payment_id=payment.id, code="card_declined", message="Declined", attempt_id=attempt.id, connector="sb"
-    )
+    with transaction.atomic():
+        locked = services.payment_lock_with_attempts(attempt_id=attempt.id)
+        (held,) = locked.known_attempts
+        with CaptureQueriesContext(connection) as queries:
+            services.payment_mark_failed(payment=locked, attempt=held, code="card_declined", message="Declined")
 
-    attempt.refresh_from_db()
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert "SELECT" not in statements  # the payment, its attempts and the event payload come from what is held
+    assert statements.count("UPDATE") == 1  # the payment, saved once
     payment.refresh_from_db()
-    assert (attempt.outcome, attempt.failure_code, attempt.connector) == ("failed", "card_declined", "sb")
-    assert attempt.finished_at is not None
-    assert (payment.failure_code, payment.psp) == ("card_declined", "sb")
+    assert (payment.status, payment.failure_code, payment.psp) == (S.FAILED, "card_declined", "card_b")
+    assert PaymentStateChange.objects.filter(payment=payment).latest("id").attempt_id == attempt.id
 
 
 def test_a_upi_payment_waiting_for_the_payer_expires_by_the_database_clock() -> None:
@@ -191,7 +208,7 @@ def test_a_upi_payment_waiting_for_the_payer_expires_by_the_database_clock() -> 
         payment_method=services.UpiPaymentMethod(expires_in=300),
         confirm=True,
     )
-    services.payment_mark_requires_action(payment_id=payment.id, next_action={"type": "upi_uri"})
+    _executor(services.payment_mark_requires_action, next_action={"type": "upi_uri"})(payment)
     payment.refresh_from_db()
     assert payment.expires_at is not None
     assert timedelta(seconds=290) < payment.expires_at - timezone.now() <= timedelta(seconds=300)

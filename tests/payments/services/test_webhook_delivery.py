@@ -16,14 +16,13 @@ from payments.enums import WebhookDeliveryStatus, WebhookEndpointStatus
 from payments.models import Event, WebhookDelivery
 from payments.services.events import event_payload, events_prune
 from payments.services.outbox_relay import outbox_relay_batch
-from payments.services.webhooks import (
+from payments.services.webhook_deliveries import (
     webhook_deliveries_claim_due,
     webhook_deliveries_dispatch_due,
     webhook_delivery_attempt,
     webhook_delivery_resend,
-    webhook_endpoint_roll_secret,
-    webhook_endpoint_update,
 )
+from payments.services.webhook_endpoints import webhook_endpoint_roll_secret, webhook_endpoint_update
 from tests.payments.webhook_support import add_events, capture_tasks, endpoint, merchant, receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from payments.connectors import registry
 from payments.enums import AttemptOperation
-from payments.models import Payment, PaymentAttempt
+from payments.models import Payment, PaymentAttempt, Refund
 from payments.services.outbox import outbox_command_add
 
 EXECUTE_ATTEMPT_TASK = "payments.execute_attempt"
@@ -26,6 +26,32 @@ def attempt_connector_default(payment: Payment, operation: str) -> str:
         # A card can only be charged where it was tokenized (an acquirer down at tokenization has no token).
         route = [name for name in route if name in payment.card_tokens] or route
     return route[0] if route else ""
+
+
+def attempt_start(
+    *,
+    payment: Payment,
+    operation: str,
+    amount: int,
+    connector: str | None = None,
+    refund: Refund | None = None,
+    not_before: datetime | None = None,
+) -> PaymentAttempt:
+    """A new attempt (its own idempotency key and reference), queued on its connector; added to the attempts the
+    caller holds (``payment.known_attempts``) when it holds them."""
+    attempt = PaymentAttempt.objects.create(
+        payment=payment,
+        merchant_id=payment.merchant_id,
+        livemode=payment.livemode,
+        operation=operation,
+        amount=amount,
+        connector=connector if connector is not None else attempt_connector_default(payment, operation),
+        refund=refund,
+    )
+    if payment.known_attempts is not None:
+        payment.known_attempts.append(attempt)
+    attempt_enqueue(attempt, not_before=not_before)  # on the connector's own queue (a bulkhead)
+    return attempt
 
 
 def attempt_enqueue(attempt: PaymentAttempt, *, not_before: datetime | None = None, task: str = "") -> None:

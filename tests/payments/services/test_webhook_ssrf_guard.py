@@ -3,7 +3,7 @@ the network, and host names go through a fake resolver."""
 
 import pytest
 
-from payments.webhooks.ssrf import WebhookUrlError, webhook_url_check
+from payments.services.webhook_transport import WebhookUrlError, webhook_url_check
 
 
 def fake_resolver(answers):

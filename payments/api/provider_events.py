@@ -16,7 +16,7 @@ logger = structlog.get_logger(__name__)
 
 @csrf_exempt
 @require_POST
-def psp_webhook(request: HttpRequest, connector: str) -> JsonResponse:
+def provider_event_receive(request: HttpRequest, connector: str) -> JsonResponse:
     if connector not in registry.connector_names():
         return JsonResponse({"error": {"type": "invalid_request_error", "code": "unknown_connector"}}, status=404)
     body = request.body
@@ -24,7 +24,7 @@ def psp_webhook(request: HttpRequest, connector: str) -> JsonResponse:
         event = registry.connector_get(connector).verify_webhook(body, request.headers)
     except WebhookVerificationError as exc:
         logger.warning(
-            "psp_webhook_rejected", connector=connector, reason=str(exc), remote=request.META.get("REMOTE_ADDR")
+            "provider_event_rejected", connector=connector, reason=str(exc), remote=request.META.get("REMOTE_ADDR")
         )
         return JsonResponse(
             {"error": {"type": "invalid_request_error", "code": "signature_invalid", "message": str(exc)}}, status=400
@@ -32,6 +32,6 @@ def psp_webhook(request: HttpRequest, connector: str) -> JsonResponse:
     try:
         recorded = provider_event_record(event=event, body=body)
     except ProviderEventConflictError as exc:
-        logger.error("psp_webhook_conflict", connector=connector, event_id=event.id, reason=str(exc))
+        logger.error("provider_event_conflict", connector=connector, event_id=event.id, reason=str(exc))
         return JsonResponse({"error": {"type": "invalid_request_error", "code": "event_conflict"}}, status=400)
     return JsonResponse({"received": True, "duplicate": not recorded.created})

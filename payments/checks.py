@@ -1,0 +1,46 @@
+"""System checks of the payments app: production never runs on the sandbox's published credentials.
+
+Registered for every ``manage.py`` command (``check``, ``check --deploy``, ``migrate`` …) and run again when a web
+or worker process starts (``core.startup``), so a production process with a connector whose API key or webhook
+secret is missing, or is one the sandbox publishes in its README, does not start.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, register
+
+# The sandbox's documented defaults: sandbox_<provider>_key and whsec_sandbox_<provider>. Anyone can read them.
+_PUBLISHED = re.compile(r"^(sandbox_[a-z0-9_]+_key|whsec_sandbox_[a-z0-9_]+)$")
+_CREDENTIALS = (("api_key", "API_KEY"), ("webhook_secret", "WEBHOOK_SECRET"))
+
+
+@register(Tags.security)
+def psp_credentials_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if not settings.PRODUCTION:
+        return []
+    errors: list[CheckMessage] = []
+    for name, config in settings.PSP_CONNECTORS.items():
+        for key, variable in _CREDENTIALS:
+            value = str(config.get(key) or "")
+            env = f"PSP_{name.upper()}_{variable}"
+            if not value:
+                errors.append(
+                    Error(
+                        f"Connector {name!r} has no {key}.",
+                        hint=f"Set {env} to the credential the provider issued for this account.",
+                        id="payments.E001",
+                    )
+                )
+            elif _PUBLISHED.match(value):
+                errors.append(
+                    Error(
+                        f"Connector {name!r} uses the sandbox's published {key}.",
+                        hint=f"Set {env} to the credential the provider issued; the sandbox's is public.",
+                        id="payments.E002",
+                    )
+                )
+    return errors

@@ -1,0 +1,123 @@
+"""Step 1: claim an attempt (one short transaction) and build the provider request it will send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from django.db import transaction
+from django.utils import timezone
+
+from payments.connectors.base import (
+    AuthorizeRequest,
+    CaptureRequest,
+    ProviderRequest,
+    RefundRequest,
+    UpiCollectRequest,
+    UpiIntentRequest,
+    VoidRequest,
+)
+from payments.enums import AttemptOperation, AttemptOutcome, CaptureMethod, PaymentMethodType, UpiFlow
+from payments.models import Payment, PaymentAttempt
+from payments.services.attempts.queue import attempt_connector_default
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Claim:
+    attempt_id: str
+    payment_id: str
+    connector: str
+    operation: str
+    request: ProviderRequest | None  # None when the call cannot be made (no token for this acquirer)
+
+
+def attempt_claim(*, attempt_id: str) -> Claim | None:
+    """Stamps the attempt as running here, or returns None when it is finished, running elsewhere, or was sent
+    before and is in doubt (the janitor owns it then: never a blind resend)."""
+    with transaction.atomic():
+        attempt = (
+            PaymentAttempt.objects.select_for_update(of=("self",))
+            .select_related("payment")
+            .filter(pk=attempt_id)
+            .first()
+        )
+        if attempt is None:
+            logger.warning("attempt_missing", attempt_id=attempt_id)
+            return None
+        if attempt.outcome != AttemptOutcome.PENDING or attempt.locked_at is not None or attempt.started_at:
+            return None
+        payment = attempt.payment
+        attempt.connector = attempt.connector or attempt_connector_default(payment, attempt.operation)
+        attempt.locked_at = attempt.started_at = timezone.now()
+        request = _provider_request(attempt, payment)
+        attempt.request_summary = {
+            "connector": attempt.connector,
+            "operation": attempt.operation,
+            "reference": attempt.id,
+            "amount": attempt.amount,
+            "currency": payment.currency,
+            "request": type(request).__name__ if request is not None else None,
+        }
+        attempt.save(update_fields=["connector", "locked_at", "started_at", "request_summary"])
+        return Claim(attempt.id, payment.id, attempt.connector, attempt.operation, request)
+
+
+def attempt_authorization(attempts: list[PaymentAttempt]) -> PaymentAttempt | None:
+    """The authorization a capture, void or refund acts on: the newest authorize attempt that succeeded."""
+    found = [
+        a
+        for a in attempts
+        if a.operation == AttemptOperation.AUTHORIZE and a.outcome == AttemptOutcome.SUCCEEDED and a.provider_reference
+    ]
+    return max(found, key=lambda a: a.id) if found else None
+
+
+def _provider_request(attempt: PaymentAttempt, payment: Payment) -> ProviderRequest | None:
+    key, reference, amount, currency = attempt.idempotency_key, attempt.id, attempt.amount, payment.currency
+    if attempt.operation == AttemptOperation.AUTHORIZE:
+        if payment.payment_method_type == PaymentMethodType.UPI:
+            if payment.upi_flow == UpiFlow.COLLECT:
+                return UpiCollectRequest(
+                    reference=reference,
+                    idempotency_key=key,
+                    amount=amount,
+                    vpa=payment.upi_vpa,
+                    currency=currency,
+                    expires_in=payment.upi_expires_in or 600,
+                    description=payment.description[:80],
+                    metadata=dict(payment.metadata),
+                )
+            return UpiIntentRequest(
+                reference=reference,
+                idempotency_key=key,
+                amount=amount,
+                currency=currency,
+                expires_in=payment.upi_expires_in or 600,
+                description=payment.description[:80],
+                metadata=dict(payment.metadata),
+            )
+        token = payment.card_tokens.get(attempt.connector)
+        if not token:
+            return None
+        return AuthorizeRequest(
+            reference=reference,
+            idempotency_key=key,
+            amount=amount,
+            currency=currency,
+            token=str(token),
+            capture=payment.capture_method == CaptureMethod.AUTOMATIC,
+            description=payment.description,
+            metadata=dict(payment.metadata),
+        )
+    authorization = attempt_authorization(list(payment.attempts.all()))
+    if authorization is None:
+        return None
+    target = authorization.provider_reference
+    if attempt.operation == AttemptOperation.CAPTURE:
+        return CaptureRequest(reference, key, target, amount, currency)
+    if attempt.operation == AttemptOperation.VOID:
+        return VoidRequest(reference, key, target, amount, currency)
+    reason = attempt.refund.reason if attempt.refund_id is not None and attempt.refund else "late_success"
+    return RefundRequest(reference, key, target, amount, currency, reason=reason)

@@ -1,1 +1,0 @@
-"""Webhook plumbing that is not a service: the URL guard."""
