@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "ledger",
     "payments",
     "reconciliation",
+    "reports",
     "backoffice",
 ]
 

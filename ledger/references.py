@@ -121,3 +121,9 @@ def released(payment_id: str | Combinable | OuterRef) -> Exists:
     if isinstance(payment_id, str):
         return Exists(JournalTransaction.objects.filter(reference=payment_release(payment_id)))
     return Exists(JournalTransaction.objects.filter(reference=Concat(Value("payment:"), payment_id, Value(":release"))))
+
+
+def capture_of(payment_id: Combinable | OuterRef) -> QuerySet[JournalTransaction]:
+    """The capture transaction of the payment ``payment_id`` names: an ``OuterRef`` in a subquery (reports join a
+    payment to its ledger fee this way, one query for all rows)."""
+    return JournalTransaction.objects.filter(reference=Concat(Value("payment:"), payment_id, Value(":capture")))
