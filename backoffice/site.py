@@ -172,6 +172,7 @@ def navigation(request: HttpRequest) -> list[dict[str, Any]]:
                     "ledger.view_journaltransaction",
                 ),
                 _item("Ledger accounts", "account_tree", "admin:ledger_account_changelist", "ledger.view_account"),
+                _item("Reports", "download", "admin:reports_reportrun_changelist", "backoffice.view_reports"),
             ],
         },
         {
