@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import re
+from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
 
 from ledger.balances import merchant_balances
+from ledger.verification import verify_ledger
+from reports.builders import FeesReport, ReportScope
 from tests.backoffice.conftest import login
 from tests.payments.conftest import card_method, card_payment_body
 from tests.payments.execution.conftest import drain
 from tests.payments.refunds.helpers import captured_payment, release_due
+from tests.reports.helpers import csv_report
 
 pytestmark = pytest.mark.usefixtures("sandbox")
 URL = "/admin/dashboard/"
@@ -69,3 +76,23 @@ def test_another_currency_shows_only_its_own_money(api, finance):
     html = finance.get(URL, {"currency": "inr"}).content.decode()
     assert "No captures in this range" in html
     assert "$20.00" not in html
+
+
+def test_seed_history_spans_the_days_and_keeps_the_ledger_whole(finance):
+    out = io.StringIO()
+    call_command("seed_history", days=3, per_day=6, stdout=out)
+    assert "seeded 3 days" in out.getvalue()
+    assert verify_ledger().ok
+    days = {
+        row[0]
+        for row in FeesReport().rows(
+            ReportScope(None, timezone.now().date() - timedelta(days=2), timezone.now().date())
+        )
+    }
+    assert len(days) == 3
+    _, rows = csv_report("trial_balance", ReportScope(None, timezone.now().date(), timezone.now().date()))
+    assert all(r["debits"] == r["credits"] for r in rows if r["code"] == "TOTAL")
+    assert len(csv_report("balances_owed", ReportScope(None, timezone.now().date(), timezone.now().date()))[1]) == 1
+    html = finance.get(URL).content.decode()
+    assert _text(html, "kpi-doubt") == "1"
+    assert "Nimbus Outfitters" in html  # the merchant the demo leaves owing
