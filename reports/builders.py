@@ -456,7 +456,8 @@ class TrialBalanceReport:
         )
 
     def count(self, scope: ReportScope) -> int:
-        return self._accounts(scope).count()
+        accounts = self._accounts(scope)
+        return accounts.count() + accounts.order_by().values("currency").distinct().count()  # + a TOTAL a currency
 
     def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
         totals: dict[str, list[int]] = {}

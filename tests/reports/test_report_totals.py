@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db.models import Sum
 
 from ledger.balances import balance, merchant_balances
@@ -159,3 +160,15 @@ def test_balances_owed_lists_the_merchants_whose_available_balance_is_negative(h
     _, rows = csv_report("balances_owed", scope(None))
     assert [(r["merchant_id"], minor(r["owed"], "usd")) for r in rows] == [(api.merchant.id, owed)]
     assert Payment.objects.filter(pk=history["paid"][1], amount_refunded=3000).exists()
+
+
+def test_disputes_report_equals_the_chargebacks_the_ledger_took(transactional_db):
+    call_command("seed_history", days=4, per_day=15, verbosity=0)
+    _, rows = csv_report("disputes", scope(None, days_back=5))
+    assert rows
+    for row in rows:
+        posted = JournalTransaction.objects.get(reference=f"dispute:{row['id']}:opened")
+        taken = sum(e.amount for e in posted.entries.all() if e.direction == "debit" and e.merchant_id)
+        assert minor(row["amount"], row["currency"]) + minor(row["fee"], row["currency"]) == taken
+        assert row["evidence_due_by"] > row["created"]
+    assert {r["status"] for r in rows} == {"needs_response"}
