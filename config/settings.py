@@ -141,6 +141,12 @@ else:
         # Parallel checkouts of the project on one machine must not share a test database.
         DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
 
+if EMBEDDED:
+    # The embedded shape keeps its SQLite file, broker folders, results and cache under VAR_DIR. SQLite cannot create
+    # a missing folder, so a fresh clone's first command (`make run` migrates before anything else) must find it.
+    for _folder in ("", "broker/queue", "broker/control", "celery-results", "cache"):
+        (VAR_DIR / _folder).mkdir(parents=True, exist_ok=True)
+
 # Transactions are explicit in services; a request-wide transaction would hide where atomicity is needed.
 ATOMIC_REQUESTS = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

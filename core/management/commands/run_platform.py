@@ -54,8 +54,6 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for folder in ("broker/queue", "broker/control", "celery-results", "cache"):
-            (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
         base = f"http://{options['host']}:{options['port']}"
         manager = Manager()
         # The sandbox signs and sends its provider webhooks to this platform's inbound endpoint.
