@@ -20,9 +20,7 @@ pytestmark = pytest.mark.embedded
 def embedded_platform(tmp_path_factory):
     var = tmp_path_factory.mktemp("embedded-var")
     port, sandbox_port = processes.free_port(), processes.free_port()
-    env = processes.clean_env(
-        LEDGERLINE_VAR_DIR=str(var), LEDGERLINE_BASE_URL=f"http://127.0.0.1:{port}", SANDBOX_PORT=str(sandbox_port)
-    )
+    env = processes.clean_env(LEDGERLINE_VAR_DIR=str(var), SANDBOX_PORT=str(sandbox_port))
     manage = [sys.executable, "manage.py"]
     for step in (["migrate", "--noinput", "-v", "0"], ["seed_demo"]):
         done = subprocess.run(manage + step, cwd=processes.ROOT, env=env, capture_output=True, text=True, timeout=180)
