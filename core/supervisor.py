@@ -70,7 +70,7 @@ class Supervisor:
         self.cwd = cwd
         self.out = out
         self.stop_timeout = stop_timeout
-        self._width = max(len(name) for name in programs)
+        self._width = max(len(name) for name in [*programs, "system"])
         self._lock = threading.Lock()
         self._stop_requested = threading.Event()
         self._force = False
