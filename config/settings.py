@@ -336,8 +336,13 @@ PSP_CONNECTORS: dict[str, dict[str, Any]] = {
 # Per payment method, the connectors to try in order; the next one only when the call provably never reached the
 # previous one (or it says the charge does not exist). Merchants may override this later.
 PSP_ROUTING: dict[str, list[str]] = env.json("PSP_ROUTING", default={"card": ["card_a", "card_b"], "upi": ["upi"]})
-# Worker processes started by run_platform for the provider queues: one per connector, small concurrency.
-PSP_WORKER_CONCURRENCY: int = env.int("PSP_WORKER_CONCURRENCY", default=2)
+# The provider queues' workers (one per connector) run a thread pool: an attempt spends most of its time waiting on
+# PostgreSQL and the provider, and the executor keeps no per-process state that threads could share unsafely (each
+# thread has its own database connection; the provider HTTP client is thread-safe). On SQLite, where writers queue
+# for one file lock, two processes do as well without the lock waits, so the embedded shape keeps prefork.
+_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+PSP_WORKER_POOL: str = env.str("PSP_WORKER_POOL", default="prefork" if _SQLITE else "threads")
+PSP_WORKER_CONCURRENCY: int = env.int("PSP_WORKER_CONCURRENCY", default=2 if _SQLITE else 8)
 
 # Keys the HMACs of card numbers (card.fingerprint) and of idempotent request bodies. Changing it changes every
 # card fingerprint, so production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
