@@ -24,12 +24,12 @@ every row ``perform_post`` wrote commit in one transaction (``payments.services.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from core.api.strict import ApiView, InputSerializer, reject_unknown_parameters
 from payments.api.authentication import request_api_key
 from payments.services.idempotency import (
     StoredResponse,
@@ -43,7 +43,11 @@ InputT = TypeVar("InputT")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-class IdempotentApiView(APIView, Generic[InputT]):
+class IdempotentApiView(ApiView, Generic[InputT]):
+    # The body ``POST`` takes (``None``: none at all). Checked for unknown parameters before ``validate_post``
+    # looks anything up, so every endpoint answers an unknown parameter the same way.
+    input_serializer: ClassVar[type[InputSerializer] | None]
+
     def validate_post(self, request: Request, **kwargs: Any) -> InputT:
         raise NotImplementedError
 
@@ -53,6 +57,7 @@ class IdempotentApiView(APIView, Generic[InputT]):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         raw_key = request.headers.get(IDEMPOTENCY_HEADER)
         key = idempotency_key_validate(raw_key) if raw_key is not None else None
+        reject_unknown_parameters(self.input_serializer, request.data)
         data = self.validate_post(request, **kwargs)
         if key is None:
             return self.perform_post(request, data, **kwargs)
