@@ -246,6 +246,8 @@ REST_FRAMEWORK = {
 }
 # Requests per API key, as "<count>/<s|m|h>" (a fixed window counted in Redis, or the cache when embedded).
 LEDGERLINE_API_RATE: str = env.str("LEDGERLINE_API_RATE", default="100/s")
+# Failed authentications per client address: without it a bad key could be tried at hundreds of requests a second.
+LEDGERLINE_AUTH_FAILURE_RATE: str = env.str("LEDGERLINE_AUTH_FAILURE_RATE", default="60/m")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ledgerline API",
     "DESCRIPTION": "The merchant API of Ledgerline: payments, refunds, disputes, balances, payouts, events.",

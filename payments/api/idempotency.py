@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Generic, TypeVar
 
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -41,6 +42,19 @@ from payments.services.idempotency import (
 InputT = TypeVar("InputT")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class StoredJsonResponse(Response):
+    """A response whose bytes were rendered once and stored: sent as they are, never re-rendered."""
+
+    def __init__(self, content: str, *, status: int, headers: dict[str, str]) -> None:
+        super().__init__(None, status=status, headers=headers)
+        self._stored = content.encode()
+
+    @property
+    def rendered_content(self) -> Any:  # bytes, as DRF's own (the stubs say str)
+        self["Content-Type"] = "application/json"
+        return self._stored
 
 
 class IdempotentApiView(ApiView, Generic[InputT]):
@@ -63,19 +77,18 @@ class IdempotentApiView(ApiView, Generic[InputT]):
             return self.perform_post(request, data, **kwargs)
 
         api_key = request_api_key(request)
-        first: list[Response] = []
+
+        def stored(response: Response) -> StoredResponse:
+            content = JSONRenderer().render(response.data).decode()
+            return StoredResponse(status=response.status_code, body=response.data, content=content)
 
         def work() -> StoredResponse:
-            response = self.perform_post(request, data, **kwargs)
-            first.append(response)
-            return StoredResponse(status=response.status_code, body=response.data)
+            return stored(self.perform_post(request, data, **kwargs))
 
         def on_error(exc: Exception) -> StoredResponse:
-            response = self.handle_exception(exc)
-            first.append(response)
-            return StoredResponse(status=response.status_code, body=response.data)
+            return stored(self.handle_exception(exc))
 
-        stored = idempotent_execute(
+        outcome = idempotent_execute(
             merchant_id=api_key.merchant_id,
             livemode=api_key.livemode,
             key=key,
@@ -85,7 +98,11 @@ class IdempotentApiView(ApiView, Generic[InputT]):
             work=work,
             on_error=on_error,
         )
-        if not stored.replayed:
-            return first[-1]
-        headers = {"Idempotent-Replayed": "true", "Should-Retry": "false"}
-        return Response(stored.body, status=stored.status, headers=headers)
+        # The first answer and every replay are the same bytes with the same Should-Retry: a retry under this key
+        # gets this response again, so retrying it cannot help, whatever the status (a stored 500 included).
+        headers = {"Should-Retry": "false"}
+        if outcome.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        if outcome.content is None:  # stored before the bytes were kept
+            return Response(outcome.body, status=outcome.status, headers=headers)
+        return StoredJsonResponse(outcome.content, status=outcome.status, headers=headers)
