@@ -84,7 +84,8 @@ class PaymentCreateInputSerializer(InputSerializer):
     metadata = serializers.DictField(
         child=serializers.CharField(max_length=500, allow_blank=True), default=dict, validators=[_metadata_validate]
     )
-    customer_email = serializers.EmailField(allow_blank=True, default="")
+    # No default: "" is not an email, and the schema must not advertise a default its own format refuses.
+    customer_email = serializers.EmailField(allow_blank=True, required=False)
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ class PaymentListCreateApi(IdempotentApiView[PaymentCreateInput]):
             confirm=data["confirm"],
             description=data["description"],
             metadata=data["metadata"],
-            customer_email=data["customer_email"],
+            customer_email=data.get("customer_email", ""),
         )
 
     def perform_post(self, request: Request, data: PaymentCreateInput, **kwargs: Any) -> Response:

@@ -24,7 +24,8 @@ from payments.services.refunds import refund_create
 class RefundCreateInputSerializer(InputSerializer):
     payment = serializers.CharField(max_length=40)
     amount = serializers.IntegerField(required=False, min_value=1, help_text="default: what is left to refund")
-    reason = serializers.ChoiceField(choices=RefundReason.choices, required=False, default="")
+    # No default: "" is not one of the reasons (a default outside the enum made generated clients drop the call).
+    reason = serializers.ChoiceField(choices=RefundReason.choices, required=False)
     metadata = metadata_field()
 
 
@@ -47,7 +48,7 @@ class RefundListCreateApi(IdempotentApiView[dict[str, Any]]):
             livemode=request_api_key(request).livemode,
             payment_id=data["payment"],
             amount=data.get("amount"),
-            reason=data["reason"],
+            reason=data.get("reason", ""),
             metadata=data["metadata"],
         )
         return Response(refund_representation(refund))
