@@ -56,6 +56,9 @@ class InputSerializer(serializers.Serializer[Any]):
 
 def reject_unknown_parameters(serializer_class: type[InputSerializer] | None, data: Any) -> None:
     """Raises ``parameter_unknown`` for the first parameter of ``data`` the endpoint's body does not declare."""
+    if not isinstance(data, Mapping) and data not in (None, [], ""):
+        # A serializer refuses a non-object itself; an endpoint without a body must refuse it here.
+        raise serializers.ValidationError("The request body must be a JSON object.", code="parameter_invalid")
     unknown = unknown_parameter(serializer_class() if serializer_class is not None else None, data)
     if unknown is not None:
         raise _unknown(unknown)

@@ -72,6 +72,13 @@ def test_every_get_endpoint_refuses_an_unknown_query_parameter(api: Api, route: 
     assert (_error(response)["code"], _error(response)["param"]) == ("parameter_unknown", "expand")
 
 
+@pytest.mark.parametrize("route", POST_ROUTES)
+def test_every_post_endpoint_refuses_a_body_that_is_not_an_object(api: Api, route: str) -> None:
+    response = api.post(_path(route), [1, 2])  # type: ignore[arg-type]
+    assert response.status_code == 400, (route, response.content)
+    assert _error(response)["param"] is None
+
+
 def test_the_documented_list_parameters_are_still_accepted(api: Api) -> None:
     assert api.get("/v1/payments", {"limit": 5, "status": "succeeded", "created[gte]": "1767225600"}).status_code == 200
     assert api.get("/v1/events", {"limit": 5, "type": "payment.*", "delivery_success": "true"}).status_code == 200
