@@ -62,6 +62,18 @@ def test_a_created_filter_past_year_9999_is_a_400(api: Api, path: str, value: st
     assert _error(response)["param"] == "created[gte]"
 
 
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/payments"])
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "-1", "1e10", "0", "2026-13-01T00:00:00Z"]
+)
+def test_created_filters_at_the_edges_of_time_never_fail_the_server(api: Api, path: str, value: str) -> None:
+    for bound in ("created[gte]", "created[lte]"):
+        response = api.get(path, {bound: value})
+        assert response.status_code in (200, 400), (bound, value, response.content[:300])
+        if response.status_code == 400:
+            assert _error(response)["param"] == bound
+
+
 def _patterns(resolvers: list[Any], prefix: str = "") -> list[tuple[str, URLPattern]]:
     found: list[tuple[str, URLPattern]] = []
     for entry in resolvers:
