@@ -5,7 +5,8 @@ Three pieces (two here), each the one place for its concern:
 * ``core.api.parsers.StrictJSONParser`` reads every request body: JSON only, bounded in size and depth, no NUL
   characters (PostgreSQL cannot store them), so nothing malformed reaches a serializer or the database.
 * ``InputSerializer`` is the base of every request serializer: unknown keys are ``parameter_unknown``; integer
-  fields take JSON integers only (not ``10.0``, ``"10"`` or ``true``) within PostgreSQL's ``bigint``.
+  fields take JSON integers only (not ``10.0``, ``"10"`` or ``true``) within PostgreSQL's ``bigint``; boolean
+  fields take ``true`` and ``false`` only.
 * ``ApiView`` is the base of every API view: query parameters it does not declare are ``parameter_unknown``; a
   ``POST`` body is checked against the view's ``input_serializer`` before anything is looked up, so an unknown
   parameter is the same 400 on every endpoint whatever the object ids in the path.
@@ -49,8 +50,13 @@ class InputSerializer(serializers.Serializer[Any]):
                 if name not in fields or fields[name].read_only:
                     raise _unknown(name)
             for name, field in fields.items():
-                if isinstance(field, serializers.IntegerField) and name in data and data[name] is not None:
+                if name not in data or data[name] is None:
+                    continue
+                if isinstance(field, serializers.IntegerField):
                     _strict_integer(field, name, data[name])
+                elif isinstance(field, serializers.BooleanField) and type(data[name]) is not bool:
+                    # DRF also takes "true", "yes", 1 and "on": a JSON API takes true and false.
+                    raise serializers.ValidationError({name: ["Must be a JSON boolean."]}, code="parameter_invalid")
         return super().to_internal_value(data)
 
 

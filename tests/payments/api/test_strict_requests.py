@@ -118,6 +118,13 @@ def test_amounts_are_json_integers_only(api: Api, path: str, amount: Any) -> Non
     assert not Refund.objects.exists()
 
 
+@pytest.mark.parametrize("value", ["true", 1, "yes", "on"])
+def test_booleans_are_json_booleans_only(api: Api, value: Any) -> None:
+    response = api.post("/v1/payments", card_payment_body(confirm=value))
+    assert (response.status_code, _error(response)["param"]) == (400, "confirm")
+    assert not Payment.objects.exists()
+
+
 def test_other_integers_are_json_integers_too(api: Api) -> None:
     body = card_payment_body()
     body["payment_method"]["card"]["exp_month"] = "12"
