@@ -3,7 +3,14 @@ from collections.abc import Callable
 import structlog
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotFound,
+    JsonResponse,
+)
 
 from core.api.errors import error_body
 from core.logging import current_request_id
@@ -65,7 +72,7 @@ class ApiErrorEnvelopeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path_info.startswith(_API_PREFIXES):
-            return self.get_response(request)
+            return self._outside_the_api(request)
         refused = self._refuse(request)
         if refused is not None:
             return refused
@@ -77,6 +84,21 @@ class ApiErrorEnvelopeMiddleware:
                     rewritten[header] = response[header]
             return rewritten
         return response
+
+    def _outside_the_api(self, request: HttpRequest) -> HttpResponse:
+        """The back office gets the same protection in its own shape: an admin search or form field with a NUL
+        character reached PostgreSQL (a 500) before."""
+        if "\x00" in request.path_info:
+            return HttpResponseNotFound("Not found.")
+        forms = ("application/x-www-form-urlencoded", "multipart/form-data")
+        fields = [request.GET]
+        if request.method == "POST" and request.content_type in forms:
+            fields.append(request.POST)
+        for values in fields:
+            for name, items in values.lists():
+                if "\x00" in name or any(isinstance(v, str) and "\x00" in v for v in items):
+                    return HttpResponseBadRequest("NUL characters are not allowed.")
+        return self.get_response(request)
 
     def _refuse(self, request: HttpRequest) -> JsonResponse | None:
         if "\x00" in request.path_info:

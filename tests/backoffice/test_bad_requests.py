@@ -41,3 +41,15 @@ def test_a_user_with_audit_log_entries_cannot_be_deleted_and_the_admin_says_so()
     assert "Cannot delete" in page.content.decode() or "would require deleting" in page.content.decode()
     assert users.filter(pk=agent.pk).exists()
     assert AuditLogEntry.objects.get().user_id == agent.pk
+
+
+@pytest.mark.django_db
+def test_a_nul_character_in_a_back_office_url_search_or_form_is_a_4xx():
+    admin = login("root", superuser=True)
+    assert admin.get("/admin/payments/payment/pay_1%00x/change/").status_code == 404
+    assert admin.get("/admin/payments/payment/", {"q": "pay_\x00"}).status_code == 400
+    assert (
+        admin.post("/admin/auth/user/add/", {"username": "a\x00b", "password1": "x", "password2": "x"}).status_code
+        == 400
+    )
+    assert not get_user_model().objects.filter(username__startswith="a").exists()
