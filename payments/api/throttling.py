@@ -52,6 +52,30 @@ def _hit(key: str, ttl: int) -> int:
         return 1
 
 
+def _count(key: str) -> int:
+    if settings.REDIS_URL:
+        value = _redis(settings.REDIS_URL).get(key)
+        return int(value) if value is not None else 0
+    return int(django_cache.get(key) or 0)
+
+
+def _failure_window(address: str) -> tuple[str, int, int, float]:
+    limit, period = parse_rate(settings.LEDGERLINE_AUTH_FAILURE_RATE)
+    now = time.time()
+    return f"ll:authfail:{address}:{period}:{int(now // period)}", limit, period, period - (now % period)
+
+
+def auth_failures_wait(address: str) -> int | None:
+    """Seconds until ``address`` may try again, when it failed to authenticate too often in this window."""
+    key, limit, _, wait = _failure_window(address)
+    return math.ceil(wait) if _count(key) >= limit else None
+
+
+def auth_failure_record(address: str) -> None:
+    key, _, period, _ = _failure_window(address)
+    _hit(key, ttl=period + 1)
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     def __init__(self) -> None:
         self._wait: float | None = None
