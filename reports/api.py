@@ -10,9 +10,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api.pagination import CursorListPagination
+from core.api.strict import ApiView, InputSerializer
 from payments.api.authentication import request_api_key, request_merchant
 from payments.api.common import list_response
 from payments.api.idempotency import IdempotentApiView
@@ -24,7 +24,7 @@ from reports.models import ReportRun
 from reports.services import report_run_create
 
 
-class ReportCreateInputSerializer(serializers.Serializer[Any]):
+class ReportCreateInputSerializer(InputSerializer):
     type = serializers.ChoiceField(choices=[t.value for t in MERCHANT_REPORT_TYPES])
     # ``from`` is a Python keyword: declared under another name, read from the request's ``from``.
     from_ = serializers.DateField()
@@ -81,6 +81,7 @@ def report_representation(run: ReportRun, request: Request) -> dict[str, Any]:
 
 
 class ReportListCreateApi(IdempotentApiView[dict[str, Any]]):
+    input_serializer = ReportCreateInputSerializer
     pagination_class = CursorListPagination
 
     @extend_schema(operation_id="report_create", request=ReportCreateInputSerializer, responses={200: ReportSerializer})
@@ -114,7 +115,7 @@ class ReportListCreateApi(IdempotentApiView[dict[str, Any]]):
         )
 
 
-class ReportRetrieveApi(APIView):
+class ReportRetrieveApi(ApiView):
     @extend_schema(operation_id="report_retrieve", responses={200: ReportSerializer})
     def get(self, request: Request, report_id: str) -> Response:
         run = selectors.report_run_get(
@@ -123,7 +124,7 @@ class ReportRetrieveApi(APIView):
         return Response(ReportSerializer(report_representation(run, request)).data)
 
 
-class ReportDownloadApi(APIView):
+class ReportDownloadApi(ApiView):
     @extend_schema(operation_id="report_download", responses={200: OpenApiResponse(description="the report file")})
     def get(self, request: Request, report_id: str) -> FileResponse:
         run = selectors.report_run_get(
