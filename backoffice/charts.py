@@ -15,17 +15,20 @@ WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 56
 
 
-def _nice_max(value: int) -> int:
-    """The axis's top: 1, 2 or 5 times a power of ten, at least ``value``."""
-    if value <= 0:
-        return 1
+def _nice_step(value: int) -> int:
+    """The smallest 1, 2 or 5 times a power of ten that is at least ``value``: a tick people read at a glance."""
     magnitude = 1
-    while magnitude * 10 <= value:
+    while magnitude * 10 < value:
         magnitude *= 10
     for step in (1, 2, 5, 10):
         if step * magnitude >= value:
             return step * magnitude
     return 10 * magnitude
+
+
+def _nice_max(value: int) -> int:
+    """The axis's top: four equal round ticks (0, 10, 20, 30, 40) that reach ``value``."""
+    return 4 * _nice_step(max(1, -(-value // 4)))
 
 
 def stacked_bars(
