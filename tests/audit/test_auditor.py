@@ -17,7 +17,7 @@ from ledger import accounts
 from ledger.money import Money
 from ledger.posting import credit, debit, post
 from payments.enums import AttemptOutcome, PaymentStatus
-from payments.models import IdempotencyKey, PaymentAttempt, Payment, WebhookDelivery
+from payments.models import IdempotencyKey, Payment, PaymentAttempt, WebhookDelivery
 from payments.services.funds import funds_release_due
 from payments.services.outbox_relay import outbox_relay_drain
 from tests.payments.conftest import card_method, card_payment_body, upi_payment_body
@@ -179,7 +179,8 @@ def test_a_duplicate_object_under_one_key_is_found(api, sandbox, http_api):
     report = audit(sandbox, http_api, api)
 
     assert checks(report) == {"duplicate_under_key"}
-    assert first in report.findings[0].detail and second in report.findings[0].detail
+    assert first in report.findings[0].detail
+    assert second in report.findings[0].detail
 
 
 def test_the_command_exits_non_zero_with_findings_and_prints_json(api, sandbox, http_api, capsys):
