@@ -25,7 +25,7 @@ def _url(alias: str, name: str) -> str:
 def test_a_fresh_database_migrates_as_the_owner_while_the_application_role_is_the_default():
     owner = settings.DATABASES["owner"]
     name = f"ledgerline_fresh_{uuid.uuid4().hex[:10]}"
-    admin = dict(host=owner["HOST"], port=owner["PORT"], user=owner["USER"], password=owner["PASSWORD"])
+    admin = {"host": owner["HOST"], "port": owner["PORT"], "user": owner["USER"], "password": owner["PASSWORD"]}
     with psycopg.connect(**admin, dbname="postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
