@@ -1,6 +1,7 @@
 """The deployment's migration path (``manage.py migrate --database owner``) on a fresh database, with the
 application's role as the default connection: every data migration must read and write through the migrating
-connection. One that used the default connection waited forever for the lock its own migration held."""
+connection (one that used the default connection waited forever for the lock its own migration held), and the
+application's role must come out of it with its privileges (the grant was never sent: core has no models)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ def test_a_fresh_database_migrates_as_the_owner_while_the_application_role_is_th
             timeout=240,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+        # The owner granted the application's role what it needs (core.database_roles), without a test's help.
+        app = settings.DATABASES["default"]
+        with psycopg.connect(**{**admin, "user": app["USER"], "password": app["PASSWORD"]}, dbname=name) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM payments_merchant").fetchone() == (0,)
     finally:
         with psycopg.connect(**admin, dbname="postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
