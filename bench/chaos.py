@@ -34,10 +34,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -430,26 +432,26 @@ class Platform:
         self.postgres.stop()
 
 
-# --- the webhook receiver: the merchants' endpoint ----------------------------------------------------------------
-async def receiver(port: int, received: Counter[str]) -> asyncio.AbstractServer:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(Exception):
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = next(
-                (
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                ),
-                0,
-            )
-            await reader.readexactly(length)
-            received["webhooks_received"] += 1
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-            await writer.drain()
-        writer.close()
+# --- the webhook receiver: the merchants' endpoint, up from the first request to the audit -------------------
+class _Hook(BaseHTTPRequestHandler):
+    received: Counter[str] = Counter()
 
-    return await asyncio.start_server(handle, "127.0.0.1", port)
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        _Hook.received["webhooks_received"] += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def receiver() -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 # --- the load ----------------------------------------------------------------------------------------------------
@@ -707,10 +709,9 @@ def sandbox_faults_fired(platform: Platform) -> Counter[str]:
     return fired
 
 
-async def load(platform: Platform, args: argparse.Namespace, merchants: list[tuple[str, str]]) -> tuple[Load, Injector]:
-    hooks = free_port()
-    received: Counter[str] = Counter()
-    server = await receiver(hooks, received)
+async def load(
+    platform: Platform, args: argparse.Namespace, merchants: list[tuple[str, str]], hooks: int
+) -> tuple[Load, Injector]:
     limits = httpx.Limits(max_connections=args.concurrency * 2)
     async with httpx.AsyncClient(base_url=platform.web_url, limits=limits) as api:
         for _, secret in merchants:
@@ -740,8 +741,6 @@ async def load(platform: Platform, args: argparse.Namespace, merchants: list[tup
 
         await asyncio.gather(injector.run(plan, started), clock(), *(client() for _ in range(args.concurrency)))
         traffic.stats["elapsed_seconds"] = round(time.monotonic() - started)
-    server.close()
-    traffic.stats.update(received)
     return traffic, injector
 
 
@@ -750,7 +749,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--minutes", type=float, default=1.0)
     parser.add_argument("--merchants", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=8, help="clients sending at once")
+    parser.add_argument("--concurrency", type=int, default=16, help="clients sending at once")
     parser.add_argument("--fault-interval", type=float, default=0.3, help="mean seconds between provider faults")
     parser.add_argument(
         "--infra-interval", type=float, default=8.0, help="mean seconds between process kills and service restarts"
@@ -766,11 +765,14 @@ def main() -> int:
     try:
         platform.setup()
         merchants = [platform.merchant(n) for n in range(args.merchants)]
-        traffic, injector = asyncio.run(load(platform, args, merchants))
+        hooks = receiver()
+        traffic, injector = asyncio.run(load(platform, args, merchants, hooks.server_address[1]))
         print(f"chaos: load done after {traffic.stats['elapsed_seconds']}s; draining", flush=True)
         left = drain(platform, args.drain_seconds)
         report = audit(platform, merchants)
         fired = sandbox_faults_fired(platform)
+        hooks.shutdown()
+        traffic.stats.update(_Hook.received)
     finally:
         platform.stop()
     operations = sum(v for k, v in traffic.stats.items() if k in OPERATIONS or k.startswith("manual_"))

@@ -13,6 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import redis
+import structlog
 from django.conf import settings
 from django.core.cache import cache as django_cache
 from rest_framework.request import Request
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # rest_framework.views imports this module (DEFAULT_THROTTLE_
     from rest_framework.views import APIView
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600}
+logger = structlog.get_logger(__name__)
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -63,7 +65,14 @@ class ApiKeyRateThrottle(BaseThrottle):
         limit, period = parse_rate(settings.LEDGERLINE_API_RATE)
         now = time.time()
         window = int(now // period)
-        if _hit(f"ll:throttle:{api_key.pk}:{period}:{window}", ttl=period + 1) <= limit:
+        try:
+            hits = _hit(f"ll:throttle:{api_key.pk}:{period}:{window}", ttl=period + 1)
+        except (redis.RedisError, OSError, ValueError) as exc:
+            # Redis restarting (redis-py raises ValueError on a socket closed under it): the limit is a guard
+            # against abuse, not a reason to refuse every request with a 500 while the counter is away.
+            logger.warning("throttle_counter_unavailable", error=f"{type(exc).__name__}: {exc}")
+            return True
+        if hits <= limit:
             return True
         self._wait = period - (now % period)
         return False
