@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "payments",
     "reconciliation",
     "backoffice",
+    "audit",
 ]
 
 MIDDLEWARE = [
