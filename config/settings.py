@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "reconciliation",
     "reports",
     "backoffice",
+    "audit",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -102,6 +103,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         retry = isinstance(exc, drf.Throttled) or exc.status_code >= 500
         headers["Should-Retry"] = "true" if retry else "false"
         return Response(error_body(type_=type_, code=code, message=message), status=exc.status_code, headers=headers)
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away (restarting, failing over): nothing was done, and the same request later will
+        # work. A 503 says so; a 500 would say the request itself is at fault.
+        logger.warning("api_database_unavailable", exc_type=type(exc).__name__, error=str(exc)[:200])
+        body = error_body(
+            type_="api_error", code="service_unavailable", message="The service is briefly unavailable; retry."
+        )
+        return Response(body, status=503, headers={"Should-Retry": "true", "Retry-After": "1"})
 
     # Anything else is a bug; DRF would re-raise and Django would render HTML. The contract wants the envelope.
     logger.exception("unhandled_api_exception", exc_type=type(exc).__name__)
