@@ -48,6 +48,11 @@ class ReportRunAdmin(ModelAdmin[ReportRun]):
     autocomplete_fields = ["merchant"]
     ordering = ["-id"]
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        # While a run is pending or running the list reloads itself every 5 s (a meta refresh: no script needed).
+        in_progress = ReportRun.objects.filter(status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]).exists()
+        return super().changelist_view(request, {**(extra_context or {}), "reports_in_progress": in_progress})
+
     def _finance(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm(FINANCE_REPORTS))
 

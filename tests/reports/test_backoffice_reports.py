@@ -46,11 +46,13 @@ def test_finance_asks_for_a_report_watches_it_and_downloads_it(api, finance):
     listing = finance.get(reverse("admin:reports_reportrun_changelist")).content.decode()
     assert run.id in listing
     assert "<progress" in listing
+    assert 'http-equiv="refresh"' in listing  # the list follows the run by itself
 
     assert report_run_execute(report_id=run.id) == "succeeded"
     listing = finance.get(reverse("admin:reports_reportrun_changelist")).content.decode()
     download_url = reverse("admin:reports_download", args=[run.id])
     assert download_url in listing
+    assert 'http-equiv="refresh"' not in listing
     download = finance.get(download_url)
     assert download.status_code == 200
     rows = list(csv.DictReader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig"), newline="")))
