@@ -137,6 +137,11 @@ else:
         DATABASES["owner"] = env.db_url(
             "DATABASE_OWNER_URL", default="postgres://ledgerline_owner:ledgerline_owner@127.0.0.1:5432/ledgerline"
         )
+    if "DATABASE_REPLICA_URL" in env:
+        # Optional: a read replica for heavy reads (reports.builders). Nothing is ever written through it; a test
+        # database has no replica of its own, so it mirrors the default one.
+        DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
+        DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     for database in DATABASES.values():
         database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
         database["CONN_HEALTH_CHECKS"] = True
