@@ -20,12 +20,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, F, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.fields.json import KT
+from django.db.models.fields.json import KT, KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ledger import references
-from ledger.models import JournalTransaction
+from ledger.enums import Direction
+from ledger.models import JournalEntry, JournalTransaction
 from ledger.money import Money
 from ledger.posting import Posting, post_many
 from ledger.recipes import psp_settlement_posting
@@ -82,12 +83,21 @@ def _other_postings(connector: str) -> QuerySet[Any]:
     )
 
 
-def _refunds(connector: str) -> QuerySet[Any]:
-    """Refunds our ledger recorded with this connector, by refund id (the provider's reference comes later)."""
-    return (
-        JournalTransaction.objects.filter(source_type="refund", metadata__connector=connector)
-        .values("source_id")
-        .distinct()
+def _receivable_credits(connector: str, source_type: str) -> QuerySet[Any]:
+    """What our ledger's refunds (or opened disputes) took off this connector's receivable, one row per transaction:
+    the amount a settlement line of theirs must net, with the refund id (dispute id) and the provider's reference.
+    Credits only, so a failed refund or a won dispute (reversals, debits) does not add a row."""
+    return JournalEntry.objects.filter(
+        transaction__source_type=source_type,
+        transaction__metadata__connector=connector,
+        direction=Direction.CREDIT,
+        account__code__startswith=f"platform:psp:{connector}:",
+        account__code__endswith=":receivable",
+    ).values(
+        "currency",
+        "amount",
+        source_id=F("transaction__source_id"),
+        provider_reference=KeyTextTransform("provider_reference", "transaction__metadata"),
     )
 
 
@@ -96,14 +106,17 @@ def _classify(settlement_file: SettlementFile) -> None:
     candidates = _compiled(settlement_candidates(connector=connector))
     captures = _compiled(_captures(connector))
     others = _compiled(_other_postings(connector))
-    refunds = _compiled(_refunds(connector))
+    refunds = _compiled(_receivable_credits(connector, "refund"))
+    chargebacks = _compiled(_receivable_credits(connector, "dispute"))
     lines = SettlementLine._meta.db_table
+    files = SettlementFile._meta.db_table
     sql = f"""
         CREATE TEMP TABLE {_CLASSIFIED} AS
         WITH cand AS ({candidates.sql}),
         cap AS ({captures.sql}),
         oth AS ({others.sql}),
         refl AS ({refunds.sql}),
+        cbk AS ({chargebacks.sql}),
         own AS (SELECT * FROM {lines} WHERE file_id = %s),
         repeated AS (
             SELECT type, provider_reference, MIN(line_number) AS first_line
@@ -113,9 +126,9 @@ def _classify(settlement_file: SettlementFile) -> None:
             SELECT s.id, s.file_id, s.line_number, s.type, s.provider_reference, s.our_reference, s.rrn,
                    s.currency, s.gross, s.fee, s.net, s.transaction_date,
                    CASE WHEN s.line_number > r.first_line OR EXISTS (
-                       SELECT 1 FROM {lines} o
+                       SELECT 1 FROM {lines} o JOIN {files} of ON of.id = o.file_id
                        WHERE o.connector = s.connector AND o.provider_reference = s.provider_reference
-                         AND o.type = s.type AND o.file_id < s.file_id
+                         AND o.type = s.type AND o.file_id < s.file_id AND of.superseded_by_id IS NULL
                    ) THEN 1 ELSE 0 END AS duplicate
             FROM own s
             LEFT JOIN repeated r ON r.type = s.type AND r.provider_reference = s.provider_reference
@@ -134,6 +147,13 @@ def _classify(settlement_file: SettlementFile) -> None:
         SELECT k.id AS line_id, k.file_id, k.line_number, k.type, k.provider_reference, k.our_reference,
                k.currency, k.gross, k.fee, k.net, k.transaction_date,
                c.payment_id, c.fee AS our_fee, cap.gross AS ledger_gross, c.payment_currency,
+               -- what our ledger holds for the line, signed as a settlement line (a refund nets negative)
+               CASE WHEN k.type = 'charge' THEN cap.gross
+                    WHEN k.type = 'refund' THEN -refl.amount
+                    WHEN k.type = 'chargeback' THEN -cbk.amount END AS our_amount,
+               CASE WHEN k.type = 'charge' THEN c.payment_currency
+                    WHEN k.type = 'refund' THEN refl.currency
+                    WHEN k.type = 'chargeback' THEN cbk.currency END AS our_currency,
                CASE
                    WHEN k.duplicate = 1 THEN '{K.DUPLICATE}'
                    WHEN k.type = 'charge' THEN CASE
@@ -147,8 +167,15 @@ def _classify(settlement_file: SettlementFile) -> None:
                    END
                    WHEN k.type = 'refund' AND c.id IS NOT NULL THEN CASE
                        WHEN refl.source_id IS NULL THEN '{K.MISSING_IN_LEDGER}'
-                       WHEN k.currency <> c.payment_currency THEN '{K.CURRENCY_MISMATCH}'
-                       WHEN -k.gross <> c.amount THEN '{K.AMOUNT_MISMATCH}'
+                       WHEN k.currency <> refl.currency THEN '{K.CURRENCY_MISMATCH}'
+                       WHEN -k.gross <> refl.amount THEN '{K.AMOUNT_MISMATCH}'
+                       WHEN k.fee <> 0 THEN '{K.FEE_MISMATCH}'
+                   END
+                   WHEN k.type = 'chargeback' THEN CASE
+                       WHEN cbk.source_id IS NULL THEN '{K.MISSING_IN_LEDGER}'
+                       WHEN k.currency <> cbk.currency THEN '{K.CURRENCY_MISMATCH}'
+                       WHEN -k.gross <> cbk.amount THEN '{K.AMOUNT_MISMATCH}'
+                       WHEN k.fee <> 0 THEN '{K.FEE_MISMATCH}'
                    END
                    WHEN oth.provider_reference IS NOT NULL THEN NULL
                    WHEN k.type = 'refund' THEN '{K.REFUND_NETTING}'
@@ -158,7 +185,8 @@ def _classify(settlement_file: SettlementFile) -> None:
         LEFT JOIN cand c ON c.id = k.attempt_id
         LEFT JOIN cap ON k.type = 'charge' AND cap.payment_id = c.payment_id
         LEFT JOIN refl ON k.type = 'refund' AND refl.source_id = COALESCE(c.refund_id, c.id)
-        LEFT JOIN oth ON k.type <> 'charge' AND oth.provider_reference = k.provider_reference
+        LEFT JOIN cbk ON k.type = 'chargeback' AND cbk.provider_reference = k.provider_reference
+        LEFT JOIN oth ON k.type NOT IN ('charge', 'chargeback') AND oth.provider_reference = k.provider_reference
     """  # noqa: S608 - table names and enum values only; every value is a parameter
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -171,7 +199,8 @@ def _classify(settlement_file: SettlementFile) -> None:
         # Fresh statistics for the lines just loaded; without them the planner takes thousands for three.
         cursor.execute(f"ANALYZE {lines}")
         cursor.execute(f"DROP TABLE IF EXISTS {_CLASSIFIED}")
-        cursor.execute(sql, (*candidates.params, *captures.params, *others.params, *refunds.params, settlement_file.pk))
+        params = (*candidates.params, *captures.params, *others.params, *refunds.params, *chargebacks.params)
+        cursor.execute(sql, (*params, settlement_file.pk))
         cursor.execute(f"CREATE INDEX {_CLASSIFIED}_line ON {_CLASSIFIED} (line_id)")
         cursor.execute(f"CREATE INDEX {_CLASSIFIED}_payment ON {_CLASSIFIED} (payment_id)")
         cursor.execute(f"ANALYZE {_CLASSIFIED}")
@@ -193,9 +222,9 @@ def _record_line_discrepancies(run: ReconciliationRun) -> int:
                          || CAST(line_number AS VARCHAR(20))
                     ELSE type || ':' || provider_reference END,
                %s, file_id, line_number, provider_reference, our_reference, COALESCE(payment_id, ''), currency,
-               COALESCE(payment_currency, ''), gross, ledger_gross, fee, our_fee, '', %s, ''
+               COALESCE(our_currency, payment_currency, ''), gross, our_amount, fee, our_fee, '', %s, ''
         FROM {_CLASSIFIED} WHERE kind IS NOT NULL
-        ON CONFLICT (connector, kind, key) DO NOTHING
+        ON CONFLICT (connector, key) DO NOTHING
     """  # noqa: S608 - table names only
     with connection.cursor() as cursor:
         cursor.execute(sql, (run.file.connector, run.pk, DiscrepancyStatus.OPEN))
@@ -210,8 +239,10 @@ def _record_payment_side(run: ReconciliationRun) -> int:
     """Captures the provider should have settled by now but has not, in any file so far.
 
     A capture on day T belongs in the file of T + lag. Absent from that file it is ``timing`` (it may come in a later
-    batch, and clears itself when it does); still absent ``RECONCILIATION_MISSING_AFTER_DAYS`` later it is
-    ``missing_at_provider``. Only a window of recent days is looked at, so a run's cost does not grow with history.
+    batch, and clears itself when it does); still absent ``RECONCILIATION_MISSING_AFTER_DAYS`` later the same
+    discrepancy becomes ``missing_at_provider``: one fact, one discrepancy, so it is never corrected twice (and one
+    resolved while it was ``timing`` stays resolved). Only a window of recent days is looked at, so a run's cost does
+    not grow with history. The lines of a superseded file do not count: the corrected file replaces them.
     """
     settlement_file = run.file
     lag = settings.RECONCILIATION_SETTLEMENT_LAG_DAYS
@@ -222,26 +253,18 @@ def _record_payment_side(run: ReconciliationRun) -> int:
     captures = _compiled(_captures(settlement_file.connector))
     table = Discrepancy._meta.db_table
     lines = SettlementLine._meta.db_table
-    sql = f"""
-        INSERT INTO {table} ({_DISCREPANCY_COLUMNS})
-        SELECT CASE WHEN cap.occurred_at >= %s THEN '{K.TIMING}' ELSE '{K.MISSING_AT_PROVIDER}' END,
-               %s, cap.payment_id, %s, %s, NULL, COALESCE(cap.provider_reference, ''), '', cap.payment_id, '',
-               '', NULL, cap.gross, NULL, NULL, '', %s, ''
+    files = SettlementFile._meta.db_table
+    unsettled = f"""
         FROM ({captures.sql}) cap
         WHERE ((cap.occurred_at >= %s AND cap.occurred_at < %s) OR (cap.occurred_at >= %s AND cap.occurred_at < %s))
           AND NOT EXISTS (
-              SELECT 1 FROM {lines} s
+              SELECT 1 FROM {lines} s JOIN {files} sf ON sf.id = s.file_id
               WHERE s.connector = %s AND s.provider_reference = cap.provider_reference AND s.type = 'charge'
+                AND sf.superseded_by_id IS NULL
           )
           AND NOT EXISTS (SELECT 1 FROM {_CLASSIFIED} m WHERE m.payment_id = cap.payment_id AND m.type = 'charge')
-        ON CONFLICT (connector, kind, key) DO NOTHING
-    """  # noqa: S608 - table names and enum values only
-    params = (
-        expected_day,
-        settlement_file.connector,
-        run.pk,
-        settlement_file.pk,
-        DiscrepancyStatus.OPEN,
+    """  # noqa: S608 - table names only
+    unsettled_params = (
         *captures.params,
         expected_day,
         expected_day + timedelta(days=1),
@@ -249,19 +272,57 @@ def _record_payment_side(run: ReconciliationRun) -> int:
         missing_until,
         settlement_file.connector,
     )
+    escalate = f"""
+        UPDATE {table} SET kind = '{K.MISSING_AT_PROVIDER}', run_id = %s, file_id = %s
+        WHERE connector = %s AND kind = '{K.TIMING}' AND status = %s
+          AND key IN (SELECT cap.payment_id {unsettled} AND cap.occurred_at < %s)
+    """  # noqa: S608 - table names and enum values only
+    sql = f"""
+        INSERT INTO {table} ({_DISCREPANCY_COLUMNS})
+        SELECT CASE WHEN cap.occurred_at >= %s THEN '{K.TIMING}' ELSE '{K.MISSING_AT_PROVIDER}' END,
+               %s, cap.payment_id, %s, %s, NULL, COALESCE(cap.provider_reference, ''), '', cap.payment_id, '',
+               '', NULL, cap.gross, NULL, NULL, '', %s, ''
+        {unsettled}
+        ON CONFLICT (connector, key) DO NOTHING
+    """
+    params = (
+        expected_day,
+        settlement_file.connector,
+        run.pk,
+        settlement_file.pk,
+        DiscrepancyStatus.OPEN,
+        *unsettled_params,
+    )
     with connection.cursor() as cursor:
+        cursor.execute(
+            escalate,
+            (
+                run.pk,
+                settlement_file.pk,
+                settlement_file.connector,
+                DiscrepancyStatus.OPEN,
+                *unsettled_params,
+                missing_until,
+            ),
+        )
+        escalated = max(int(cursor.rowcount), 0)
         cursor.execute(sql, params)
-        return max(int(cursor.rowcount), 0)
+        return escalated + max(int(cursor.rowcount), 0)
 
 
 def _clear_arrived_timing(run: ReconciliationRun) -> int:
-    """A ``timing`` discrepancy whose charge arrived (matched) in this file is resolved, and the clearing audited."""
-    # Only charges clear a timing discrepancy: it is about a capture, and a refund line names the same payment.
-    arrived_sql = f"SELECT payment_id FROM {_CLASSIFIED} WHERE kind IS NULL AND type = 'charge'"  # noqa: S608 - fixed
+    """A payment-side discrepancy (``timing``, ``missing_at_provider``) whose charge arrived in this file is closed,
+    and the closing audited: matched, the difference is gone; arrived with a difference of its own (an amount, a
+    fee), that line's discrepancy is the one open for the fact from now on, so it is not corrected twice."""
+    # Only charges clear it: it is about a capture, and a refund line names the same payment.
+    arrived_sql = f"SELECT payment_id FROM {_CLASSIFIED} WHERE type = 'charge' AND payment_id IS NOT NULL"  # noqa: S608
     arrived = RawSQL(arrived_sql, ())  # noqa: S611 - fixed SQL, no input
     ids = list(
         Discrepancy.objects.filter(
-            connector=run.file.connector, kind=K.TIMING, status=DiscrepancyStatus.OPEN, key__in=arrived
+            connector=run.file.connector,
+            kind__in=(K.TIMING, K.MISSING_AT_PROVIDER),
+            status=DiscrepancyStatus.OPEN,
+            key__in=arrived,
         ).values_list("id", flat=True)
     )
     if not ids:
@@ -271,7 +332,7 @@ def _clear_arrived_timing(run: ReconciliationRun) -> int:
             discrepancy_id=pk,
             action=Resolution.AUTO_CLEARED,
             actor="reconciliation",
-            reason=f"settled in {run.file} (run {run.pk})",
+            reason=f"its charge arrived in {run.file} (run {run.pk})",
         )
         for pk in ids
     )

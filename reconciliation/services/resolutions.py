@@ -21,8 +21,6 @@ from reconciliation.models import Discrepancy, DiscrepancyResolution, Settlement
 
 K = DiscrepancyKind
 MANUAL_ACTIONS = (Resolution.MATCHED_MANUALLY, Resolution.WRITTEN_OFF, Resolution.REFUNDED, Resolution.FULFILLED)
-# Kinds whose payment our ledger already holds as a receivable (a capture was posted), at ``our_amount``.
-_RECORDED = {K.AMOUNT_MISMATCH, K.FEE_MISMATCH, K.CURRENCY_MISMATCH, K.MISSING_AT_PROVIDER, K.TIMING}
 
 
 def _line(discrepancy: Discrepancy) -> SettlementLine | None:
@@ -31,10 +29,20 @@ def _line(discrepancy: Discrepancy) -> SettlementLine | None:
     return SettlementLine.objects.get(file_id=discrepancy.file_id, line_number=discrepancy.line_number)
 
 
-def _capture_currency(payment_id: str) -> str:
-    transaction_ = references.capture_get(payment_id=payment_id)
-    entry = transaction_.entries.first() if transaction_ is not None else None
-    return entry.currency if entry is not None else ""
+def _recorded(discrepancy: Discrepancy, line: SettlementLine | None) -> tuple[int, str]:
+    """What our ledger holds in the receivable for the fact, signed as a settlement line, and its currency.
+
+    Read from the ledger when resolving, whatever the class: a capture is there for a ``timing`` and equally for a
+    ``late_success`` whose capture was recorded. A duplicate line holds nothing of ours (its first copy settled it).
+    """
+    if discrepancy.kind == K.DUPLICATE:
+        return 0, ""
+    if line is None or line.type == "charge":
+        capture = references.capture_get(payment_id=discrepancy.payment_id) if discrepancy.payment_id else None
+        if capture is None:
+            return 0, ""
+        return int(capture.metadata["gross"]), capture.entries.values_list("currency", flat=True)[0]
+    return discrepancy.our_amount or 0, discrepancy.our_currency or discrepancy.currency
 
 
 def _post_line(discrepancy: Discrepancy, line: SettlementLine) -> str:
@@ -59,9 +67,9 @@ def _adjust(discrepancy: Discrepancy, line: SettlementLine | None, *, actor: str
     owed: dict[str, int] = defaultdict(int)  # per currency: how much more the receivable must be debited
     if line is not None:
         owed[line.currency] += line.gross
-    if discrepancy.kind in _RECORDED and discrepancy.our_amount:
-        currency = discrepancy.our_currency or discrepancy.currency or _capture_currency(discrepancy.payment_id)
-        owed[currency] -= discrepancy.our_amount
+    recorded, currency = _recorded(discrepancy, line)
+    if recorded:
+        owed[currency] -= recorded
     references = []
     for currency, amount in sorted(owed.items()):
         if not amount:

@@ -66,7 +66,7 @@ class Day:
         method: str = "card",
         status: str = PaymentStatus.SUCCEEDED,
         rrn: str = "",
-        ledger: bool = True,
+        ledger: bool | None = None,
         at: datetime = CAPTURED_AT,
     ) -> Line:
         n = next(_numbers)
@@ -92,7 +92,8 @@ class Day:
             outcome=AttemptOutcome.SUCCEEDED if status == PaymentStatus.SUCCEEDED else AttemptOutcome.FAILED,
             fee=fee,
         )
-        if ledger and status == PaymentStatus.SUCCEEDED:
+        # ``ledger=None``: the capture is in our ledger when the payment succeeded; True/False force it either way.
+        if ledger if ledger is not None else status == PaymentStatus.SUCCEEDED:
             recipes.payment_captured(
                 merchant_id=self.merchant.pk,
                 connector=self.connector,
@@ -173,3 +174,8 @@ def _media_in_tmp(settings: Any, tmp_path: Path) -> None:
 def day(db: Any) -> Day:
     merchant, _ = merchant_create(name="Acme", email="acme@example.test")
     return Day(merchant)
+
+
+def payment_of(line: Line) -> str:
+    """The id of the payment a charge line settles (what payment-side discrepancies are keyed by)."""
+    return PaymentAttempt.objects.get(provider_reference=line.provider_reference).payment_id

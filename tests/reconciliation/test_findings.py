@@ -1,0 +1,94 @@
+"""The outside probe's findings (issue 20): each difference found once, in the right class, corrected once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from ledger import accounts
+from ledger.balances import balance
+from ledger.verification import verify_ledger
+from payments.enums import PaymentStatus
+from reconciliation.enums import DiscrepancyStatus, Resolution
+from reconciliation.models import Discrepancy
+from reconciliation.services.resolutions import discrepancy_resolve
+from tests.reconciliation.conftest import DAY, Day, found, payment_of, reconcile, settlement_csv
+
+
+def _receivable(currency: str = "usd") -> int:
+    return balance(accounts.psp_receivable("card_a", currency)).amount
+
+
+def _suspense(currency: str = "usd") -> int:
+    return balance(accounts.suspense(currency)).amount
+
+
+def _resolve_all(action: str = Resolution.WRITTEN_OFF) -> None:
+    for discrepancy in Discrepancy.objects.filter(status=DiscrepancyStatus.OPEN):
+        discrepancy_resolve(discrepancy_id=discrepancy.pk, action=action, actor="finance@acme", reason="checked")
+
+
+def test_resolving_a_late_success_whose_capture_the_ledger_holds_adjusts_nothing(day: Day) -> None:
+    late = day.capture(40_000, method="upi", status=PaymentStatus.FAILED, rrn="501111111112", ledger=True)
+    reconcile(settlement_csv([late]))
+    assert {kind for kind, _ in found()} == {"late_success"}
+
+    _resolve_all(Resolution.FULFILLED)
+
+    assert (_receivable("inr"), _suspense("inr")) == (0, 0)
+    assert verify_ledger().ok
+
+
+def test_a_capture_never_settled_is_one_discrepancy_that_turns_from_timing_to_missing_and_is_written_off_once(
+    day: Day,
+) -> None:
+    lost = day.capture(1_111)
+    day.lines.remove(lost)
+    reconcile(settlement_csv([]))
+    assert found() == {("timing", payment_of(lost))}
+
+    for later in (1, 2, 3):
+        reconcile(settlement_csv([], DAY + timedelta(days=later)), day=DAY + timedelta(days=later))
+
+    assert found() == {("missing_at_provider", payment_of(lost))}
+    _resolve_all()
+    assert (_receivable(), _suspense()) == (0, -1_111)
+    assert verify_ledger().ok
+
+
+def test_a_timing_written_off_is_not_found_again_as_missing(day: Day) -> None:
+    lost = day.capture(1_111)
+    day.lines.remove(lost)
+    reconcile(settlement_csv([]))
+    _resolve_all()
+
+    for later in (1, 2, 3):
+        reconcile(settlement_csv([], DAY + timedelta(days=later)), day=DAY + timedelta(days=later))
+
+    assert Discrepancy.objects.filter(status=DiscrepancyStatus.OPEN).count() == 0
+    assert (_receivable(), _suspense()) == (0, -1_111)
+
+
+def test_a_refund_settled_short_resolves_by_the_difference(day: Day) -> None:
+    charge = day.capture(10_000)
+    refund = day.refund(charge, 600)
+    reconcile(settlement_csv([charge, replace(refund, gross=-500)]))
+    mismatch = Discrepancy.objects.get()
+    assert (mismatch.kind, mismatch.settlement_amount, mismatch.our_amount) == ("amount_mismatch", -500, -600)
+
+    _resolve_all()
+
+    assert (_receivable(), _suspense()) == (0, 100)
+    assert verify_ledger().ok
+
+
+def test_header_only_files_of_other_days_and_connectors_are_files_of_their_own(day: Day) -> None:
+    empty = settlement_csv([])
+    first = reconcile(empty)
+    other_day = reconcile(empty, day=DAY + timedelta(days=1))
+    other_connector = reconcile(empty, connector="card_b")
+    again = reconcile(empty)
+
+    assert len({first.file_id, other_day.file_id, other_connector.file_id}) == 3
+    assert again.file_id == first.file_id
+    assert (other_day.file.settlement_date, other_connector.file.connector) == (DAY + timedelta(days=1), "card_b")
