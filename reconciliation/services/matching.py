@@ -97,7 +97,9 @@ def _receivable_credits(connector: str, source_type: str) -> QuerySet[Any]:
         "currency",
         "amount",
         source_id=F("transaction__source_id"),
+        occurred_at=F("transaction__occurred_at"),
         provider_reference=KeyTextTransform("provider_reference", "transaction__metadata"),
+        payment_id=KeyTextTransform("payment_id", "transaction__metadata"),
     )
 
 
@@ -154,6 +156,10 @@ def _classify(settlement_file: SettlementFile) -> None:
                CASE WHEN k.type = 'charge' THEN c.payment_currency
                     WHEN k.type = 'refund' THEN refl.currency
                     WHEN k.type = 'chargeback' THEN cbk.currency END AS our_currency,
+               -- the payment-side fact the line settles (see _unsettled_facts), so its timing clears
+               CASE WHEN k.type = 'charge' THEN c.payment_id
+                    WHEN k.type = 'refund' THEN 'refund:' || refl.source_id
+                    WHEN k.type = 'chargeback' THEN 'chargeback:' || cbk.source_id END AS fact_key,
                CASE
                    WHEN k.duplicate = 1 THEN '{K.DUPLICATE}'
                    WHEN k.type = 'charge' THEN CASE
@@ -235,11 +241,61 @@ def _day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _record_payment_side(run: ReconciliationRun) -> int:
-    """Captures the provider should have settled by now but has not, in any file so far.
+def _unsettled_facts(connector: str) -> _Sql:
+    """Every fact of ours the provider must settle, not settled by a line of a current (not superseded) file:
+    captures keyed by payment id, refunds by ``refund:<id>``, chargebacks by ``chargeback:<dispute id>``, each with
+    what it holds in the receivable, signed as its settlement line would be."""
+    captures = _compiled(_captures(connector))
+    refunds = _compiled(_receivable_credits(connector, "refund"))
+    chargebacks = _compiled(_receivable_credits(connector, "dispute"))
+    candidates = _compiled(settlement_candidates(connector=connector))
+    lines = SettlementLine._meta.db_table
+    files = SettlementFile._meta.db_table
+    settled = f"""
+        SELECT 1 FROM {lines} s JOIN {files} sf ON sf.id = s.file_id
+        WHERE s.connector = %s AND sf.superseded_by_id IS NULL AND s.type = %s AND s.provider_reference
+    """  # noqa: S608 - table names only
+    sql = f"""
+        SELECT cap.payment_id AS key, cap.occurred_at, COALESCE(cap.provider_reference, '') AS provider_reference,
+               cap.payment_id, '' AS currency, cap.gross AS amount
+        FROM ({captures.sql}) cap
+        WHERE NOT EXISTS ({settled} = cap.provider_reference)
+          AND NOT EXISTS (SELECT 1 FROM {_CLASSIFIED} m WHERE m.payment_id = cap.payment_id AND m.type = 'charge')
+        UNION ALL
+        SELECT 'refund:' || r.source_id, r.occurred_at, COALESCE(r.provider_reference, ''), r.payment_id,
+               r.currency, -r.amount
+        FROM ({refunds.sql}) r
+        WHERE NOT EXISTS ({settled} IN (
+            SELECT a.provider_reference FROM ({candidates.sql}) a
+            WHERE a.operation = 'refund' AND COALESCE(a.refund_id, a.id) = r.source_id
+            UNION ALL SELECT r.provider_reference
+        ))
+        UNION ALL
+        SELECT 'chargeback:' || d.source_id, d.occurred_at, COALESCE(d.provider_reference, ''), d.payment_id,
+               d.currency, -d.amount
+        FROM ({chargebacks.sql}) d
+        WHERE NOT EXISTS ({settled} = d.provider_reference)
+    """  # noqa: S608 - table names only
+    params = (
+        *captures.params,
+        connector,
+        "charge",
+        *refunds.params,
+        connector,
+        "refund",
+        *candidates.params,
+        *chargebacks.params,
+        connector,
+        "chargeback",
+    )
+    return _Sql(sql, params)
 
-    A capture on day T belongs in the file of T + lag. Absent from that file it is ``timing`` (it may come in a later
-    batch, and clears itself when it does); still absent ``RECONCILIATION_MISSING_AFTER_DAYS`` later the same
+
+def _record_payment_side(run: ReconciliationRun) -> int:
+    """What the provider should have settled by now but has not, in any file so far: captures, refunds, chargebacks.
+
+    A movement on day T belongs in the file of T + lag. Absent from that file it is ``timing`` (it may come in a
+    later batch, and clears itself when it does); still absent ``RECONCILIATION_MISSING_AFTER_DAYS`` later the same
     discrepancy becomes ``missing_at_provider``: one fact, one discrepancy, so it is never corrected twice (and one
     resolved while it was ``timing`` stays resolved). Only a window of recent days is looked at, so a run's cost does
     not grow with history. The lines of a superseded file do not count: the corrected file replaces them.
@@ -250,72 +306,39 @@ def _record_payment_side(run: ReconciliationRun) -> int:
     expected_day = _day_start(settlement_file.settlement_date - timedelta(days=lag))
     missing_until = expected_day - timedelta(days=delay - 1)
     lookback_from = missing_until - timedelta(days=settings.RECONCILIATION_LOOKBACK_DAYS)
-    captures = _compiled(_captures(settlement_file.connector))
+    facts = _unsettled_facts(settlement_file.connector)
     table = Discrepancy._meta.db_table
-    lines = SettlementLine._meta.db_table
-    files = SettlementFile._meta.db_table
-    unsettled = f"""
-        FROM ({captures.sql}) cap
-        WHERE ((cap.occurred_at >= %s AND cap.occurred_at < %s) OR (cap.occurred_at >= %s AND cap.occurred_at < %s))
-          AND NOT EXISTS (
-              SELECT 1 FROM {lines} s JOIN {files} sf ON sf.id = s.file_id
-              WHERE s.connector = %s AND s.provider_reference = cap.provider_reference AND s.type = 'charge'
-                AND sf.superseded_by_id IS NULL
-          )
-          AND NOT EXISTS (SELECT 1 FROM {_CLASSIFIED} m WHERE m.payment_id = cap.payment_id AND m.type = 'charge')
-    """  # noqa: S608 - table names only
-    unsettled_params = (
-        *captures.params,
-        expected_day,
-        expected_day + timedelta(days=1),
-        lookback_from,
-        missing_until,
-        settlement_file.connector,
-    )
+    due = f"""
+        FROM ({facts.sql}) fact
+        WHERE (fact.occurred_at >= %s AND fact.occurred_at < %s) OR (fact.occurred_at >= %s AND fact.occurred_at < %s)
+    """
+    due_params = (*facts.params, expected_day, expected_day + timedelta(days=1), lookback_from, missing_until)
     escalate = f"""
         UPDATE {table} SET kind = '{K.MISSING_AT_PROVIDER}', run_id = %s, file_id = %s
         WHERE connector = %s AND kind = '{K.TIMING}' AND status = %s
-          AND key IN (SELECT cap.payment_id {unsettled} AND cap.occurred_at < %s)
+          AND key IN (SELECT fact.key {due} AND fact.occurred_at < %s)
     """  # noqa: S608 - table names and enum values only
-    sql = f"""
+    insert = f"""
         INSERT INTO {table} ({_DISCREPANCY_COLUMNS})
-        SELECT CASE WHEN cap.occurred_at >= %s THEN '{K.TIMING}' ELSE '{K.MISSING_AT_PROVIDER}' END,
-               %s, cap.payment_id, %s, %s, NULL, COALESCE(cap.provider_reference, ''), '', cap.payment_id, '',
-               '', NULL, cap.gross, NULL, NULL, '', %s, ''
-        {unsettled}
+        SELECT CASE WHEN fact.occurred_at >= %s THEN '{K.TIMING}' ELSE '{K.MISSING_AT_PROVIDER}' END,
+               %s, fact.key, %s, %s, NULL, fact.provider_reference, '', COALESCE(fact.payment_id, ''), '',
+               fact.currency, NULL, fact.amount, NULL, NULL, '', %s, ''
+        {due}
         ON CONFLICT (connector, key) DO NOTHING
     """
-    params = (
-        expected_day,
-        settlement_file.connector,
-        run.pk,
-        settlement_file.pk,
-        DiscrepancyStatus.OPEN,
-        *unsettled_params,
-    )
+    connector, file_id = settlement_file.connector, settlement_file.pk
     with connection.cursor() as cursor:
-        cursor.execute(
-            escalate,
-            (
-                run.pk,
-                settlement_file.pk,
-                settlement_file.connector,
-                DiscrepancyStatus.OPEN,
-                *unsettled_params,
-                missing_until,
-            ),
-        )
+        cursor.execute(escalate, (run.pk, file_id, connector, DiscrepancyStatus.OPEN, *due_params, missing_until))
         escalated = max(int(cursor.rowcount), 0)
-        cursor.execute(sql, params)
+        cursor.execute(insert, (expected_day, connector, run.pk, file_id, DiscrepancyStatus.OPEN, *due_params))
         return escalated + max(int(cursor.rowcount), 0)
 
 
 def _clear_arrived_timing(run: ReconciliationRun) -> int:
-    """A payment-side discrepancy (``timing``, ``missing_at_provider``) whose charge arrived in this file is closed,
+    """A payment-side discrepancy (``timing``, ``missing_at_provider``) whose line arrived in this file is closed,
     and the closing audited: matched, the difference is gone; arrived with a difference of its own (an amount, a
     fee), that line's discrepancy is the one open for the fact from now on, so it is not corrected twice."""
-    # Only charges clear it: it is about a capture, and a refund line names the same payment.
-    arrived_sql = f"SELECT payment_id FROM {_CLASSIFIED} WHERE type = 'charge' AND payment_id IS NOT NULL"  # noqa: S608
+    arrived_sql = f"SELECT fact_key FROM {_CLASSIFIED} WHERE fact_key IS NOT NULL"  # noqa: S608 - fixed
     arrived = RawSQL(arrived_sql, ())  # noqa: S611 - fixed SQL, no input
     ids = list(
         Discrepancy.objects.filter(

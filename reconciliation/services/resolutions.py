@@ -37,6 +37,8 @@ def _recorded(discrepancy: Discrepancy, line: SettlementLine | None) -> tuple[in
     """
     if discrepancy.kind == K.DUPLICATE:
         return 0, ""
+    if line is None and discrepancy.our_currency:  # a refund or chargeback never settled: its amount is recorded
+        return discrepancy.our_amount or 0, discrepancy.our_currency
     if line is None or line.type == "charge":
         capture = references.capture_get(payment_id=discrepancy.payment_id) if discrepancy.payment_id else None
         if capture is None:

@@ -149,6 +149,26 @@ class Day:
         )
         return line
 
+    def chargeback(self, charge: Line, amount: int) -> Line:
+        """A chargeback as the payments side records it (the dispute opened in our ledger), and its provider line."""
+        n = next(_numbers)
+        payment_id = PaymentAttempt.objects.get(provider_reference=charge.provider_reference).payment_id
+        line = Line(
+            "chargeback", f"dp_{n}", f"dsp_{n}", -amount, 0, charge.currency, original=charge.provider_reference
+        )
+        recipes.chargeback_opened(
+            merchant_id=self.merchant.pk,
+            connector=self.connector,
+            dispute_id=line.our_reference,
+            payment_id=payment_id,
+            amount=Money(amount, charge.currency),
+            dispute_fee=Money(1500, charge.currency),
+            occurred_at=CAPTURED_AT + timedelta(hours=2),
+            provider_reference=line.provider_reference,
+        )
+        self.lines.append(line)
+        return line
+
 
 def settlement_csv(lines: Iterable[Line], day: date = DAY) -> bytes:
     return (HEADER + "".join(line.csv(day) for line in lines)).encode()

@@ -92,3 +92,69 @@ def test_header_only_files_of_other_days_and_connectors_are_files_of_their_own(d
     assert len({first.file_id, other_day.file_id, other_connector.file_id}) == 3
     assert again.file_id == first.file_id
     assert (other_day.file.settlement_date, other_connector.file.connector) == (DAY + timedelta(days=1), "card_b")
+
+
+def test_refund_and_chargeback_lines_are_checked_for_amount_fee_and_currency(day: Day) -> None:
+    charge = day.capture(10_000)
+    disputed = day.capture(2_700)
+    other = day.capture(5_000)
+    fee = day.refund(charge, 600)
+    currency = day.refund(other, 700)
+    chargeback = day.chargeback(disputed, 2_700)
+    clean = day.chargeback(other, 1_000)
+
+    reconcile(
+        settlement_csv(
+            [
+                charge,
+                disputed,
+                other,
+                replace(fee, fee=5),
+                replace(currency, currency="eur"),
+                replace(chargeback, gross=-2_900),
+                clean,
+            ]
+        )
+    )
+
+    assert found() == {
+        ("fee_mismatch", f"refund:{fee.provider_reference}"),
+        ("currency_mismatch", f"refund:{currency.provider_reference}"),
+        ("amount_mismatch", f"chargeback:{chargeback.provider_reference}"),
+    }
+    _resolve_all()
+    assert _receivable() == 0
+    assert verify_ledger().ok
+
+
+def test_a_refund_or_chargeback_the_provider_never_settled_is_found_like_a_missing_capture(day: Day) -> None:
+    charge = day.capture(10_000)
+    disputed = day.capture(2_700)
+    dropped = day.refund(charge, 500)
+    unsettled = day.chargeback(disputed, 2_700)
+    day.lines.remove(dropped)
+    day.lines.remove(unsettled)
+
+    reconcile(settlement_csv(day.lines))
+    timing = {(d.kind, d.our_amount) for d in Discrepancy.objects.all()}
+    assert timing == {("timing", -500), ("timing", -2_700)}
+    for later in (1, 2):
+        reconcile(settlement_csv([], DAY + timedelta(days=later)), day=DAY + timedelta(days=later))
+
+    assert {d.kind for d in Discrepancy.objects.all()} == {"missing_at_provider"}
+    _resolve_all()
+    assert (_receivable(), _suspense()) == (0, 3_200)
+    assert verify_ledger().ok
+
+
+def test_a_refund_settled_a_day_late_clears_its_timing(day: Day) -> None:
+    charge = day.capture(10_000)
+    late = day.refund(charge, 500)
+    day.lines.remove(late)
+    reconcile(settlement_csv(day.lines))
+    assert {d.kind for d in Discrepancy.objects.all()} == {"timing"}
+
+    reconcile(settlement_csv([late], DAY + timedelta(days=1)), day=DAY + timedelta(days=1))
+
+    assert not Discrepancy.objects.filter(status=DiscrepancyStatus.OPEN).exists()
+    assert _receivable() == 0
