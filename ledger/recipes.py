@@ -388,6 +388,19 @@ def psp_settlement_posting(
     )
 
 
+def psp_settlement_superseded(
+    *, connector: str, settlement_id: str, occurred_at: datetime, reason: str
+) -> JournalTransaction:
+    """The provider replaced the file a settlement line came from and the line is gone or changed: its posting is
+    reversed exactly (the corrected line, if any, is posted under its own settlement id)."""
+    return _reverse_posted(
+        f"settlement:{connector}:{settlement_id}",
+        reference=f"settlement:{connector}:{settlement_id}:superseded",
+        description=f"{connector} settlement {settlement_id} superseded: {reason}",
+        occurred_at=occurred_at,
+    )
+
+
 def manual_adjustment(
     *,
     adjustment_id: str,

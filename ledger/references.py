@@ -74,6 +74,18 @@ def settlement(connector: str, settlement_id: str) -> str:
     return f"settlement:{connector}:{settlement_id}"
 
 
+def settlement_superseded(connector: str, settlement_id: str) -> str:
+    return f"{settlement(connector, settlement_id)}:superseded"
+
+
+def settlement_live(connector: str, settlement_ids: list[str]) -> QuerySet[JournalTransaction]:
+    """The settlement postings among ``settlement_ids`` of one connector that no correction has reversed."""
+    return JournalTransaction.objects.filter(
+        reference__in=[settlement(connector, settlement_id) for settlement_id in settlement_ids],
+        reversed_by__isnull=True,
+    )
+
+
 def adjustment(adjustment_id: str) -> str:
     return f"adjustment:{adjustment_id}"
 

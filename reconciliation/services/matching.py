@@ -40,6 +40,7 @@ from reconciliation.models import (
     SettlementFile,
     SettlementLine,
 )
+from reconciliation.services.corrections import LineKey, carry_over, settlement_id, superseded_ids
 
 logger = structlog.get_logger(__name__)
 
@@ -364,7 +365,48 @@ def _clear_arrived_timing(run: ReconciliationRun) -> int:
     )
 
 
-def _matched_postings(connector: str) -> Iterator[Posting]:
+def _follow_correction(run: ReconciliationRun) -> int:
+    """Open discrepancies about lines of a file this one corrects follow the correction: one the corrected file still
+    has takes its line, amounts and class; one it no longer has (or now matches) is closed, audited."""
+    superseded = superseded_ids(run.file)
+    if not superseded:
+        return 0
+    table = Discrepancy._meta.db_table
+    placeholders = ", ".join(["%s"] * len(superseded))
+    refresh = f"""
+        UPDATE {table} SET kind = c.kind, run_id = %s, file_id = c.file_id, line_number = c.line_number,
+               currency = c.currency, settlement_amount = c.gross, settlement_fee = c.fee, our_amount = c.our_amount
+        FROM {_CLASSIFIED} c
+        WHERE {table}.connector = %s AND {table}.status = %s AND {table}.file_id IN ({placeholders})
+          AND c.kind IS NOT NULL AND c.kind <> '{K.DUPLICATE}' AND {table}.key = c.type || ':' || c.provider_reference
+    """  # noqa: S608 - table names and enum values only
+    with connection.cursor() as cursor:
+        cursor.execute(refresh, (run.pk, run.file.connector, DiscrepancyStatus.OPEN, *superseded))
+    stale = list(
+        Discrepancy.objects.filter(
+            connector=run.file.connector,
+            status=DiscrepancyStatus.OPEN,
+            file_id__in=superseded,
+            line_number__isnull=False,
+        ).values_list("id", flat=True)
+    )
+    DiscrepancyResolution.objects.bulk_create(
+        DiscrepancyResolution(
+            discrepancy_id=pk,
+            action=Resolution.AUTO_CLEARED,
+            actor="reconciliation",
+            reason=f"its line is gone or settled in the corrected file {run.file} (run {run.pk})",
+        )
+        for pk in stale
+    )
+    return Discrepancy.objects.filter(id__in=stale).update(
+        status=DiscrepancyStatus.RESOLVED, resolution=Resolution.AUTO_CLEARED
+    )
+
+
+def _matched_postings(settlement_file: SettlementFile, carried: dict[LineKey, str]) -> Iterator[Posting]:
+    connector = settlement_file.connector
+    corrected_file_id = settlement_file.pk if superseded_ids(settlement_file) else None
     last = 0
     sql = f"""
         SELECT line_id, type, provider_reference, our_reference, currency, gross, fee, transaction_date
@@ -380,7 +422,8 @@ def _matched_postings(connector: str) -> Iterator[Posting]:
                 continue
             yield psp_settlement_posting(
                 connector=connector,
-                settlement_id=f"{line_type}:{reference}",
+                settlement_id=carried.get((line_type, reference))
+                or settlement_id(line_type, reference, corrected_file_id=corrected_file_id),
                 gross=Money(gross, currency),
                 fee=Money(fee, currency),
                 occurred_at=_aware(occurred_at),
@@ -428,8 +471,10 @@ def settlement_file_reconcile(*, settlement_file: SettlementFile, post: bool = T
             new = _record_line_discrepancies(run)
             new += _record_payment_side(run)
             _clear_arrived_timing(run)
+            _follow_correction(run)
+            carried = carry_over(settlement_file) if post else {}
         if post:
-            result = post_many(_matched_postings(settlement_file.connector))
+            result = post_many(_matched_postings(settlement_file, carried))
             run.posted = result.posted
     finally:
         with connection.cursor() as cursor:

@@ -18,6 +18,7 @@ from ledger.posting import post_many
 from reconciliation.enums import DiscrepancyKind, DiscrepancyStatus, Resolution
 from reconciliation.exceptions import ResolutionError
 from reconciliation.models import Discrepancy, DiscrepancyResolution, SettlementLine
+from reconciliation.services.corrections import line_settlement_id
 
 K = DiscrepancyKind
 MANUAL_ACTIONS = (Resolution.MATCHED_MANUALLY, Resolution.WRITTEN_OFF, Resolution.REFUNDED, Resolution.FULFILLED)
@@ -48,7 +49,7 @@ def _recorded(discrepancy: Discrepancy, line: SettlementLine | None) -> tuple[in
 
 
 def _post_line(discrepancy: Discrepancy, line: SettlementLine) -> str:
-    settlement_id = f"{line.type}:{line.provider_reference}"
+    settlement_id = line_settlement_id(line)
     if discrepancy.kind == K.DUPLICATE:
         settlement_id += f":{line.file_id}:{line.line_number}"
     posting = recipes.psp_settlement_posting(

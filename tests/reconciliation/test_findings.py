@@ -7,12 +7,13 @@ from datetime import timedelta
 
 from ledger import accounts
 from ledger.balances import balance
+from ledger.models import JournalTransaction
 from ledger.verification import verify_ledger
 from payments.enums import PaymentStatus
 from reconciliation.enums import DiscrepancyStatus, Resolution
 from reconciliation.models import Discrepancy
 from reconciliation.services.resolutions import discrepancy_resolve
-from tests.reconciliation.conftest import DAY, Day, found, payment_of, reconcile, settlement_csv
+from tests.reconciliation.conftest import DAY, Day, Line, found, payment_of, reconcile, settlement_csv
 
 
 def _receivable(currency: str = "usd") -> int:
@@ -158,3 +159,49 @@ def test_a_refund_settled_a_day_late_clears_its_timing(day: Day) -> None:
 
     assert not Discrepancy.objects.filter(status=DiscrepancyStatus.OPEN).exists()
     assert _receivable() == 0
+
+
+def _settlements() -> list[str]:
+    return sorted(JournalTransaction.objects.filter(source_type="settlement").values_list("reference", flat=True))
+
+
+def _posted_for(line: Line, settlements: list[str]) -> list[str]:
+    own = f"settlement:card_a:{line.type}:{line.provider_reference}"
+    return [ref for ref in settlements if ref == own or ref.startswith(own + ":")]
+
+
+def test_a_corrected_file_for_the_same_day_supersedes_the_first_and_nothing_settles_twice(day: Day) -> None:
+    clean = day.capture(1_000)
+    wrong = day.capture(2_000)
+    dropped_later = day.capture(3_000)
+    first = reconcile(settlement_csv([clean, replace(wrong, gross=2_100), dropped_later]))
+    assert found() == {("amount_mismatch", f"charge:{wrong.provider_reference}")}
+    posted_before = _settlements()
+
+    corrected = reconcile(settlement_csv([clean, wrong]))
+
+    assert corrected.file_id != first.file_id
+    first.file.refresh_from_db()
+    assert (first.file.status, first.file.superseded_by_id) == ("superseded", corrected.file_id)
+    assert not Discrepancy.objects.filter(kind="duplicate").exists()
+    open_now = {(d.kind, d.key) for d in Discrepancy.objects.filter(status=DiscrepancyStatus.OPEN)}
+    assert open_now == {("timing", payment_of(dropped_later))}  # the correction no longer settles it
+    assert Discrepancy.objects.get(kind="amount_mismatch").resolution == Resolution.AUTO_CLEARED
+    settlements = _settlements()
+    assert set(posted_before) <= set(settlements)
+    assert _posted_for(clean, settlements) == [f"settlement:card_a:charge:{clean.provider_reference}"]  # carried
+    assert _posted_for(dropped_later, settlements) == [
+        f"settlement:card_a:charge:{dropped_later.provider_reference}",
+        f"settlement:card_a:charge:{dropped_later.provider_reference}:superseded",
+    ]
+    assert _posted_for(wrong, settlements) == [
+        f"settlement:card_a:charge:{wrong.provider_reference}:f{corrected.file_id}"
+    ]
+    assert _receivable() == 3_000  # only the capture the corrected file no longer settles is still owed
+
+    again = reconcile(settlement_csv([clean, wrong]))
+    assert again.file_id == corrected.file_id
+    assert _settlements() == settlements
+    _resolve_all()
+    assert _receivable() == 0
+    assert verify_ledger().ok
