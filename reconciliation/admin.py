@@ -28,7 +28,7 @@ from payments.connectors.registry import connector_names
 from reconciliation.enums import DiscrepancyStatus, Resolution, SettlementFileSource
 from reconciliation.models import Discrepancy, DiscrepancyResolution, ReconciliationRun, SettlementFile
 from reconciliation.reports import report_csv, report_xlsx
-from reconciliation.services.resolutions import discrepancy_resolve
+from reconciliation.services.resolutions import RESOLVE_PERMISSION, discrepancy_resolve
 from reconciliation.services.runs import reconcile_day
 
 FORM_TEMPLATE = "admin/reconciliation/form.html"
@@ -188,7 +188,7 @@ def _resolution_action(action: Resolution) -> Any:
                     discrepancy_resolve(
                         discrepancy_id=discrepancy.pk,
                         action=action,
-                        actor=request.user.get_username(),
+                        user=request.user,  # type: ignore[arg-type]
                         reason=form.cleaned_data["reason"],
                     )
                     done += 1
@@ -208,6 +208,7 @@ def _resolution_action(action: Resolution) -> Any:
         return TemplateResponse(request, FORM_TEMPLATE, context)
 
     resolve.__name__ = f"resolve_{action.value}"
+    resolve.allowed_permissions = ("resolve",)  # type: ignore[attr-defined]
     return resolve
 
 
@@ -256,9 +257,9 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
         days = (timezone.now() - discrepancy.created).days
         return f"{days} d"
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Actions need change permission on the queryset; the form itself stays read-only (readonly_fields).
-        return bool(request.user.has_perm("reconciliation.change_discrepancy"))
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        # The resolution actions post to the ledger: only with their own permission (the service checks it again).
+        return bool(request.user.has_perm(RESOLVE_PERMISSION))
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # The ledger's read-only admin offers no actions; the queue's actions are its resolutions.

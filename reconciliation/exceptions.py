@@ -11,3 +11,10 @@ class SettlementRejectedError(LedgerlineError):
 class ResolutionError(LedgerlineError):
     code = "resolution_invalid"
     status_code = 409
+
+
+class ResolutionForbiddenError(LedgerlineError):
+    """The person lacks ``reconciliation.resolve_discrepancy``: nothing was resolved or posted."""
+
+    code = "resolution_forbidden"
+    status_code = 403

@@ -137,6 +137,8 @@ class Discrepancy(models.Model):
             models.Index(fields=["run"], name="discrepancy_run"),
         ]
         verbose_name_plural = "discrepancies"
+        # Resolving posts ledger adjustments, so it is its own permission (given to Finance), not view or change.
+        permissions = [("resolve_discrepancy", "Can resolve a discrepancy (posts ledger corrections)")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.connector} {self.key}"

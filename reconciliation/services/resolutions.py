@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,11 +17,12 @@ from ledger import accounts, recipes, references
 from ledger.money import Money
 from ledger.posting import post_many
 from reconciliation.enums import DiscrepancyKind, DiscrepancyStatus, Resolution
-from reconciliation.exceptions import ResolutionError
+from reconciliation.exceptions import ResolutionError, ResolutionForbiddenError
 from reconciliation.models import Discrepancy, DiscrepancyResolution, SettlementLine
 from reconciliation.services.corrections import line_settlement_id
 
 K = DiscrepancyKind
+RESOLVE_PERMISSION = "reconciliation.resolve_discrepancy"
 MANUAL_ACTIONS = (Resolution.MATCHED_MANUALLY, Resolution.WRITTEN_OFF, Resolution.REFUNDED, Resolution.FULFILLED)
 
 
@@ -93,14 +95,20 @@ def _adjust(discrepancy: Discrepancy, line: SettlementLine | None, *, actor: str
     return references
 
 
-def discrepancy_resolve(*, discrepancy_id: int, action: str, actor: str, reason: str) -> Discrepancy:
-    """Resolve one open discrepancy by ``action``, audited with ``actor`` and ``reason``.
+def discrepancy_resolve(*, discrepancy_id: int, action: str, user: AbstractUser, reason: str) -> Discrepancy:
+    """Resolve one open discrepancy by ``action``, audited with ``user`` and ``reason``.
+
+    Only a user holding ``reconciliation.resolve_discrepancy`` may (``ResolutionForbiddenError`` otherwise): it is
+    checked here, so every path (admin action, command, anything later) is held to it.
 
     Every action posts the line as settled (the bank did receive it) and balances the receivable against suspense
     for what our records lacked or disagreed on; the actions differ in what the person found, which the audit
     keeps: ``matched_manually`` (the counterpart exists elsewhere), ``written_off`` (it does not), and for late
     successes only ``refunded``/``fulfilled`` (the money is held in suspense until that flow moves it on).
     """
+    if not user.is_active or not user.has_perm(RESOLVE_PERMISSION):
+        raise ResolutionForbiddenError(f"{user.get_username() or 'anonymous'} may not resolve discrepancies")
+    actor = user.get_username()
     if action not in MANUAL_ACTIONS:
         raise ResolutionError(f"{action!r} is not a resolution a person can choose")
     if not reason.strip() or not actor:

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
 
 from ledger import recipes
 from ledger.money import Money
@@ -188,6 +191,15 @@ def found(run: ReconciliationRun | None = None) -> set[tuple[str, str]]:
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def finance_user(db: Any) -> Any:
+    """A member of the Finance group as ``setup_groups`` makes it: the group that may resolve discrepancies."""
+    call_command("setup_groups", verbosity=0)
+    user = get_user_model().objects.create_user("fin", "fin@example.test", "pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="Finance"))
+    return get_user_model().objects.get(pk=user.pk)  # fresh: no permission cache
 
 
 @pytest.fixture

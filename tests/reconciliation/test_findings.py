@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+
 from ledger import accounts
 from ledger.balances import balance
 from ledger.models import JournalTransaction
@@ -25,8 +29,11 @@ def _suspense(currency: str = "usd") -> int:
 
 
 def _resolve_all(action: str = Resolution.WRITTEN_OFF) -> None:
+    call_command("setup_groups", verbosity=0)
+    finance, _ = get_user_model().objects.get_or_create(username="finance@acme", defaults={"is_staff": True})
+    finance.groups.add(Group.objects.get(name="Finance"))
     for discrepancy in Discrepancy.objects.filter(status=DiscrepancyStatus.OPEN):
-        discrepancy_resolve(discrepancy_id=discrepancy.pk, action=action, actor="finance@acme", reason="checked")
+        discrepancy_resolve(discrepancy_id=discrepancy.pk, action=action, user=finance, reason="checked")
 
 
 def test_resolving_a_late_success_whose_capture_the_ledger_holds_adjusts_nothing(day: Day) -> None:
