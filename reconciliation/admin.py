@@ -95,12 +95,19 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         "matched",
         "unmatched",
         "new_discrepancies",
-        "settlement_gross",
-        "ledger_gross",
+        "gross_per_currency",
         "reports",
     )
     list_filter = ("file__connector",)
-    readonly_fields = [field.name for field in ReconciliationRun._meta.fields] + ["reports"]
+    readonly_fields = [field.name for field in ReconciliationRun._meta.fields] + ["gross_per_currency", "reports"]
+
+    @admin.display(description="gross: settlement / matched / ledger")
+    def gross_per_currency(self, run: ReconciliationRun) -> str:
+        return "; ".join(
+            f"{_shown(t.settlement_gross, t.currency)} / {_shown(t.matched_gross, t.currency)}"
+            f" / {_shown(t.ledger_gross, t.currency)}"
+            for t in run.totals.order_by("currency")
+        )
 
     @admin.display(description="report")
     def reports(self, run: ReconciliationRun) -> str:

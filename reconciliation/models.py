@@ -90,15 +90,34 @@ class ReconciliationRun(models.Model):
     unmatched = models.BigIntegerField(default=0, help_text="lines with a discrepancy")
     new_discrepancies = models.BigIntegerField(default=0)
     posted = models.BigIntegerField(default=0, help_text="settlement transactions written by this run")
-    # Totals per side, in minor units of the file's currencies summed (files are single-currency in practice).
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.file}"
+
+
+class RunTotal(models.Model):
+    """A run's totals in one currency (amounts of different currencies are never added together).
+
+    The settlement side sums the file's lines; ``ledger_gross`` is what our ledger recorded for the matched lines
+    (captures, refunds, chargebacks, read from the journal), so it differs from ``matched_gross`` when they do.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="totals")
+    currency = models.CharField(max_length=3)
+    lines = models.BigIntegerField(default=0)
+    matched = models.BigIntegerField(default=0)
     settlement_gross = models.BigIntegerField(default=0)
     settlement_fee = models.BigIntegerField(default=0)
     settlement_net = models.BigIntegerField(default=0)
     matched_gross = models.BigIntegerField(default=0)
-    ledger_gross = models.BigIntegerField(default=0, help_text="what our ledger captured for the matched lines")
+    ledger_gross = models.BigIntegerField(default=0, help_text="what our ledger recorded for the matched lines")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "currency"], name="run_total_currency")]
 
     def __str__(self) -> str:
-        return f"run {self.pk} of {self.file}"
+        return f"{self.run_id} {self.currency}"
 
 
 class Discrepancy(models.Model):

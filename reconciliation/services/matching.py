@@ -37,6 +37,7 @@ from reconciliation.models import (
     Discrepancy,
     DiscrepancyResolution,
     ReconciliationRun,
+    RunTotal,
     SettlementFile,
     SettlementLine,
 )
@@ -441,18 +442,34 @@ def _aware(value: datetime | str) -> datetime:
 
 
 def _totals(run: ReconciliationRun) -> None:
+    """Counts for the run, and its totals per currency; the ledger side is what the journal recorded."""
     sql = f"""
-        SELECT COUNT(*), COALESCE(SUM(gross), 0), COALESCE(SUM(fee), 0), COALESCE(SUM(net), 0),
+        SELECT currency, COUNT(*), COALESCE(SUM(gross), 0), COALESCE(SUM(fee), 0), COALESCE(SUM(net), 0),
                COALESCE(SUM(CASE WHEN kind IS NULL THEN 1 ELSE 0 END), 0),
                COALESCE(SUM(CASE WHEN kind IS NULL THEN gross ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN kind IS NULL THEN COALESCE(ledger_gross, gross) ELSE 0 END), 0)
-        FROM {_CLASSIFIED}
+               COALESCE(SUM(CASE WHEN kind IS NULL THEN our_amount ELSE 0 END), 0)
+        FROM {_CLASSIFIED} GROUP BY currency ORDER BY currency
     """  # noqa: S608 - fixed names
     with connection.cursor() as cursor:
         cursor.execute(sql)
-        row = cursor.fetchone() or (0,) * 7
-    (run.lines, run.settlement_gross, run.settlement_fee, run.settlement_net, run.matched, run.matched_gross,
-     run.ledger_gross) = (int(value) for value in row)  # fmt: skip
+        rows = cursor.fetchall()
+    totals = [
+        RunTotal(
+            run=run,
+            currency=currency,
+            lines=lines,
+            settlement_gross=gross,
+            settlement_fee=fee,
+            settlement_net=net,
+            matched=matched,
+            matched_gross=matched_gross,
+            ledger_gross=ledger_gross,
+        )
+        for currency, lines, gross, fee, net, matched, matched_gross, ledger_gross in rows
+    ]
+    RunTotal.objects.bulk_create(totals)
+    run.lines = sum(total.lines for total in totals)
+    run.matched = sum(total.matched for total in totals)
     run.unmatched = run.lines - run.matched
 
 

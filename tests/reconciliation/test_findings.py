@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from openpyxl import load_workbook
 
 from ledger import accounts
 from ledger.balances import balance
@@ -16,6 +17,7 @@ from ledger.verification import verify_ledger
 from payments.enums import PaymentStatus
 from reconciliation.enums import DiscrepancyStatus, Resolution
 from reconciliation.models import Discrepancy
+from reconciliation.reports import report_rows, report_xlsx
 from reconciliation.services.resolutions import discrepancy_resolve
 from tests.reconciliation.conftest import DAY, Day, Line, found, payment_of, reconcile, settlement_csv
 
@@ -212,3 +214,48 @@ def test_a_corrected_file_for_the_same_day_supersedes_the_first_and_nothing_sett
     _resolve_all()
     assert _receivable() == 0
     assert verify_ledger().ok
+
+
+def test_run_totals_are_per_currency_and_the_ledger_side_comes_from_the_ledger(day: Day) -> None:
+    card = day.capture(10_000)
+    upi = day.capture(40_000, method="upi", rrn="501111111113")
+    refund = day.refund(card, 600)
+    run = reconcile(settlement_csv([card, upi, replace(refund, gross=-500)]))
+
+    totals = {t.currency: (t.settlement_gross, t.matched_gross, t.ledger_gross) for t in run.totals.all()}
+
+    assert totals == {"usd": (9_500, 10_000, 10_000), "inr": (40_000, 40_000, 40_000)}
+
+
+def test_a_rerun_report_lists_what_is_open_for_the_day_and_a_resolved_day_reads_clean(day: Day) -> None:
+    good = day.capture()
+    bad = day.capture()
+    content = settlement_csv([good, replace(bad, gross=bad.gross + 1)])
+    reconcile(content)
+    rerun = reconcile(content)
+    assert rerun.new_discrepancies == 0
+
+    rows = list(report_rows(rerun))
+    assert ["day", "open", "open_discrepancies", 1] in rows
+    assert any(row[:2] == ["amount_mismatch", "open"] for row in rows)
+
+    _resolve_all()
+    resolved = list(report_rows(reconcile(content)))
+    assert ["day", "clean", "open_discrepancies", 0] in resolved
+    assert any(row[:3] == ["amount_mismatch", "resolved", "written_off"] for row in resolved)
+
+
+def test_xlsx_amounts_are_numbers_in_the_currencys_units(day: Day) -> None:
+    bad = day.capture(12_345)
+    run = reconcile(settlement_csv([replace(bad, gross=12_350)]))
+
+    sheet = load_workbook(report_xlsx(run)).active
+    assert sheet is not None
+    rows = [list(row) for row in sheet.iter_rows()]
+    header = next(row for row in rows if row[0].value == "kind")
+    mismatch = next(row for row in rows if row[0].value == "amount_mismatch")
+    cells = {h.value: c for h, c in zip(header, mismatch, strict=False)}
+    assert (cells["settlement_amount"].value, cells["our_amount"].value) == (123.5, 123.45)
+    assert cells["settlement_amount"].number_format == "0.00"
+    usd = next(row for row in rows if row[0].value == "usd")
+    assert usd[3].value == 123.5  # settlement_gross, in dollars
