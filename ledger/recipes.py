@@ -134,7 +134,12 @@ def _returned_to_merchant(
         reference=reference,
         description=description,
         occurred_at=occurred_at,
-        metadata={"payment_id": source.metadata.get("payment_id"), "restored_pending": restore_pending},
+        # The provider's side travels with it, so reconciliation can match the provider's line for the reversal.
+        metadata={
+            **{key: source.metadata[key] for key in ("connector", "provider_reference") if key in source.metadata},
+            "payment_id": source.metadata.get("payment_id"),
+            "restored_pending": restore_pending,
+        },
         substitute=substitute,
     )
 

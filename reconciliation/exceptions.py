@@ -18,3 +18,10 @@ class ResolutionForbiddenError(LedgerlineError):
 
     code = "resolution_forbidden"
     status_code = 403
+
+
+class SettlementUnavailableError(LedgerlineError):
+    """The provider has no file for that day yet, or the connector is unknown: nothing was imported."""
+
+    code = "settlement_unavailable"
+    status_code = 404

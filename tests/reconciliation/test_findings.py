@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from openpyxl import load_workbook
 
-from ledger import accounts
+from ledger import accounts, recipes
 from ledger.balances import balance
 from ledger.models import JournalTransaction
 from ledger.verification import verify_ledger
@@ -19,7 +19,7 @@ from reconciliation.enums import DiscrepancyStatus, Resolution
 from reconciliation.models import Discrepancy
 from reconciliation.reports import report_rows, report_xlsx
 from reconciliation.services.resolutions import discrepancy_resolve
-from tests.reconciliation.conftest import DAY, Day, Line, found, payment_of, reconcile, settlement_csv
+from tests.reconciliation.conftest import CAPTURED_AT, DAY, Day, Line, found, payment_of, reconcile, settlement_csv
 
 
 def _receivable(currency: str = "usd") -> int:
@@ -259,3 +259,13 @@ def test_xlsx_amounts_are_numbers_in_the_currencys_units(day: Day) -> None:
     assert cells["settlement_amount"].number_format == "0.00"
     usd = next(row for row in rows if row[0].value == "usd")
     assert usd[3].value == 123.5  # settlement_gross, in dollars
+
+
+def test_the_reversal_of_a_won_dispute_carries_the_connector_and_the_providers_reference(day: Day) -> None:
+    charge = day.capture(2_700)
+    chargeback = day.chargeback(charge, 2_700)
+
+    won = recipes.dispute_won(dispute_id=chargeback.our_reference, occurred_at=CAPTURED_AT + timedelta(days=3))
+
+    assert won.metadata["connector"] == "card_a"
+    assert won.metadata["provider_reference"] == chargeback.provider_reference
