@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.core.management import call_command
 from openpyxl import load_workbook
 
 from ledger import accounts, recipes
@@ -18,8 +15,17 @@ from payments.enums import PaymentStatus
 from reconciliation.enums import DiscrepancyStatus, Resolution
 from reconciliation.models import Discrepancy
 from reconciliation.reports import report_rows, report_xlsx
-from reconciliation.services.resolutions import discrepancy_resolve
-from tests.reconciliation.conftest import CAPTURED_AT, DAY, Day, Line, found, payment_of, reconcile, settlement_csv
+from tests.reconciliation.conftest import (
+    CAPTURED_AT,
+    DAY,
+    Day,
+    Line,
+    found,
+    payment_of,
+    reconcile,
+    resolve_all,
+    settlement_csv,
+)
 
 
 def _receivable(currency: str = "usd") -> int:
@@ -30,20 +36,12 @@ def _suspense(currency: str = "usd") -> int:
     return balance(accounts.suspense(currency)).amount
 
 
-def _resolve_all(action: str = Resolution.WRITTEN_OFF) -> None:
-    call_command("setup_groups", verbosity=0)
-    finance, _ = get_user_model().objects.get_or_create(username="finance@acme", defaults={"is_staff": True})
-    finance.groups.add(Group.objects.get(name="Finance"))
-    for discrepancy in Discrepancy.objects.filter(status=DiscrepancyStatus.OPEN):
-        discrepancy_resolve(discrepancy_id=discrepancy.pk, action=action, user=finance, reason="checked")
-
-
 def test_resolving_a_late_success_whose_capture_the_ledger_holds_adjusts_nothing(day: Day) -> None:
     late = day.capture(40_000, method="upi", status=PaymentStatus.FAILED, rrn="501111111112", ledger=True)
     reconcile(settlement_csv([late]))
     assert {kind for kind, _ in found()} == {"late_success"}
 
-    _resolve_all(Resolution.FULFILLED)
+    resolve_all(Resolution.FULFILLED)
 
     assert (_receivable("inr"), _suspense("inr")) == (0, 0)
     assert verify_ledger().ok
@@ -61,7 +59,7 @@ def test_a_capture_never_settled_is_one_discrepancy_that_turns_from_timing_to_mi
         reconcile(settlement_csv([], DAY + timedelta(days=later)), day=DAY + timedelta(days=later))
 
     assert found() == {("missing_at_provider", payment_of(lost))}
-    _resolve_all()
+    resolve_all()
     assert (_receivable(), _suspense()) == (0, -1_111)
     assert verify_ledger().ok
 
@@ -70,7 +68,7 @@ def test_a_timing_written_off_is_not_found_again_as_missing(day: Day) -> None:
     lost = day.capture(1_111)
     day.lines.remove(lost)
     reconcile(settlement_csv([]))
-    _resolve_all()
+    resolve_all()
 
     for later in (1, 2, 3):
         reconcile(settlement_csv([], DAY + timedelta(days=later)), day=DAY + timedelta(days=later))
@@ -86,7 +84,7 @@ def test_a_refund_settled_short_resolves_by_the_difference(day: Day) -> None:
     mismatch = Discrepancy.objects.get()
     assert (mismatch.kind, mismatch.settlement_amount, mismatch.our_amount) == ("amount_mismatch", -500, -600)
 
-    _resolve_all()
+    resolve_all()
 
     assert (_receivable(), _suspense()) == (0, 100)
     assert verify_ledger().ok
@@ -132,7 +130,7 @@ def test_refund_and_chargeback_lines_are_checked_for_amount_fee_and_currency(day
         ("currency_mismatch", f"refund:{currency.provider_reference}"),
         ("amount_mismatch", f"chargeback:{chargeback.provider_reference}"),
     }
-    _resolve_all()
+    resolve_all()
     assert _receivable() == 0
     assert verify_ledger().ok
 
@@ -152,7 +150,7 @@ def test_a_refund_or_chargeback_the_provider_never_settled_is_found_like_a_missi
         reconcile(settlement_csv([], DAY + timedelta(days=later)), day=DAY + timedelta(days=later))
 
     assert {d.kind for d in Discrepancy.objects.all()} == {"missing_at_provider"}
-    _resolve_all()
+    resolve_all()
     assert (_receivable(), _suspense()) == (0, 3_200)
     assert verify_ledger().ok
 
@@ -211,7 +209,7 @@ def test_a_corrected_file_for_the_same_day_supersedes_the_first_and_nothing_sett
     again = reconcile(settlement_csv([clean, wrong]))
     assert again.file_id == corrected.file_id
     assert _settlements() == settlements
-    _resolve_all()
+    resolve_all()
     assert _receivable() == 0
     assert verify_ledger().ok
 
@@ -239,7 +237,7 @@ def test_a_rerun_report_lists_what_is_open_for_the_day_and_a_resolved_day_reads_
     assert ["day", "open", "open_discrepancies", 1] in rows
     assert any(row[:2] == ["amount_mismatch", "open"] for row in rows)
 
-    _resolve_all()
+    resolve_all()
     resolved = list(report_rows(reconcile(content)))
     assert ["day", "clean", "open_discrepancies", 0] in resolved
     assert any(row[:3] == ["amount_mismatch", "resolved", "written_off"] for row in resolved)
