@@ -431,6 +431,17 @@ def manual_adjustment(
     )
 
 
+def manual_adjustment_reversed(*, adjustment_id: str, occurred_at: datetime, reason: str) -> JournalTransaction:
+    """A reviewed correction turned out wrong (e.g. money written off as never settled arrived after all): its
+    exact reversal, once."""
+    return _reverse_posted(
+        f"adjustment:{adjustment_id}",
+        reference=f"adjustment:{adjustment_id}:reversal",
+        description=f"Reversal of adjustment {adjustment_id}: {reason}",
+        occurred_at=occurred_at,
+    )
+
+
 def merchant_write_off(
     *,
     write_off_id: str,

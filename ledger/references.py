@@ -90,6 +90,13 @@ def adjustment(adjustment_id: str) -> str:
     return f"adjustment:{adjustment_id}"
 
 
+def adjustments_live(adjustment_id_prefix: str) -> QuerySet[JournalTransaction]:
+    """The adjustments whose id starts with ``adjustment_id_prefix`` that no reversal has undone."""
+    return JournalTransaction.objects.filter(
+        reference__startswith=adjustment(adjustment_id_prefix), source_type="adjustment", reversed_by__isnull=True
+    ).exclude(reverses__isnull=False)
+
+
 _FLOWS = {
     ("payment", "capture"): Flow.CAPTURE,
     ("payment", "release"): Flow.RELEASE,

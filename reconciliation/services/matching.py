@@ -42,6 +42,7 @@ from reconciliation.models import (
     SettlementLine,
 )
 from reconciliation.services.corrections import LineKey, carry_over, settlement_id, superseded_ids
+from reconciliation.services.resolutions import written_off_arrivals_undo
 
 logger = structlog.get_logger(__name__)
 
@@ -488,6 +489,11 @@ def settlement_file_reconcile(*, settlement_file: SettlementFile, post: bool = T
             new = _record_line_discrepancies(run)
             new += _record_payment_side(run)
             _clear_arrived_timing(run)
+            written_off_arrivals_undo(
+                connector=settlement_file.connector,
+                fact_keys=RawSQL(f"SELECT fact_key FROM {_CLASSIFIED} WHERE fact_key IS NOT NULL", ()),  # noqa: S608, S611 - fixed
+                where=f"{settlement_file} (run {run.pk})",
+            )
             _follow_correction(run)
             carried = carry_over(settlement_file) if post else {}
         if post:

@@ -8,6 +8,7 @@ the settlement and our records disagree on, per currency, so the receivable ends
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import transaction
@@ -67,6 +68,10 @@ def _post_line(discrepancy: Discrepancy, line: SettlementLine) -> str:
     return posting.reference
 
 
+def adjustment_id(discrepancy_id: int, currency: str) -> str:
+    return f"discrepancy:{discrepancy_id}:{currency}"
+
+
 def _adjust(discrepancy: Discrepancy, line: SettlementLine | None, *, actor: str, reason: str) -> list[str]:
     """Receivable ↔ suspense for the difference between what was settled and what our ledger expected."""
     owed: dict[str, int] = defaultdict(int)  # per currency: how much more the receivable must be debited
@@ -83,7 +88,7 @@ def _adjust(discrepancy: Discrepancy, line: SettlementLine | None, *, actor: str
         debit_account, credit_account = (receivable, suspense) if amount > 0 else (suspense, receivable)
         references.append(
             recipes.manual_adjustment(
-                adjustment_id=f"discrepancy:{discrepancy.pk}:{currency}",
+                adjustment_id=adjustment_id(discrepancy.pk, currency),
                 debit_account=debit_account,
                 credit_account=credit_account,
                 amount=Money(abs(amount), currency),
@@ -133,3 +138,33 @@ def discrepancy_resolve(*, discrepancy_id: int, action: str, user: AbstractUser,
             journal_reference=", ".join(references)[:255],
         )
     return discrepancy
+
+
+def written_off_arrivals_undo(*, connector: str, fact_keys: Any, where: str) -> int:
+    """Facts a person resolved as never settled (``timing``/``missing_at_provider`` written off or matched by hand)
+    whose line has now arrived: the resolution's adjustment is reversed, so the arriving line, posted or queued like
+    any other, is not counted on top of it. Audited on the discrepancy (``auto_cleared``)."""
+    undone = 0
+    for discrepancy in Discrepancy.objects.filter(
+        connector=connector,
+        kind__in=(K.TIMING, K.MISSING_AT_PROVIDER),
+        status=DiscrepancyStatus.RESOLVED,
+        resolution__in=(Resolution.WRITTEN_OFF, Resolution.MATCHED_MANUALLY),
+        key__in=fact_keys,
+    ):
+        reversed_references = [
+            recipes.manual_adjustment_reversed(
+                adjustment_id=posted.source_id, occurred_at=timezone.now(), reason=f"its line arrived in {where}"
+            ).reference
+            for posted in references.adjustments_live(f"discrepancy:{discrepancy.pk}:")
+        ]
+        Discrepancy.objects.filter(pk=discrepancy.pk).update(resolution=Resolution.AUTO_CLEARED)
+        DiscrepancyResolution.objects.create(
+            discrepancy=discrepancy,
+            action=Resolution.AUTO_CLEARED,
+            actor="reconciliation",
+            reason=f"its line arrived in {where}: the {discrepancy.resolution} is undone",
+            journal_reference=", ".join(reversed_references)[:255],
+        )
+        undone += 1
+    return undone

@@ -267,3 +267,21 @@ def test_the_reversal_of_a_won_dispute_carries_the_connector_and_the_providers_r
 
     assert won.metadata["connector"] == "card_a"
     assert won.metadata["provider_reference"] == chargeback.provider_reference
+
+
+def test_a_capture_written_off_as_unsettled_that_settles_later_is_not_counted_twice(day: Day) -> None:
+    late = day.capture(1_111)
+    day.lines.remove(late)
+    reconcile(settlement_csv([]))
+    resolve_all()
+    assert (_receivable(), _suspense()) == (0, -1_111)
+
+    reconcile(settlement_csv([late], DAY + timedelta(days=3)), day=DAY + timedelta(days=3))
+
+    assert (_receivable(), _suspense()) == (0, 0)
+    timing = Discrepancy.objects.get()
+    assert timing.resolution == Resolution.AUTO_CLEARED
+    assert [r.action for r in timing.resolutions.order_by("id")] == [Resolution.WRITTEN_OFF, Resolution.AUTO_CLEARED]
+    reconcile(settlement_csv([late], DAY + timedelta(days=3)), day=DAY + timedelta(days=3))
+    assert (_receivable(), _suspense()) == (0, 0)
+    assert verify_ledger().ok
