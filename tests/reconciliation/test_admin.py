@@ -105,3 +105,11 @@ def test_only_the_resolve_permission_resolves_on_every_path(day: Day, finance_us
     discrepancy.refresh_from_db()
     assert (discrepancy.status, discrepancy.resolutions.get().actor) == (DiscrepancyStatus.RESOLVED, "fin")
     assert adjustments.count() == 1
+
+
+def test_the_upload_page_is_linked_from_the_back_office(admin_client: Any) -> None:
+    """Issue 12: the settlement upload page existed, but nothing in the admin linked to it."""
+    upload = reverse("admin:reconciliation_upload")
+    for page in (reverse("admin:index"), reverse("admin:reconciliation_settlementfile_changelist")):
+        assert f'href="{upload}"' in admin_client.get(page).content.decode(), page
+    assert admin_client.get(upload).status_code == 200
