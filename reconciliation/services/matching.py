@@ -268,11 +268,14 @@ def _unsettled_facts(connector: str) -> _Sql:
         SELECT 'refund:' || r.source_id, r.occurred_at, COALESCE(r.provider_reference, ''), r.payment_id,
                r.currency, -r.amount
         FROM ({refunds.sql}) r
-        WHERE NOT EXISTS ({settled} IN (
-            SELECT a.provider_reference FROM ({candidates.sql}) a
-            WHERE a.operation = 'refund' AND COALESCE(a.refund_id, a.id) = r.source_id
-            UNION ALL SELECT r.provider_reference
-        ))
+        -- Two NOT EXISTS with plain equalities, not one with an OR: each becomes a hash anti-join.
+        WHERE NOT EXISTS ({settled} = r.provider_reference)
+          AND NOT EXISTS (
+              SELECT 1 FROM {lines} s JOIN {files} sf ON sf.id = s.file_id
+              JOIN ({candidates.sql}) a ON a.provider_reference = s.provider_reference AND a.operation = 'refund'
+              WHERE s.connector = %s AND sf.superseded_by_id IS NULL AND s.type = 'refund'
+                AND COALESCE(a.refund_id, a.id) = r.source_id
+          )
         UNION ALL
         SELECT 'chargeback:' || d.source_id, d.occurred_at, COALESCE(d.provider_reference, ''), d.payment_id,
                d.currency, -d.amount
@@ -287,6 +290,7 @@ def _unsettled_facts(connector: str) -> _Sql:
         connector,
         "refund",
         *candidates.params,
+        connector,
         *chargebacks.params,
         connector,
         "chargeback",
