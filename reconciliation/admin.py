@@ -46,7 +46,17 @@ class UploadForm(forms.Form):
 
 @admin.register(SettlementFile)
 class SettlementFileAdmin(ReadOnlyAdmin):
-    list_display = ("id", "connector", "settlement_date", "line_count", "status", "source", "created", "sha256")
+    list_display = (
+        "id",
+        "connector",
+        "settlement_date",
+        "line_count",
+        "status",
+        "superseded_by",
+        "source",
+        "created",
+        "sha256",
+    )
     list_filter = ("connector", "status", "source")
     date_hierarchy = "settlement_date"
     readonly_fields = [field.name for field in SettlementFile._meta.fields]

@@ -4,6 +4,19 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def _one_row_per_fact(apps, schema_editor):
+    """Before (connector, key) is unique: a fact found under two classes (a timing and later its missing_at_provider)
+    keeps its newest row under the key; older ones are kept too, rows and audits unchanged, their key suffixed with
+    their id. Nothing is resolved or deleted here: Finance sees both, as before."""
+    Discrepancy = apps.get_model("reconciliation", "Discrepancy")
+    newest = {}
+    for pk, connector, key in Discrepancy.objects.order_by("-id").values_list("id", "connector", "key"):
+        if (connector, key) in newest:
+            Discrepancy.objects.filter(pk=pk).update(key=f"{key}#{pk}")
+        else:
+            newest[(connector, key)] = pk
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -30,6 +43,7 @@ class Migration(migrations.Migration):
             name='status',
             field=models.CharField(choices=[('imported', 'Imported'), ('reconciled', 'Reconciled'), ('superseded', 'Superseded by a corrected file')], default='imported', max_length=12),
         ),
+        migrations.RunPython(_one_row_per_fact, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='discrepancy',
             constraint=models.UniqueConstraint(fields=('connector', 'key'), name='discrepancy_once_per_fact'),
