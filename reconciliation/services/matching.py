@@ -106,6 +106,17 @@ def _receivable_credits(connector: str, source_type: str) -> QuerySet[Any]:
     )
 
 
+def _disputes_won(connector: str) -> QuerySet[Any]:
+    """What our ledger gave back to this connector's receivable for each won dispute (the reversal of the opened
+    chargeback debits it), by dispute id: a chargeback reversal line must match it."""
+    return JournalEntry.objects.filter(
+        transaction__source_type="dispute",
+        direction=Direction.DEBIT,
+        account__code__startswith=f"platform:psp:{connector}:",
+        account__code__endswith=":receivable",
+    ).values("currency", "amount", source_id=F("transaction__source_id"))
+
+
 def _classify(settlement_file: SettlementFile) -> None:
     connector = settlement_file.connector
     candidates = _compiled(settlement_candidates(connector=connector))
@@ -113,6 +124,7 @@ def _classify(settlement_file: SettlementFile) -> None:
     others = _compiled(_other_postings(connector))
     refunds = _compiled(_receivable_credits(connector, "refund"))
     chargebacks = _compiled(_receivable_credits(connector, "dispute"))
+    won = _compiled(_disputes_won(connector))
     lines = SettlementLine._meta.db_table
     files = SettlementFile._meta.db_table
     sql = f"""
@@ -122,6 +134,7 @@ def _classify(settlement_file: SettlementFile) -> None:
         oth AS ({others.sql}),
         refl AS ({refunds.sql}),
         cbk AS ({chargebacks.sql}),
+        wonr AS ({won.sql}),
         own AS (SELECT * FROM {lines} WHERE file_id = %s),
         repeated AS (
             SELECT type, provider_reference, MIN(line_number) AS first_line
@@ -155,10 +168,12 @@ def _classify(settlement_file: SettlementFile) -> None:
                -- what our ledger holds for the line, signed as a settlement line (a refund nets negative)
                CASE WHEN k.type = 'charge' THEN cap.gross
                     WHEN k.type = 'refund' THEN -refl.amount
-                    WHEN k.type = 'chargeback' THEN -cbk.amount END AS our_amount,
+                    WHEN k.type = 'chargeback' THEN -cbk.amount
+                    WHEN k.type = 'chargeback_reversal' THEN wonr.amount END AS our_amount,
                CASE WHEN k.type = 'charge' THEN c.payment_currency
                     WHEN k.type = 'refund' THEN refl.currency
-                    WHEN k.type = 'chargeback' THEN cbk.currency END AS our_currency,
+                    WHEN k.type = 'chargeback' THEN cbk.currency
+                    WHEN k.type = 'chargeback_reversal' THEN wonr.currency END AS our_currency,
                -- the payment-side fact the line settles (see _unsettled_facts), so its timing clears
                CASE WHEN k.type = 'charge' THEN c.payment_id
                     WHEN k.type = 'refund' THEN 'refund:' || refl.source_id
@@ -186,6 +201,12 @@ def _classify(settlement_file: SettlementFile) -> None:
                        WHEN -k.gross <> cbk.amount THEN '{K.AMOUNT_MISMATCH}'
                        WHEN k.fee <> 0 THEN '{K.FEE_MISMATCH}'
                    END
+                   WHEN k.type = 'chargeback_reversal' THEN CASE
+                       WHEN wonr.source_id IS NULL THEN '{K.MISSING_IN_LEDGER}'
+                       WHEN k.currency <> wonr.currency THEN '{K.CURRENCY_MISMATCH}'
+                       WHEN k.gross <> wonr.amount THEN '{K.AMOUNT_MISMATCH}'
+                       WHEN k.fee <> 0 THEN '{K.FEE_MISMATCH}'
+                   END
                    WHEN oth.provider_reference IS NOT NULL THEN NULL
                    WHEN k.type = 'refund' THEN '{K.REFUND_NETTING}'
                    ELSE '{K.MISSING_IN_LEDGER}'
@@ -194,8 +215,9 @@ def _classify(settlement_file: SettlementFile) -> None:
         LEFT JOIN cand c ON c.id = k.attempt_id
         LEFT JOIN cap ON k.type = 'charge' AND cap.payment_id = c.payment_id
         LEFT JOIN refl ON k.type = 'refund' AND refl.source_id = COALESCE(c.refund_id, c.id)
-        LEFT JOIN cbk ON k.type = 'chargeback' AND cbk.provider_reference = k.provider_reference
-        LEFT JOIN oth ON k.type NOT IN ('charge', 'chargeback') AND oth.provider_reference = k.provider_reference
+        LEFT JOIN cbk ON k.type IN ('chargeback', 'chargeback_reversal') AND cbk.provider_reference = k.provider_reference
+        LEFT JOIN wonr ON k.type = 'chargeback_reversal' AND wonr.source_id = cbk.source_id
+        LEFT JOIN oth ON k.type IN ('refund', 'fee_adjustment') AND oth.provider_reference = k.provider_reference
     """  # noqa: S608 - table names and enum values only; every value is a parameter
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -208,7 +230,14 @@ def _classify(settlement_file: SettlementFile) -> None:
         # Fresh statistics for the lines just loaded; without them the planner takes thousands for three.
         cursor.execute(f"ANALYZE {lines}")
         cursor.execute(f"DROP TABLE IF EXISTS {_CLASSIFIED}")
-        params = (*candidates.params, *captures.params, *others.params, *refunds.params, *chargebacks.params)
+        params = (
+            *candidates.params,
+            *captures.params,
+            *others.params,
+            *refunds.params,
+            *chargebacks.params,
+            *won.params,
+        )
         cursor.execute(sql, (*params, settlement_file.pk))
         cursor.execute(f"CREATE INDEX {_CLASSIFIED}_line ON {_CLASSIFIED} (line_id)")
         cursor.execute(f"CREATE INDEX {_CLASSIFIED}_payment ON {_CLASSIFIED} (payment_id)")

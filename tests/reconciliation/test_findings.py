@@ -285,3 +285,17 @@ def test_a_capture_written_off_as_unsettled_that_settles_later_is_not_counted_tw
     reconcile(settlement_csv([late], DAY + timedelta(days=3)), day=DAY + timedelta(days=3))
     assert (_receivable(), _suspense()) == (0, 0)
     assert verify_ledger().ok
+
+
+def test_a_chargeback_reversal_matches_only_a_dispute_our_ledger_recorded_as_won(day: Day) -> None:
+    won_charge, open_charge = day.capture(2_700), day.capture(1_900)
+    won, still_open = day.chargeback(won_charge, 2_700), day.chargeback(open_charge, 1_900)
+    recipes.dispute_won(dispute_id=won.our_reference, occurred_at=CAPTURED_AT + timedelta(hours=3))
+    reversals = [replace(line, type="chargeback_reversal", gross=-line.gross) for line in (won, still_open)]
+
+    run = reconcile(settlement_csv([*day.lines, *reversals]))
+
+    assert found(run) == {("missing_in_ledger", f"chargeback_reversal:{still_open.provider_reference}")}
+    resolve_all()
+    assert _receivable() == 0
+    assert verify_ledger().ok
