@@ -215,7 +215,8 @@ def _classify(settlement_file: SettlementFile) -> None:
         LEFT JOIN cand c ON c.id = k.attempt_id
         LEFT JOIN cap ON k.type = 'charge' AND cap.payment_id = c.payment_id
         LEFT JOIN refl ON k.type = 'refund' AND refl.source_id = COALESCE(c.refund_id, c.id)
-        LEFT JOIN cbk ON k.type IN ('chargeback', 'chargeback_reversal') AND cbk.provider_reference = k.provider_reference
+        LEFT JOIN cbk ON k.type IN ('chargeback', 'chargeback_reversal')
+            AND cbk.provider_reference = k.provider_reference
         LEFT JOIN wonr ON k.type = 'chargeback_reversal' AND wonr.source_id = cbk.source_id
         LEFT JOIN oth ON k.type IN ('refund', 'fee_adjustment') AND oth.provider_reference = k.provider_reference
     """  # noqa: S608 - table names and enum values only; every value is a parameter
