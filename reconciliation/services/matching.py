@@ -114,7 +114,7 @@ def _disputes_won(connector: str) -> QuerySet[Any]:
         direction=Direction.DEBIT,
         account__code__startswith=f"platform:psp:{connector}:",
         account__code__endswith=":receivable",
-    ).values("currency", "amount", source_id=F("transaction__source_id"))
+    ).values("currency", "amount", source_id=F("transaction__source_id"), occurred_at=F("transaction__occurred_at"))
 
 
 def _classify(settlement_file: SettlementFile) -> None:
@@ -177,7 +177,8 @@ def _classify(settlement_file: SettlementFile) -> None:
                -- the payment-side fact the line settles (see _unsettled_facts), so its timing clears
                CASE WHEN k.type = 'charge' THEN c.payment_id
                     WHEN k.type = 'refund' THEN 'refund:' || refl.source_id
-                    WHEN k.type = 'chargeback' THEN 'chargeback:' || cbk.source_id END AS fact_key,
+                    WHEN k.type = 'chargeback' THEN 'chargeback:' || cbk.source_id
+                    WHEN k.type = 'chargeback_reversal' THEN 'chargeback_reversal:' || wonr.source_id END AS fact_key,
                CASE
                    WHEN k.duplicate = 1 THEN '{K.DUPLICATE}'
                    WHEN k.type = 'charge' THEN CASE
@@ -276,11 +277,13 @@ def _day_start(day: date) -> datetime:
 
 def _unsettled_facts(connector: str) -> _Sql:
     """Every fact of ours the provider must settle, not settled by a line of a current (not superseded) file:
-    captures keyed by payment id, refunds by ``refund:<id>``, chargebacks by ``chargeback:<dispute id>``, each with
-    what it holds in the receivable, signed as its settlement line would be."""
+    captures keyed by payment id, refunds by ``refund:<id>``, chargebacks by ``chargeback:<dispute id>`` and won
+    disputes by ``chargeback_reversal:<dispute id>``, each with what it holds in the receivable, signed as its
+    settlement line would be."""
     captures = _compiled(_captures(connector))
     refunds = _compiled(_receivable_credits(connector, "refund"))
     chargebacks = _compiled(_receivable_credits(connector, "dispute"))
+    won = _compiled(_disputes_won(connector))
     candidates = _compiled(settlement_candidates(connector=connector))
     lines = SettlementLine._meta.db_table
     files = SettlementFile._meta.db_table
@@ -311,6 +314,11 @@ def _unsettled_facts(connector: str) -> _Sql:
                d.currency, -d.amount
         FROM ({chargebacks.sql}) d
         WHERE NOT EXISTS ({settled} = d.provider_reference)
+        UNION ALL
+        SELECT 'chargeback_reversal:' || w.source_id, w.occurred_at, COALESCE(o.provider_reference, ''), o.payment_id,
+               w.currency, w.amount
+        FROM ({won.sql}) w LEFT JOIN ({chargebacks.sql}) o ON o.source_id = w.source_id
+        WHERE NOT EXISTS ({settled} = o.provider_reference)
     """  # noqa: S608 - table names only
     params = (
         *captures.params,
@@ -324,6 +332,10 @@ def _unsettled_facts(connector: str) -> _Sql:
         *chargebacks.params,
         connector,
         "chargeback",
+        *won.params,
+        *chargebacks.params,
+        connector,
+        "chargeback_reversal",
     )
     return _Sql(sql, params)
 

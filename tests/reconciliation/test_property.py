@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import accounts
+from ledger import accounts, recipes
 from ledger.balances import balance
 from ledger.verification import verify_ledger
 from payments.enums import PaymentStatus
@@ -30,7 +30,7 @@ from reconciliation.models import Discrepancy
 from sandbox import settlement
 from sandbox.config import Tunables
 from sandbox.store import Store
-from tests.reconciliation.conftest import DAY, Day, Line, payment_of, reconcile, resolve_all
+from tests.reconciliation.conftest import CAPTURED_AT, DAY, Day, Line, payment_of, reconcile, resolve_all
 
 EXAMPLES = int(os.environ.get("LEDGERLINE_RECON_EXAMPLES", "12"))
 LINE_FAULTS = ("drop_line", "alter_amount", "alter_fee", "duplicate_line", "settle_late")
@@ -72,14 +72,14 @@ def _fact(line: Line) -> str:
         from payments.models import PaymentAttempt
 
         return f"refund:{PaymentAttempt.objects.get(pk=line.our_reference).refund_id}"
-    return f"chargeback:{line.our_reference}"
+    return f"{line.type}:{line.our_reference}"
 
 
 traffic = st.lists(
     st.tuples(
         st.integers(min_value=2_000, max_value=50_000),  # the charge
         st.sampled_from(["card", "upi"]),  # USD card or INR UPI: two currencies, two receivables
-        st.sampled_from(["none", "refund", "chargeback"]),  # what follows it
+        st.sampled_from(["none", "refund", "chargeback", "won"]),  # what follows it
         st.integers(min_value=101, max_value=1_000),  # a refund's amount
     ),
     min_size=1,
@@ -103,8 +103,13 @@ def test_every_settlement_fault_is_one_open_discrepancy_and_resolving_all_settle
             charge = day.capture(amount, method=method, rrn=str(next(_rrns)) if method == "upi" else "")
             if follow_up == "refund":
                 day.refund(charge, refund)
-            elif follow_up == "chargeback":
-                day.chargeback(charge, amount)
+            elif follow_up in ("chargeback", "won"):
+                chargeback = day.chargeback(charge, amount)
+                if follow_up == "won":
+                    recipes.dispute_won(
+                        dispute_id=chargeback.our_reference, occurred_at=CAPTURED_AT + timedelta(hours=3)
+                    )
+                    day.lines.append(replace(chargeback, type="chargeback_reversal", gross=amount))
         provider = _Provider()
         expected: set[tuple[str, str]] = set()
         settles_late: set[tuple[str, str]] = set()
@@ -112,20 +117,26 @@ def test_every_settlement_fault_is_one_open_discrepancy_and_resolving_all_settle
             line = day.capture(40_000, method="upi", status=PaymentStatus.FAILED, rrn=str(next(_rrns)), ledger=recorded)
             provider.settle(line)  # a late success is a fact of the day, not a fault: no fault on top of it
             expected.add(("late_success", f"charge:{line.provider_reference}"))
+        # A fault targets a provider reference, which a chargeback shares with its reversal: one fault per
+        # reference, expected on every line of it.
+        by_reference: dict[str, list[Line]] = {}
         for line in day.lines:
             if ("late_success", f"charge:{line.provider_reference}") in expected:
                 continue
             provider.settle(line)
-            mode = faults.draw(st.sampled_from([None, *LINE_FAULTS]), label=f"{line.type} {line.provider_reference}")
+            by_reference.setdefault(line.provider_reference, []).append(line)
+        for reference, lines in by_reference.items():
+            mode = faults.draw(st.sampled_from([None, *LINE_FAULTS]), label=reference)
             if mode is None:
                 continue
             provider.settlement_faults.append(
-                {"provider": "card_a", "date": DAY.isoformat(), "mode": mode, "reference": line.provider_reference}
+                {"provider": "card_a", "date": DAY.isoformat(), "mode": mode, "reference": reference}
             )
-            if mode in ("drop_line", "settle_late"):
-                (settles_late if mode == "settle_late" else expected).add(("timing", _fact(line)))
-            else:
-                expected.add((_CLASS[mode], f"{line.type}:{line.provider_reference}"))
+            for line in lines:
+                if mode in ("drop_line", "settle_late"):
+                    (settles_late if mode == "settle_late" else expected).add(("timing", _fact(line)))
+                else:
+                    expected.add((_CLASS[mode], f"{line.type}:{line.provider_reference}"))
         if unknown:
             provider.settlement_faults.append({"provider": "card_a", "date": DAY.isoformat(), "mode": "unknown_charge"})
             expected.add(("missing_in_ledger", f"charge:ch_unknown_{DAY:%Y%m%d}_1"))
