@@ -134,7 +134,12 @@ def _returned_to_merchant(
         reference=reference,
         description=description,
         occurred_at=occurred_at,
-        metadata={"payment_id": source.metadata.get("payment_id"), "restored_pending": restore_pending},
+        # The provider's side travels with it, so reconciliation can match the provider's line for the reversal.
+        metadata={
+            **{key: source.metadata[key] for key in ("connector", "provider_reference") if key in source.metadata},
+            "payment_id": source.metadata.get("payment_id"),
+            "restored_pending": restore_pending,
+        },
         substitute=substitute,
     )
 
@@ -388,6 +393,19 @@ def psp_settlement_posting(
     )
 
 
+def psp_settlement_superseded(
+    *, connector: str, settlement_id: str, occurred_at: datetime, reason: str
+) -> JournalTransaction:
+    """The provider replaced the file a settlement line came from and the line is gone or changed: its posting is
+    reversed exactly (the corrected line, if any, is posted under its own settlement id)."""
+    return _reverse_posted(
+        f"settlement:{connector}:{settlement_id}",
+        reference=f"settlement:{connector}:{settlement_id}:superseded",
+        description=f"{connector} settlement {settlement_id} superseded: {reason}",
+        occurred_at=occurred_at,
+    )
+
+
 def manual_adjustment(
     *,
     adjustment_id: str,
@@ -410,6 +428,17 @@ def manual_adjustment(
         source_type="adjustment",
         source_id=adjustment_id,
         metadata={"actor": actor, "reason": reason},
+    )
+
+
+def manual_adjustment_reversed(*, adjustment_id: str, occurred_at: datetime, reason: str) -> JournalTransaction:
+    """A reviewed correction turned out wrong (e.g. money written off as never settled arrived after all): its
+    exact reversal, once."""
+    return _reverse_posted(
+        f"adjustment:{adjustment_id}",
+        reference=f"adjustment:{adjustment_id}:reversal",
+        description=f"Reversal of adjustment {adjustment_id}: {reason}",
+        occurred_at=occurred_at,
     )
 
 

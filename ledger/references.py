@@ -74,8 +74,27 @@ def settlement(connector: str, settlement_id: str) -> str:
     return f"settlement:{connector}:{settlement_id}"
 
 
+def settlement_superseded(connector: str, settlement_id: str) -> str:
+    return f"{settlement(connector, settlement_id)}:superseded"
+
+
+def settlement_live(connector: str, settlement_ids: list[str]) -> QuerySet[JournalTransaction]:
+    """The settlement postings among ``settlement_ids`` of one connector that no correction has reversed."""
+    return JournalTransaction.objects.filter(
+        reference__in=[settlement(connector, settlement_id) for settlement_id in settlement_ids],
+        reversed_by__isnull=True,
+    )
+
+
 def adjustment(adjustment_id: str) -> str:
     return f"adjustment:{adjustment_id}"
+
+
+def adjustments_live(adjustment_id_prefix: str) -> QuerySet[JournalTransaction]:
+    """The adjustments whose id starts with ``adjustment_id_prefix`` that no reversal has undone."""
+    return JournalTransaction.objects.filter(
+        reference__startswith=adjustment(adjustment_id_prefix), source_type="adjustment", reversed_by__isnull=True
+    ).exclude(reverses__isnull=False)
 
 
 _FLOWS = {
