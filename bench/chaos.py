@@ -126,6 +126,12 @@ class Fault:
     count: int
     seconds: float
     mode: str
+    operation: str  # the provider operation a rule hits: the money-moving ones, and the rest ("*") now and then
+
+
+# The operations a provider fault rule aims at, per kind of provider ("*": whichever call comes next).
+CARD_OPERATIONS = ("authorize", "authorize", "capture", "void", "refund", "lookup", "*")
+UPI_OPERATIONS = ("create", "create", "refund", "lookup", "*")
 
 
 def operations_plan(seed: int, merchants: int, limit: int = 1_000_000) -> list[Operation]:
@@ -147,7 +153,9 @@ def faults_plan(seed: int, duration: float, interval: float, infra_interval: flo
             kind = weighted(rng, weights)
             provider = "upi" if kind == "upi_late_success" else rng.choice(PROVIDERS)
             mode = rng.choice(("fast", "immediate")) if kind == "restart_postgres" else rng.choice(("TERM", "KILL"))
-            faults.append(Fault(round(at, 3), kind, provider, rng.randint(1, 3), round(rng.uniform(1, 6), 2), mode))
+            operation = rng.choice(UPI_OPERATIONS if provider == "upi" else CARD_OPERATIONS)
+            count, seconds = rng.randint(1, 3), round(rng.uniform(1, 6), 2)
+            faults.append(Fault(round(at, 3), kind, provider, count, seconds, mode, operation))
             at += rng.expovariate(1 / mean)
     return sorted(faults, key=lambda fault: fault.at)
 
@@ -614,12 +622,11 @@ class Injector:
             await asyncio.sleep(fault.seconds * 2)
             await self.control("/faults", {"provider": provider, "latency_ms": 0})
         elif kind == "provider_5xx":
-            await self.rule(fault, "*", "error", status=503)
+            await self.rule(fault, fault.operation, "error", status=503)
         elif kind == "provider_hang":
-            await self.rule(fault, "*", "timeout", seconds=4, apply=fault.mode == "KILL")
+            await self.rule(fault, fault.operation, "timeout", seconds=4, apply=fault.mode == "KILL")
         elif kind == "lost_response":
-            operation = {"upi": "create"}.get(provider, "authorize" if fault.mode == "KILL" else "*")
-            await self.rule(fault, operation, "lose_response")
+            await self.rule(fault, fault.operation, "lose_response")
         elif kind in ("duplicate_webhook", "late_webhook", "reordered_webhook"):
             mode = {"duplicate_webhook": "duplicate", "late_webhook": "late", "reordered_webhook": "reorder"}[kind]
             await self.rule(fault, "webhook", mode)
@@ -757,7 +764,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=1.0)
     parser.add_argument("--merchants", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16, help="clients sending at once")
-    parser.add_argument("--fault-interval", type=float, default=0.3, help="mean seconds between provider faults")
+    parser.add_argument("--fault-interval", type=float, default=0.5, help="mean seconds between provider faults")
     parser.add_argument(
         "--infra-interval", type=float, default=8.0, help="mean seconds between process kills and service restarts"
     )
