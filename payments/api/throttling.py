@@ -54,6 +54,43 @@ def _hit(key: str, ttl: int) -> int:
         return 1
 
 
+def _count(key: str) -> int:
+    if settings.REDIS_URL:
+        value = _redis(settings.REDIS_URL).get(key)
+        return int(value) if value is not None else 0
+    return int(django_cache.get(key) or 0)
+
+
+def _failure_window(address: str) -> tuple[str, int, int, float]:
+    limit, period = parse_rate(settings.LEDGERLINE_AUTH_FAILURE_RATE)
+    now = time.time()
+    return f"ll:authfail:{address}:{period}:{int(now // period)}", limit, period, period - (now % period)
+
+
+# Redis restarting (redis-py raises ValueError on a socket closed under it): a limit is a guard against abuse, not
+# a reason to answer every request with a 500 while its counter is away.
+_COUNTER_DOWN = (redis.RedisError, OSError, ValueError)
+
+
+def auth_failures_wait(address: str) -> int | None:
+    """Seconds until ``address`` may try again, when it failed to authenticate too often in this window."""
+    key, limit, _, wait = _failure_window(address)
+    try:
+        failures = _count(key)
+    except _COUNTER_DOWN as exc:
+        logger.warning("throttle_counter_unavailable", error=f"{type(exc).__name__}: {exc}")
+        return None
+    return math.ceil(wait) if failures >= limit else None
+
+
+def auth_failure_record(address: str) -> None:
+    key, _, period, _ = _failure_window(address)
+    try:
+        _hit(key, ttl=period + 1)
+    except _COUNTER_DOWN as exc:
+        logger.warning("throttle_counter_unavailable", error=f"{type(exc).__name__}: {exc}")
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     def __init__(self) -> None:
         self._wait: float | None = None
@@ -67,9 +104,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         window = int(now // period)
         try:
             hits = _hit(f"ll:throttle:{api_key.pk}:{period}:{window}", ttl=period + 1)
-        except (redis.RedisError, OSError, ValueError) as exc:
-            # Redis restarting (redis-py raises ValueError on a socket closed under it): the limit is a guard
-            # against abuse, not a reason to refuse every request with a 500 while the counter is away.
+        except _COUNTER_DOWN as exc:
             logger.warning("throttle_counter_unavailable", error=f"{type(exc).__name__}: {exc}")
             return True
         if hits <= limit:

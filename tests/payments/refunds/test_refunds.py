@@ -56,6 +56,17 @@ def test_more_than_the_refundable_amount_is_refused(api, sandbox):
     assert Refund.objects.count() == 1
 
 
+def test_refunding_a_fully_refunded_payment_says_so(api, sandbox):
+    """It said "Refund amount (0) is greater than the payment's refundable amount (0)" (issue 12)."""
+    payment_id = captured_payment(api, 1000)
+    assert api.post("/v1/refunds", {"payment": payment_id}).status_code == 200
+    for body in ({"payment": payment_id}, {"payment": payment_id, "amount": 1}):
+        error = api.post("/v1/refunds", body).json()["error"]
+        assert (error["code"], error["param"]) == ("charge_already_refunded", "payment")
+        assert error["message"] == "This payment has already been refunded in full."
+    assert Refund.objects.count() == 1
+
+
 def test_an_unknown_or_uncaptured_payment_cannot_be_refunded(api, sandbox):
     assert api.post("/v1/refunds", {"payment": "pay_nope"}).status_code == 404
     unconfirmed = api.post("/v1/payments", card_payment_body()).json()["id"]
