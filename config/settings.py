@@ -394,6 +394,12 @@ PRICING_DEFAULTS: dict[str, dict[str, int]] = {
 CELERY_BEAT_SCHEDULE.update(
     {"payments-attempts-janitor": {"task": "payments.attempts_janitor", "schedule": PSP_JANITOR_INTERVAL_SECONDS}}
 )
+# A provider webhook stored but not applied this long after it arrived (its task died with a worker, or met the
+# database restarting) is handed out again by the sweep; applying one twice is a no-op.
+PROVIDER_EVENT_RETRY_SECONDS: float = env.float("PROVIDER_EVENT_RETRY_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE.update(
+    {"payments-provider-events-sweep": {"task": "payments.provider_events_sweep", "schedule": 30.0}}
+)
 
 # --- Events and webhooks -------------------------------------------------------------------------------------
 # Webhook URLs resolving to loopback, private, link-local (cloud metadata) or otherwise non-public addresses are

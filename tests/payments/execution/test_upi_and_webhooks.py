@@ -224,6 +224,31 @@ def test_a_collect_refused_for_an_unknown_vpa_fails_and_its_watch_ends(api, sand
     assert janitor() == []
 
 
+def test_a_provider_event_whose_apply_was_lost_is_handed_out_again(api, sandbox):
+    """Found by the chaos run: the apply task of a UPI success ran while PostgreSQL restarted, failed, and its outbox
+    command was already published: the event stayed stored and unapplied for good (a chargeback reported the same
+    way would never have become a dispute). The sweep hands out every event still unapplied after a while."""
+    from payments.services.provider_events import provider_events_sweep
+
+    payment_id = create_upi(api)
+    drain()
+    (attempt,) = attempts(payment_id)
+    with receiving(sandbox) as hook:
+        sandbox.http.post(f"/upi/v1/transactions/{attempt.provider_reference}/approve", json={})
+        delivery = hook.wait_for(lambda ds: any(d["event"]["type"] == "upi_transaction.succeeded" for d in ds))[-1]
+    assert forward(delivery) == 200
+    # The relay sent the apply command and the worker died with it: published, never run.
+    lost = OutboxMessage.objects.filter(topic="payments.apply_provider_event", published_at=None)
+    assert lost.update(published_at=timezone.now()) == 1
+    assert drain() == []
+    assert provider_events_sweep() == 0  # not yet: its first apply may still be on its way
+    assert provider_events_sweep(now=timezone.now() + timedelta(minutes=5)) == 1
+    assert drain() == ["payments.apply_provider_event:succeeded"]
+    assert payment(payment_id).status == PaymentStatus.SUCCEEDED
+    assert ProviderEvent.objects.get(type="upi_transaction.succeeded").processed_at is not None
+    assert provider_events_sweep(now=timezone.now() + timedelta(minutes=5)) == 0
+
+
 def test_canceling_a_upi_payment_that_waits_for_the_payer_ends_cleanly(api, sandbox):
     """Cancel started a void attempt that the UPI connector refuses, re-flagged every 5 seconds forever (issue 12).
     There is nothing to void: the request at the provider expires by itself, and is watched until it does."""
