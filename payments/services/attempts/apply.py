@@ -477,10 +477,7 @@ def _refund(evidence: Evidence, attempt: PaymentAttempt) -> str:
     if attempt.outcome not in OPEN:
         return "already_applied"
     if result.outcome is Outcome.PENDING:
-        _note(evidence, attempt)
-        attempt.locked_at = None
-        attempt.next_check_at = timezone.now() + timedelta(seconds=settings.PSP_UNKNOWN_RECHECK_SCHEDULE[0])
-        return "refund_pending"
+        return _refund_pending(evidence, attempt)
     succeeded = result.outcome is Outcome.SUCCEEDED
     if attempt.refund_id is not None:
         # A merchant's refund (its ledger posting was made when it was created): success only closes it, failure
@@ -505,6 +502,19 @@ def _refund(evidence: Evidence, attempt: PaymentAttempt) -> str:
         return "refunded"
     _close(evidence, attempt, AttemptOutcome.FAILED, code=result.decline_code or "refund_failed")
     return _flag(attempt, f"automatic refund failed ({result.decline_code}): refund by hand")
+
+
+def _refund_pending(evidence: Evidence, attempt: PaymentAttempt) -> str:
+    """Asked again on the recheck schedule, then left to a person and the provider's webhook: a refund that stays
+    pending is never polled without end."""
+    _note(evidence, attempt)
+    attempt.locked_at = None
+    schedule = settings.PSP_UNKNOWN_RECHECK_SCHEDULE
+    if attempt.checks >= len(schedule):
+        attempt.next_check_at = None
+        return _flag(attempt, f"refund still pending at the provider after {attempt.checks} checks")
+    attempt.next_check_at = timezone.now() + timedelta(seconds=schedule[attempt.checks])
+    return "refund_pending"
 
 
 _HANDLERS = {

@@ -217,8 +217,24 @@ def test_a_collect_refused_for_an_unknown_vpa_fails_and_its_watch_ends(api, sand
     payment_id = api.post("/v1/payments", body).json()["id"]
     assert drain() == ["payments.execute_attempt:failed"]
     assert (payment(payment_id).status, payment(payment_id).failure_code) == (PaymentStatus.FAILED, "vpa_not_found")
-    # Watched once for a late success: the provider never created it, and the watch ends there, quietly.
-    assert janitor() == ["payments.check_attempt:already_applied"]
+    # A refusal at creation is definitive: the provider never created a transaction, so there is no late success to
+    # watch for and nothing is polled (it was once polled forever, an ERROR a minute).
     (attempt,) = attempts(payment_id)
     assert (attempt.next_check_at, attempt.review_reason) == (None, "")
+    assert janitor() == []
+    assert [r["kind"] for r in sandbox.records()] == []
+
+
+def test_a_refund_that_stays_pending_is_polled_on_the_schedule_then_left_to_a_person(api, sandbox, settings):
+    settings.PSP_UNKNOWN_RECHECK_SCHEDULE = [15, 60]
+    payment_id = api.post("/v1/payments", card_payment_body(confirm=True)).json()["id"]
+    drain()
+    sandbox.control("/faults/next", {"provider": "card_a", "operation": "refund", "mode": "refund_pending"})
+    assert api.post("/v1/refunds", {"payment": payment_id, "amount": 100}).status_code == 200
+    assert drain() == ["payments.execute_attempt:refund_pending"]
+    # The sandbox's clock stands still: the provider keeps saying pending.
+    assert janitor() == ["payments.check_attempt:refund_pending"]
+    assert janitor() == ["payments.check_attempt:flagged"]
+    refund = attempts(payment_id)[-1]
+    assert (refund.next_check_at, refund.review_reason.startswith("refund still pending")) == (None, True)
     assert janitor() == []
