@@ -341,6 +341,9 @@ LEDGERLINE_FINGERPRINT_SECRET: str = env.str("LEDGERLINE_FINGERPRINT_SECRET", de
 # Keys the MAC of every journal transaction and the ledger's hash chain (ledger/seal.py). It must live outside the
 # database (the environment), so that someone who can write to the database cannot forge a row that verifies.
 # Production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
+# A provider's clock that differs from ours by more than this is flagged on the balance transaction it dated (the
+# provider's time is kept there as a fact; availability and ordering always use our clock).
+LEDGER_CLOCK_SKEW_FLAG_SECONDS: int = env.int("LEDGER_CLOCK_SKEW_FLAG_SECONDS", default=300)
 LEDGER_SEAL_KEY: str = env.str("LEDGER_SEAL_KEY", default=f"ledger-seal:{SECRET_KEY}")
 # Idempotency keys are kept at least this long (the contract says 24 hours), then the beat task removes them.
 IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)

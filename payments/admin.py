@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.admin_base import ModelAdmin, TabularInline
+from payments.enums import LateSuccessPolicy
 from payments.models import (
     ApiKey,
     Event,
@@ -55,18 +56,27 @@ def _issue_key(request: HttpRequest, merchant: Merchant, *, livemode: bool) -> N
 
 @admin.register(Merchant)
 class MerchantAdmin(ModelAdmin[Merchant]):
-    list_display = ("id", "name", "email", "upi_collect_enabled", "created")
+    list_display = ("id", "name", "email", "upi_collect_enabled", "upi_late_success_policy", "created")
     search_fields = ("id", "name", "email")
     readonly_fields = ("id", "created")
-    fields = ("id", "name", "email", "upi_collect_enabled", "created")
+    fields = ("id", "name", "email", "upi_collect_enabled", "upi_late_success_policy", "created")
     inlines = [ApiKeyInline]
     actions = ["create_test_key", "create_live_key"]
 
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "upi_late_success_policy" and field is not None:
+            field.required = False  # left empty: the default (refund)
+        return field
+
     def save_model(self, request: HttpRequest, obj: Merchant, form: Any, change: bool) -> None:
+        obj.upi_late_success_policy = obj.upi_late_success_policy or LateSuccessPolicy.REFUND
         if change:
             super().save_model(request, obj, form, change)
             return
-        merchant, issued = merchant_create(name=obj.name, email=obj.email)
+        merchant, issued = merchant_create(
+            name=obj.name, email=obj.email, upi_late_success_policy=obj.upi_late_success_policy
+        )
         if obj.upi_collect_enabled:
             Merchant.objects.filter(pk=merchant.pk).update(upi_collect_enabled=True)
         obj.pk = merchant.pk
