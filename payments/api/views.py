@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.strict import InputSerializer
 from payments.api.authentication import request_merchant
 from payments.api.idempotency import IdempotentApiView
 from payments.api.payments import _validated
@@ -30,12 +31,14 @@ class MerchantOutputSerializer(serializers.Serializer[Merchant]):
         return bool(self.context["request"].auth.livemode)
 
 
-class MerchantUpdateInputSerializer(serializers.Serializer[Any]):
+class MerchantUpdateInputSerializer(InputSerializer):
     upi_late_success_policy = serializers.ChoiceField(choices=LateSuccessPolicy.choices, required=False)
 
 
 class MerchantRetrieveApi(IdempotentApiView[dict[str, Any]]):
     """The merchant the API key belongs to (the simplest way to check a key works), and its own settings."""
+
+    input_serializer = MerchantUpdateInputSerializer
 
     @extend_schema(responses=MerchantOutputSerializer, operation_id="merchant_retrieve")
     def get(self, request: Request) -> Response:

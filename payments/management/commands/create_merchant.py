@@ -21,6 +21,11 @@ class Command(BaseCommand):
             default=LateSuccessPolicy.REFUND,
             help="money a UPI provider takes after the payment failed: refund it automatically, or fulfil",
         )
+        parser.add_argument(
+            "--allow-duplicate-email",
+            action="store_true",
+            help="create it even if another merchant has this email (refused otherwise)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -29,6 +34,7 @@ class Command(BaseCommand):
                 email=options["email"],
                 livemode=options["live"],
                 upi_late_success_policy=options["late_success_policy"],
+                refuse_duplicate_email=not options["allow_duplicate_email"],
             )
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc

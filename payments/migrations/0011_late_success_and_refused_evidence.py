@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0009_backoffice_search_indexes'),
+        ('payments', '0010_idempotency_response_content'),
     ]
 
     operations = [
