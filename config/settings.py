@@ -400,6 +400,10 @@ WEBHOOKS_QUEUE = "webhooks"
 WEBHOOKS_CONCURRENCY = env.int("WEBHOOKS_CONCURRENCY", default=8)  # threads of the webhooks worker
 WEBHOOKS_TIMEOUT_SECONDS = 10.0  # the contract: a 2xx within 10 s is success
 WEBHOOKS_RETRY_WINDOW_SECONDS = 3 * 24 * 3600  # the contract: retried for up to 3 days
+# The retry schedule: the first retry after this many seconds, doubling up to the cap (production: 1 min to 12 h;
+# the demo and tests want seconds).
+WEBHOOKS_RETRY_BASE_SECONDS: float = env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=60.0)
+WEBHOOKS_RETRY_CAP_SECONDS: float = env.float("WEBHOOKS_RETRY_CAP_SECONDS", default=12 * 3600.0)
 # An endpoint failing without a single success for this long (and at least this many times) is disabled.
 WEBHOOKS_DISABLE_AFTER_SECONDS = env.int("WEBHOOKS_DISABLE_AFTER_SECONDS", default=3 * 24 * 3600)
 WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=10)
