@@ -360,6 +360,9 @@ LEDGERLINE_FINGERPRINT_SECRET: str = env.str("LEDGERLINE_FINGERPRINT_SECRET", de
 # Keys the MAC of every journal transaction and the ledger's hash chain (ledger/seal.py). It must live outside the
 # database (the environment), so that someone who can write to the database cannot forge a row that verifies.
 # Production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
+# A provider's clock that differs from ours by more than this is flagged on the balance transaction it dated (the
+# provider's time is kept there as a fact; availability and ordering always use our clock).
+LEDGER_CLOCK_SKEW_FLAG_SECONDS: int = env.int("LEDGER_CLOCK_SKEW_FLAG_SECONDS", default=300)
 LEDGER_SEAL_KEY: str = env.str("LEDGER_SEAL_KEY", default=f"ledger-seal:{SECRET_KEY}")
 # Idempotency keys are kept at least this long (the contract says 24 hours), then the beat task removes them.
 IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
@@ -409,6 +412,10 @@ WEBHOOKS_QUEUE = "webhooks"
 WEBHOOKS_CONCURRENCY = env.int("WEBHOOKS_CONCURRENCY", default=8)  # threads of the webhooks worker
 WEBHOOKS_TIMEOUT_SECONDS = 10.0  # the contract: a 2xx within 10 s is success
 WEBHOOKS_RETRY_WINDOW_SECONDS = 3 * 24 * 3600  # the contract: retried for up to 3 days
+# The retry schedule: the first retry after this many seconds, doubling up to the cap (production: 1 min to 12 h;
+# the demo and tests want seconds).
+WEBHOOKS_RETRY_BASE_SECONDS: float = env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=60.0)
+WEBHOOKS_RETRY_CAP_SECONDS: float = env.float("WEBHOOKS_RETRY_CAP_SECONDS", default=12 * 3600.0)
 # An endpoint failing without a single success for this long (and at least this many times) is disabled.
 WEBHOOKS_DISABLE_AFTER_SECONDS = env.int("WEBHOOKS_DISABLE_AFTER_SECONDS", default=3 * 24 * 3600)
 WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=10)
