@@ -11,6 +11,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Carries the request id (and any other bound log context) from the enqueuing request into the task.
 app.steps["worker"].add(DjangoStructLogInitStep)
 app.autodiscover_tasks()
+# Queue wait and run time of every task (Prometheus); the receivers connect on import.
+import core.task_metrics  # noqa: E402, F401
 
 
 @setup_logging.connect

@@ -72,10 +72,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so the time it measures is the whole answer, redirects and refusals included.
+    "core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "core.middleware.RequestIdHeaderMiddleware",
+    "core.middleware.LogContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -228,7 +231,8 @@ STORAGES = {
 # --- HTTP security (production shape must pass `check --deploy`) ---------------------------------------------
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    # Probes and Prometheus reach the web process directly on the private network, not through the TLS proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -275,7 +279,9 @@ LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "core.logging.json_formatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    # The filter redacts card numbers and secrets even from a record that some library formats itself.
+    "filters": {"redact": {"()": "core.redaction.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # django_structlog logs every request itself; Django's own request/server lines would be duplicates.
@@ -286,6 +292,12 @@ LOGGING: dict[str, Any] = {
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 # An upstream proxy or the merchant may send X-Request-Id; reusing it lets both sides correlate their logs.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+
+# --- Metrics (core/metrics.py) -------------------------------------------------------------------------------
+# Prometheus scrapes /metrics with `Authorization: Bearer <METRICS_TOKEN>`. Without a token the page answers only
+# on loopback, and in the production shape not at all: set METRICS_TOKEN there.
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+METRICS_OPEN_ON_LOOPBACK: bool = not PRODUCTION
 
 # --- Ledgerline ----------------------------------------------------------------------------------------------
 # The PSP sandbox (sandbox/, a separate program): where make run starts it and where its connectors call it.

@@ -1,7 +1,9 @@
 """Structured logging: every line, from our code, Django or Celery, is one JSON object.
 
 Fields on every line: ``timestamp``, ``level``, ``logger``, ``event``; ``request_id`` while a request (or a task
-enqueued by one) is running; ``merchant_id`` once the API key is known; ``latency_ms`` on ``request_finished``.
+enqueued by one) is running; ``merchant_id`` once the API key is known; ``payment_id`` in a payment's request and in
+the executor's tasks; ``latency_ms`` on ``request_finished``. Card numbers and secrets are redacted from every line
+(core/redaction.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any
 
 import structlog
 from django.http import HttpRequest, HttpResponse
+
+from core.redaction import redact_event
 
 _SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
@@ -41,6 +45,8 @@ def json_formatter() -> structlog.stdlib.ProcessorFormatter:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            # Last before rendering: the message, every field and the formatted traceback (core/redaction.py).
+            redact_event,
             structlog.processors.JSONRenderer(sort_keys=False, default=str),
         ],
     )
@@ -67,6 +73,14 @@ def connect_request_signals() -> None:
 def bind_merchant(merchant_id: str) -> None:
     """Adds the merchant to every following log line of this request or task."""
     structlog.contextvars.bind_contextvars(merchant_id=merchant_id)
+
+
+def bind_payment(payment_id: str, *, merchant_id: str | None = None) -> None:
+    """Adds the payment (and its merchant) to every following log line of this request or task, so one grep for
+    a payment id finds the API call, the worker's provider call and the janitor's checks alike."""
+    structlog.contextvars.bind_contextvars(payment_id=payment_id)
+    if merchant_id:
+        bind_merchant(merchant_id)
 
 
 def current_request_id() -> str | None:
