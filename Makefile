@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install services browser format clean
+.PHONY: run test lint install services browser format clean chaos
 
 $(STAMP): pyproject.toml
 	@bash deploy/bootstrap-python.sh
@@ -33,6 +33,12 @@ services:
 ## Debian's chromium for the back office's browser test (skips, saying why, if it cannot be installed).
 browser:
 	@bash deploy/ensure-browser.sh
+
+## A seeded chaos run on loopback (own PostgreSQL cluster, Redis, sandbox and platform processes), then the auditor.
+SEED ?= 1
+MINUTES ?= 1
+chaos: install
+	@$(PY) bench/chaos.py --seed $(SEED) --minutes $(MINUTES)
 
 lint: install
 	@$(VENV)/bin/ruff check .

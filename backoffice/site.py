@@ -159,6 +159,13 @@ def navigation(request: HttpRequest) -> list[dict[str, Any]]:
                     "admin:reconciliation_settlementfile_changelist",
                     "reconciliation.view_settlementfile",
                 ),
+                # The upload page had no link anywhere: Finance had to know its URL.
+                _item(
+                    "Upload a settlement file",
+                    "upload",
+                    "admin:reconciliation_upload",
+                    "reconciliation.view_settlementfile",
+                ),
                 _item(
                     "Reconciliation runs",
                     "fact_check",

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "payments",
     "reconciliation",
     "backoffice",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +80,7 @@ MIDDLEWARE = [
     "django_structlog.middlewares.RequestMiddleware",
     "core.middleware.RequestIdHeaderMiddleware",
     "core.middleware.LogContextMiddleware",
+    "core.middleware.ApiErrorEnvelopeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -247,7 +249,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["payments.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.FormParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.LedgerlineAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["payments.api.throttling.ApiKeyRateThrottle"],
@@ -255,6 +257,8 @@ REST_FRAMEWORK = {
 }
 # Requests per API key, as "<count>/<s|m|h>" (a fixed window counted in Redis, or the cache when embedded).
 LEDGERLINE_API_RATE: str = env.str("LEDGERLINE_API_RATE", default="100/s")
+# Failed authentications per client address: without it a bad key could be tried at hundreds of requests a second.
+LEDGERLINE_AUTH_FAILURE_RATE: str = env.str("LEDGERLINE_AUTH_FAILURE_RATE", default="60/m")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ledgerline API",
     "DESCRIPTION": "The merchant API of Ledgerline: payments, refunds, disputes, balances, payouts, events.",
@@ -348,8 +352,13 @@ PSP_CONNECTORS: dict[str, dict[str, Any]] = {
 # Per payment method, the connectors to try in order; the next one only when the call provably never reached the
 # previous one (or it says the charge does not exist). Merchants may override this later.
 PSP_ROUTING: dict[str, list[str]] = env.json("PSP_ROUTING", default={"card": ["card_a", "card_b"], "upi": ["upi"]})
-# Worker processes started by run_platform for the provider queues: one per connector, small concurrency.
-PSP_WORKER_CONCURRENCY: int = env.int("PSP_WORKER_CONCURRENCY", default=2)
+# The provider queues' workers (one per connector) run a thread pool: an attempt spends most of its time waiting on
+# PostgreSQL and the provider, and the executor keeps no per-process state that threads could share unsafely (each
+# thread has its own database connection; the provider HTTP client is thread-safe). On SQLite, where writers queue
+# for one file lock, two processes do as well without the lock waits, so the embedded shape keeps prefork.
+_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+PSP_WORKER_POOL: str = env.str("PSP_WORKER_POOL", default="prefork" if _SQLITE else "threads")
+PSP_WORKER_CONCURRENCY: int = env.int("PSP_WORKER_CONCURRENCY", default=2 if _SQLITE else 8)
 
 # Keys the HMACs of card numbers (card.fingerprint) and of idempotent request bodies. Changing it changes every
 # card fingerprint, so production sets its own and keeps it; elsewhere it derives from SECRET_KEY.

@@ -56,7 +56,10 @@ def _mark_request_start(request: HttpRequest, **_: Any) -> None:
     request._ledgerline_started_ns = time.monotonic_ns()  # type: ignore[attr-defined]
 
 
-def _add_latency(request: HttpRequest, response: HttpResponse, log_kwargs: dict[str, Any], **_: Any) -> None:
+def _add_latency(
+    request: HttpRequest, log_kwargs: dict[str, Any], response: HttpResponse | None = None, **_: Any
+) -> None:
+    # Also connected to the "request failed" signal, which carries the exception and no response.
     started = getattr(request, "_ledgerline_started_ns", None)
     if started is not None:
         log_kwargs["latency_ms"] = round((time.monotonic_ns() - started) / 1_000_000, 3)

@@ -151,7 +151,10 @@ def _history_changes(apps, schema_editor):
         )
         rows = cursor.fetchall()
         Transaction = apps.get_model("ledger", "JournalTransaction")
-        fields = {t.id: t for t in Transaction.objects.filter(mac="").only("id", "occurred_at")}
+        # Through the migrating connection: on PostgreSQL the default one may be another role, and it would wait
+        # for the lock the ALTER TABLEs above hold until this very transaction ends.
+        migrating = Transaction.objects.using(schema_editor.connection.alias)
+        fields = {t.id: t for t in migrating.filter(mac="").only("id", "occurred_at")}
         macs: dict[str, tuple] = {}
         for row in rows:
             macs.setdefault(row[0], (row[:8], []))[1].append(SealedEntry(*row[8:12]))

@@ -2,8 +2,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from core.api.strict import ApiView
 from payments.api.authentication import request_merchant
 from payments.models import Merchant
 
@@ -23,7 +23,7 @@ class MerchantOutputSerializer(serializers.Serializer[Merchant]):
         return bool(self.context["request"].auth.livemode)
 
 
-class MerchantRetrieveApi(APIView):
+class MerchantRetrieveApi(ApiView):
     """The merchant the API key belongs to: the simplest way to check a key works."""
 
     @extend_schema(responses=MerchantOutputSerializer, operation_id="merchant_retrieve")

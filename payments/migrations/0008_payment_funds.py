@@ -13,22 +13,24 @@ from django.db import migrations, models
 
 
 def _from_ledger(apps, schema_editor):
+    # Every read and write through the migrating connection (``migrate --database owner``), never the default one.
+    alias = schema_editor.connection.alias
     Payment = apps.get_model("payments", "Payment")
     Transaction = apps.get_model("ledger", "JournalTransaction")
     Entry = apps.get_model("ledger", "JournalEntry")
     released = dict(
-        Transaction.objects.filter(reference__endswith=":release", source_type="payment").values_list(
+        Transaction.objects.using(alias).filter(reference__endswith=":release", source_type="payment").values_list(
             "source_id", "posted_at"
         )
     )
-    for capture in Transaction.objects.filter(reference__endswith=":capture", source_type="payment").iterator():
+    for capture in Transaction.objects.using(alias).filter(reference__endswith=":capture", source_type="payment").iterator():
         net = sum(
-            Entry.objects.filter(
+            Entry.objects.using(alias).filter(
                 transaction_id=capture.id, merchant_id__isnull=False, direction="credit"
             ).values_list("amount", flat=True)
         )
         done = released.get(capture.source_id)
-        Payment.objects.filter(pk=capture.source_id, funds_available_on__isnull=True).update(
+        Payment.objects.using(alias).filter(pk=capture.source_id, funds_available_on__isnull=True).update(
             funds_pending=0 if done else net,
             funds_available_on=capture.occurred_at + timedelta(seconds=settings.BALANCE_PENDING_SECONDS),
             funds_released_at=done,

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -49,8 +50,14 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 
 @transaction.atomic
-def merchant_create(*, name: str, email: str, livemode: bool = False) -> tuple[Merchant, IssuedKey]:
+def merchant_create(
+    *, name: str, email: str, livemode: bool = False, refuse_duplicate_email: bool = False
+) -> tuple[Merchant, IssuedKey]:
+    """A new merchant and its first key. ``refuse_duplicate_email``: refuse an email another merchant already has
+    (``create_merchant`` run twice by mistake silently made a second merchant and key for one business)."""
     merchant = Merchant(name=name, email=email)
     merchant.full_clean()
+    if refuse_duplicate_email and Merchant.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": ["A merchant with this email already exists."]})
     merchant.save()
     return merchant, api_key_create(merchant=merchant, livemode=livemode, name="default")

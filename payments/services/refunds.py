@@ -113,6 +113,10 @@ def refund_create(
             )
         refundable = payment.amount_captured - payment.amount_refunded - _refund_disputed_hold(payment)
         amount = refundable if amount is None else amount
+        if refundable <= 0:
+            raise InvalidRequestError(
+                "This payment has already been refunded in full.", code="charge_already_refunded", param="payment"
+            )
         if amount <= 0 or amount > refundable:
             raise InvalidRequestError(
                 f"Refund amount ({amount}) is greater than the payment's refundable amount ({refundable}).",

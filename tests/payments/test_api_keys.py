@@ -44,6 +44,22 @@ def test_create_merchant_rejects_a_bad_email():
     assert not Merchant.objects.exists()
 
 
+def test_create_merchant_twice_with_the_same_email_refuses_unless_told_to():
+    """It silently made a second merchant, with a second key, for one business (issue 12)."""
+    from django.core.management.base import CommandError
+
+    first_id, _ = _create_merchant_via_command("Acme Ltd", "ops@acme.test")
+    with pytest.raises(CommandError, match="already exists"):
+        _create_merchant_via_command("Acme Ltd", "OPS@acme.test")
+    assert list(Merchant.objects.values_list("id", flat=True)) == [first_id]
+
+    out = io.StringIO()
+    call_command(
+        "create_merchant", "Acme EU", "--email", "ops@acme.test", "--allow-duplicate-email", stdout=out, stderr=out
+    )
+    assert Merchant.objects.filter(email="ops@acme.test").count() == 2
+
+
 @pytest.mark.parametrize(
     "header",
     ["", "Bearer sk_test_doesnotexist000000000000000", "Basic abc", "Bearer ", "Bearer pk_test_x"],

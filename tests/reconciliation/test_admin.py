@@ -63,3 +63,11 @@ def test_a_rejected_upload_says_why_and_leaves_nothing(db: None, admin_client: A
     )
     assert "line 1: unexpected header" in response.content.decode()
     assert not ReconciliationRun.objects.exists()
+
+
+def test_the_upload_page_is_linked_from_the_back_office(admin_client: Any) -> None:
+    """Issue 12: the settlement upload page existed, but nothing in the admin linked to it."""
+    upload = reverse("admin:reconciliation_upload")
+    for page in (reverse("admin:index"), reverse("admin:reconciliation_settlementfile_changelist")):
+        assert f'href="{upload}"' in admin_client.get(page).content.decode(), page
+    assert admin_client.get(upload).status_code == 200

@@ -57,7 +57,8 @@ def platform_processes(*, host: str, port: int) -> dict[str, str]:
         if name in processes:
             continue
         processes[name] = (
-            f"{celery} -A config worker --loglevel INFO --concurrency {settings.PSP_WORKER_CONCURRENCY} "
+            f"{celery} -A config worker --loglevel INFO --pool {shlex.quote(settings.PSP_WORKER_POOL)} "
+            f"--concurrency {settings.PSP_WORKER_CONCURRENCY} "
             f"--queues {shlex.quote(queue)} --hostname {shlex.quote(name)}@%h"
         )
     return processes

@@ -14,10 +14,20 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("--email", required=True)
         parser.add_argument("--live", action="store_true", help="issue an sk_live_ key instead of sk_test_")
+        parser.add_argument(
+            "--allow-duplicate-email",
+            action="store_true",
+            help="create it even if another merchant has this email (refused otherwise)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            merchant, issued = merchant_create(name=options["name"], email=options["email"], livemode=options["live"])
+            merchant, issued = merchant_create(
+                name=options["name"],
+                email=options["email"],
+                livemode=options["live"],
+                refuse_duplicate_email=not options["allow_duplicate_email"],
+            )
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
         self.stdout.write(f"merchant_id: {merchant.id}\n")

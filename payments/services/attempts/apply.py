@@ -472,6 +472,10 @@ def _refund(evidence: Evidence, attempt: PaymentAttempt) -> str:
     result, payment = evidence.result, evidence.payment
     if result.outcome is Outcome.NOT_SENT:
         return _send_again(evidence, attempt)
+    if result.outcome is Outcome.NOT_FOUND and result.operation == "status" and attempt.outcome in OPEN:
+        # The lookup by our reference proves the provider never received it (a call that hung or died before
+        # the provider acted): send it again, same key. Left unknown, it would wait for a person forever.
+        return _send_again(evidence, attempt)
     if result.outcome in (Outcome.UNKNOWN, Outcome.NOT_FOUND):
         return _unknown(evidence, attempt)
     if attempt.outcome not in OPEN:

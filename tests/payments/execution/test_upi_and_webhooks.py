@@ -222,3 +222,39 @@ def test_a_collect_refused_for_an_unknown_vpa_fails_and_its_watch_ends(api, sand
     (attempt,) = attempts(payment_id)
     assert (attempt.next_check_at, attempt.review_reason) == (None, "")
     assert janitor() == []
+
+
+def test_canceling_a_upi_payment_that_waits_for_the_payer_ends_cleanly(api, sandbox):
+    """Cancel started a void attempt that the UPI connector refuses, re-flagged every 5 seconds forever (issue 12).
+    There is nothing to void: the request at the provider expires by itself, and is watched until it does."""
+    payment_id = create_upi(api, sandbox_payer_vpa="expire@upi")
+    drain()
+    canceled = api.post(f"/v1/payments/{payment_id}/cancel")
+    assert canceled.json()["status"] == "canceled", canceled.content
+    drain()
+    sandbox.advance(601)
+    # Expired at the provider too; watched a few times more for a deemed success, like an expiry, then never again.
+    rounds = [janitor() for _ in range(15)]
+    assert rounds[-1] == [], rounds
+    for attempt in attempts(payment_id):
+        assert (attempt.review_reason, attempt.next_check_at) == ("", None), attempt.operation
+        assert attempt.outcome in (AttemptOutcome.SUCCEEDED, AttemptOutcome.FAILED), attempt.operation
+    assert payment(payment_id).status == PaymentStatus.CANCELED
+    assert sandbox.records() == []
+
+
+def test_a_upi_payment_approved_after_it_was_canceled_is_refunded(api, sandbox):
+    payment_id = create_upi(api, sandbox_payer_vpa="deemed@upi")
+    drain()
+    assert api.post(f"/v1/payments/{payment_id}/cancel").json()["status"] == "canceled"
+    sandbox.advance(601)
+    janitor()
+    sandbox.advance(61)
+    janitor()
+    sandbox.advance(6)
+    janitor()
+    assert [r["kind"] for r in sandbox.records()] == ["charge", "refund"]
+    assert payment(payment_id).status == PaymentStatus.CANCELED
+    balances = merchant_balances(api.merchant.id)
+    assert sum(m.amount for m in balances.available + balances.pending) == 0
+    assert verify_ledger().ok
