@@ -2,8 +2,8 @@
 
 Fields on every line: ``timestamp``, ``level``, ``logger``, ``event``; ``request_id`` while a request (or a task
 enqueued by one) is running; ``merchant_id`` once the API key is known; ``payment_id`` in a payment's request and in
-the executor's tasks; ``latency_ms`` on ``request_finished``. Card numbers and secrets are redacted from every line
-(core/redaction.py).
+the executor's tasks; ``trace_id`` and ``span_id`` inside a traced span (core/tracing.py); ``latency_ms`` on
+``request_finished``. Card numbers and secrets are redacted from every line (core/redaction.py).
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import structlog
 from django.http import HttpRequest, HttpResponse
 
 from core.redaction import redact_event
+from core.tracing import add_trace_ids
 
 _SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
+    add_trace_ids,
     structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
     structlog.processors.StackInfoRenderer(),
 ]

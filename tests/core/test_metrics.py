@@ -106,47 +106,26 @@ def test_the_production_shape_wants_the_token_even_on_loopback(worker_env):
 QUEUES = "celery,psp.card_a,psp.card_b"
 
 
-@pytest.fixture
-def platform(worker_env, sandbox, tmp_path) -> Iterator[str]:
-    """gunicorn (2 workers), the outbox relay and a Celery worker on the card queues, sharing a metrics folder."""
-    folder = tmp_path / "metrics"
-    folder.mkdir()
+def platform_start(env: dict[str, str], tmp_path: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
+    """gunicorn (2 workers), the outbox relay and a Celery worker on the card queues, each its own process."""
     port = processes.free_port()
-    env = {**worker_env, "PROMETHEUS_MULTIPROC_DIR": str(folder), "WEB_CONCURRENCY": "2"}
+    env = {**env, "WEB_CONCURRENCY": "2"}
     bin_dir = processes.BIN
+    web = [
+        str(bin_dir / "gunicorn"),
+        "config.wsgi",
+        "--config",
+        "python:config.gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+    ]
+    worker = [str(bin_dir / "celery"), "-A", "config", "worker", "--queues", QUEUES, "--concurrency", "2"]
+    worker += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
+    worker += ["--hostname", f"platform-{uuid.uuid4().hex[:8]}@%h"]
     started = [
-        processes.start(
-            [
-                str(bin_dir / "gunicorn"),
-                "config.wsgi",
-                "--config",
-                "python:config.gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-            ],
-            env,
-            tmp_path / "web.log",
-        ),
+        processes.start(web, env, tmp_path / "web.log"),
         processes.start([sys.executable, "manage.py", "outbox_relay"], env, tmp_path / "relay.log"),
-        processes.start(
-            [
-                str(bin_dir / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "--queues",
-                QUEUES,
-                "--concurrency",
-                "2",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-                "--hostname",
-                f"metrics-{uuid.uuid4().hex[:8]}@%h",
-            ],
-            env,
-            tmp_path / "worker.log",
-        ),
+        processes.start(worker, env, tmp_path / "worker.log"),
     ]
     base = f"http://127.0.0.1:{port}"
 
@@ -158,13 +137,27 @@ def platform(worker_env, sandbox, tmp_path) -> Iterator[str]:
 
     try:
         processes.wait_until(web_answers, timeout=60, what="gunicorn", log=tmp_path / "web.log")
+    except BaseException:
+        for proc in started:
+            processes.stop(proc)
+        raise
+    return base, started
+
+
+@pytest.fixture
+def platform(worker_env, sandbox, tmp_path) -> Iterator[str]:
+    """The platform's processes sharing one metrics folder."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    base, started = platform_start({**worker_env, "PROMETHEUS_MULTIPROC_DIR": str(folder)}, tmp_path)
+    try:
         yield base
     finally:
         for proc in started:
             processes.stop(proc)
 
 
-def _wait(predicate, *, timeout: float, what: str, logs: list[Path]) -> None:
+def wait(predicate, *, timeout: float, what: str, logs: list[Path]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -196,7 +189,7 @@ def test_metrics_after_payments_through_web_relay_worker_and_sandbox(platform, t
             }
 
         logs = [tmp_path / name for name in ("web.log", "relay.log", "worker.log")]
-        _wait(all_succeeded, timeout=90, what="every payment succeeded", logs=logs)
+        wait(all_succeeded, timeout=90, what="every payment succeeded", logs=logs)
         # A scrape from loopback (the test shape has no METRICS_TOKEN): figures of all three processes.
         response = http.get("/metrics", headers={"Authorization": ""})
     assert response.status_code == 200, response.text
