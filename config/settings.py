@@ -76,6 +76,7 @@ MIDDLEWARE = [
     # Outermost, so the time it measures is the whole answer, redirects and refusals included.
     "core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "core.middleware.RequestIdHeaderMiddleware",
@@ -243,6 +244,26 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Sent on every response (core/security_headers.py). Only the platform's own origin: the back office and the API
+# docs load nothing from elsewhere. The back office's theme and Alpine.js need inline scripts and eval.
+CONTENT_SECURITY_POLICY: str = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default="; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    if PRODUCTION
+    else "",
+)
 
 # --- DRF and OpenAPI ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -79,6 +79,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.django_db
 def test_the_production_shape_wants_the_token_even_on_loopback(worker_env):
     env = {
         **PRODUCTION,
