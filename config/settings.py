@@ -74,10 +74,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so the time it measures is the whole answer, redirects and refusals included.
+    "core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "core.middleware.RequestIdHeaderMiddleware",
+    "core.middleware.LogContextMiddleware",
     "core.middleware.ApiErrorEnvelopeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -236,7 +240,8 @@ STORAGES = {
 # --- HTTP security (production shape must pass `check --deploy`) ---------------------------------------------
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    # Probes and Prometheus reach the web process directly on the private network, not through the TLS proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -245,6 +250,26 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Sent on every response (core/security_headers.py). Only the platform's own origin: the back office and the API
+# docs load nothing from elsewhere. The back office's theme and Alpine.js need inline scripts and eval.
+CONTENT_SECURITY_POLICY: str = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default="; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    if PRODUCTION
+    else "",
+)
 
 # --- DRF and OpenAPI ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -285,7 +310,9 @@ LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "core.logging.json_formatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    # The filter redacts card numbers and secrets even from a record that some library formats itself.
+    "filters": {"redact": {"()": "core.redaction.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # django_structlog logs every request itself; Django's own request/server lines would be duplicates.
@@ -296,6 +323,12 @@ LOGGING: dict[str, Any] = {
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 # An upstream proxy or the merchant may send X-Request-Id; reusing it lets both sides correlate their logs.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+
+# --- Metrics (core/metrics.py) -------------------------------------------------------------------------------
+# Prometheus scrapes /metrics with `Authorization: Bearer <METRICS_TOKEN>`. Without a token the page answers only
+# on loopback, and in the production shape not at all: set METRICS_TOKEN there.
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+METRICS_OPEN_ON_LOOPBACK: bool = not PRODUCTION
 
 # --- Ledgerline ----------------------------------------------------------------------------------------------
 # The PSP sandbox (sandbox/, a separate program): where make run starts it and where its connectors call it.

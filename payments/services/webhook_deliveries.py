@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from core.db import lock_rows, skip_locked
 from payments.enums import WebhookDeliveryStatus, WebhookEndpointStatus
+from payments.metrics import webhook_delivery_count
 from payments.models import Event, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from payments.services.events import event_payload
 from payments.services.webhook_endpoints import webhook_endpoint_disable_locked, webhook_signing_secrets
@@ -196,9 +197,12 @@ def webhook_delivery_attempt(*, delivery_id: str, now: datetime | None = None) -
     now = now or timezone.now()
     claim = _claim(delivery_id=delivery_id, now=now)
     if isinstance(claim, DeliveryAttemptResult):
+        webhook_delivery_count(claim.result)
         return claim
     result = webhook_post(url=claim.target_url, body=claim.body, secrets=claim.secrets, event_id=claim.event_id)
-    return _record(claim, result, now=now)
+    outcome = _record(claim, result, now=now)
+    webhook_delivery_count(outcome.result)
+    return outcome
 
 
 def _claim(*, delivery_id: str, now: datetime) -> _Claim | DeliveryAttemptResult:
