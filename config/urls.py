@@ -16,5 +16,6 @@ urlpatterns = [
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("payments.api.urls")),
+    path("v1/", include("reports.urls")),
     path("psp/webhooks/<str:connector>", provider_events.provider_event_receive, name="provider-event-receive"),
 ]
