@@ -149,6 +149,18 @@ else:
     for database in DATABASES.values():
         database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
         database["CONN_HEALTH_CHECKS"] = True
+    # The application's connections (not the owner's, which migrates) give up on a statement or a lock wait after
+    # these many milliseconds (0 = never): no request holds or waits on a lock for long, and the API answers 503 +
+    # Retry-After (core/api/errors.py) with nothing written. Behind pgbouncer in transaction mode, which does not
+    # pass startup options, set them on the role instead (docs/operations.md).
+    DATABASE_TIMEOUTS_MS: dict[str, int] = {
+        "statement_timeout": env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=60_000),
+        "lock_timeout": env.int("DATABASE_LOCK_TIMEOUT_MS", default=10_000),
+    }
+    _startup_options = " ".join(f"-c {name}={ms}" for name, ms in DATABASE_TIMEOUTS_MS.items() if ms)
+    if _startup_options:
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        _options["options"] = f"{_options.get('options', '')} {_startup_options}".strip()
     if TESTING:
         # Parallel checkouts of the project on one machine must not share a test database.
         DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}

@@ -8,13 +8,13 @@ def _one_row_per_fact(apps, schema_editor):
     """Before (connector, key) is unique: a fact found under two classes (a timing and later its missing_at_provider)
     keeps its newest row under the key; older ones are kept too, rows and audits unchanged, their key suffixed with
     their id. Nothing is resolved or deleted here: Finance sees both, as before."""
-    # Through the migrating connection: `migrate --database owner` holds this table's lock there, and the default
-    # (application) connection would wait for it forever.
-    discrepancies = apps.get_model("reconciliation", "Discrepancy").objects.using(schema_editor.connection.alias)
+    Discrepancy = apps.get_model("reconciliation", "Discrepancy")
+    # Through the migrating connection (the owner's): the default one would wait on this migration's own locks.
+    rows = Discrepancy.objects.using(schema_editor.connection.alias)
     newest = {}
-    for pk, connector, key in discrepancies.order_by("-id").values_list("id", "connector", "key"):
+    for pk, connector, key in rows.order_by("-id").values_list("id", "connector", "key"):
         if (connector, key) in newest:
-            discrepancies.filter(pk=pk).update(key=f"{key}#{pk}")
+            rows.filter(pk=pk).update(key=f"{key}#{pk}")
         else:
             newest[(connector, key)] = pk
 

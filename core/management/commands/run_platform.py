@@ -6,7 +6,6 @@ a process that dies and stops them all gracefully; a line says when the whole pl
 
 import os
 import shlex
-import shutil
 import sys
 import threading
 import time
@@ -68,9 +67,10 @@ def metrics_folder_prepare() -> Path:
     """One empty folder that every program of this run writes its Prometheus figures to (core/metrics.py):
     the children inherit the variable, and figures of an earlier run (dead processes) must not be added in."""
     folder = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.VAR_DIR / "metrics")))
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Only the client's own files: the folder may be one the operator named, holding other things.
+    for stale in folder.glob("*.db"):
+        stale.unlink()
     return folder
 
 
