@@ -18,10 +18,10 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, F, QuerySet
+from django.db.models import BigIntegerField, DateTimeField, F, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KT, KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from ledger import references
@@ -62,13 +62,20 @@ def _compiled(queryset: QuerySet[Any]) -> _Sql:
     return _Sql(sql, tuple(params))
 
 
+def _provider_time(prefix: str = "") -> Any:
+    """When the provider says the movement happened (kept in the metadata when it differs from our clock's
+    ``occurred_at``), else ``occurred_at``: settlement files are cut by the provider's day, so the windows of the
+    payment side must be too."""
+    return Coalesce(Cast(KT(f"{prefix}metadata__provider_occurred_at"), DateTimeField()), F(f"{prefix}occurred_at"))
+
+
 def _captures(connector: str) -> QuerySet[Any]:
     """Our ledger's captures for one connector: what the provider owes us, per payment."""
     return (
         references.captures()
         .filter(metadata__connector=connector)
         .values(
-            "occurred_at",
+            provider_at=_provider_time(),
             payment_id=F("source_id"),
             provider_reference=KT("metadata__provider_reference"),
             gross=Cast(KT("metadata__gross"), BigIntegerField()),
@@ -100,7 +107,10 @@ def _receivable_credits(connector: str, source_type: str) -> QuerySet[Any]:
         "currency",
         "amount",
         source_id=F("transaction__source_id"),
-        occurred_at=F("transaction__occurred_at"),
+        occurred_at=Coalesce(
+            Cast(KeyTextTransform("provider_occurred_at", "transaction__metadata"), DateTimeField()),
+            F("transaction__occurred_at"),
+        ),
         provider_reference=KeyTextTransform("provider_reference", "transaction__metadata"),
         payment_id=KeyTextTransform("payment_id", "transaction__metadata"),
     )
@@ -114,7 +124,15 @@ def _disputes_won(connector: str) -> QuerySet[Any]:
         direction=Direction.DEBIT,
         account__code__startswith=f"platform:psp:{connector}:",
         account__code__endswith=":receivable",
-    ).values("currency", "amount", source_id=F("transaction__source_id"), occurred_at=F("transaction__occurred_at"))
+    ).values(
+        "currency",
+        "amount",
+        source_id=F("transaction__source_id"),
+        occurred_at=Coalesce(
+            Cast(KeyTextTransform("provider_occurred_at", "transaction__metadata"), DateTimeField()),
+            F("transaction__occurred_at"),
+        ),
+    )
 
 
 def _classify(settlement_file: SettlementFile) -> None:
@@ -295,7 +313,8 @@ def _unsettled_facts(connector: str) -> _Sql:
         WHERE s.connector = %s AND sf.superseded_by_id IS NULL AND s.type = %s AND s.provider_reference
     """  # noqa: S608 - table names only
     sql = f"""
-        SELECT cap.payment_id AS key, cap.occurred_at, COALESCE(cap.provider_reference, '') AS provider_reference,
+        SELECT cap.payment_id AS key, cap.provider_at AS occurred_at,
+               COALESCE(cap.provider_reference, '') AS provider_reference,
                cap.payment_id, '' AS currency, cap.gross AS amount
         FROM ({captures.sql}) cap
         WHERE NOT EXISTS ({settled} = cap.provider_reference)
