@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from audit.findings import AuditReport
 from ledger.models import JournalTransaction
-from payments.enums import AttemptOutcome, IdempotencyStatus
+from payments.enums import AttemptOutcome, IdempotencyStatus, PaymentMethodType, PaymentStatus
 from payments.models import IdempotencyKey, Payment, PaymentAttempt, Payout, Refund
 from reconciliation.enums import SettlementFileStatus
 from reconciliation.models import Discrepancy, SettlementLine
@@ -39,6 +39,29 @@ def attempts_in_doubt_check(report: AuditReport) -> None:
     flagged = PaymentAttempt.objects.exclude(review_reason="").count()
     if flagged:
         report.notes.append(f"{flagged} attempt(s) flagged for a person (review_reason set)")
+
+
+def late_successes_check(report: AuditReport) -> None:
+    """Money a provider took after the payment failed or was canceled on our side is never left unseen: the payment
+    shows it (``late_succeeded_at``) and it is either fulfilled (the payment succeeded) or refunded by a refund of
+    its own that has not failed, or flagged for a person while it is refunded by hand."""
+    # UPI only: a card authorization succeeds and is then voided when its payment is canceled, which is no late success.
+    late = PaymentAttempt.objects.filter(
+        payment__payment_method_type=PaymentMethodType.UPI,
+        operation="authorize",
+        outcome=AttemptOutcome.SUCCEEDED,
+        payment__status__in=[PaymentStatus.FAILED, PaymentStatus.CANCELED],
+    )
+    report.counts["late_successes"] += late.count()
+    for attempt in late.select_related("payment").order_by("id")[:500]:
+        payment = attempt.payment
+        refunds = Refund.objects.filter(payment=payment, reason="late_success").exclude(status="failed")
+        flagged = PaymentAttempt.objects.filter(payment=payment).exclude(review_reason="").exists()
+        if payment.late_succeeded_at is None:
+            detail = f"{attempt.id} succeeded at the provider; the payment hides it"
+            report.add("late_success_unseen", payment.id, detail)
+        elif not refunds.exists() and not flagged:
+            report.add("late_success_unresolved", payment.id, "neither refunded, nor fulfilled, nor flagged")
 
 
 def idempotency_check(report: AuditReport) -> None:

@@ -313,6 +313,8 @@ def test_events_older_than_thirty_days_are_pruned_with_their_deliveries(sent, ho
 
 
 def test_events_emitted_while_an_endpoint_was_disabled_are_undelivered_and_resent_in_bulk(sent, hook):
+    from audit.events import deliveries_check
+    from audit.findings import AuditReport
     from payments.selectors import event_list
     from payments.services.webhook_deliveries import webhook_endpoint_resend_missed
 
@@ -327,6 +329,9 @@ def test_events_emitted_while_an_endpoint_was_disabled_are_undelivered_and_resen
     undelivered = event_list(merchant=acme, livemode=False, delivery_success=False)
     assert undelivered.count() == 2
     assert event_list(merchant=acme, livemode=False, delivery_success=True).count() == 0
+    report = AuditReport()
+    deliveries_check(report, cutoff=timezone.now() + timedelta(seconds=1))
+    assert (report.findings, report.counts["events_missed_while_disabled"]) == ([], 2)
     assert webhook_endpoint_resend_missed(endpoint=issued.endpoint) == 0  # not while disabled
     webhook_endpoint_update(endpoint=issued.endpoint, disabled=False)
     assert webhook_endpoint_resend_missed(endpoint=issued.endpoint) == 2
