@@ -9,9 +9,11 @@ from payments.models.payments import Payment, PaymentAttempt, PaymentStateChange
 from payments.models.pricing import MerchantPricing
 from payments.models.provider_events import ProviderEvent
 from payments.models.refunds import Payout, Refund
+from payments.models.vault import CardVaultEntry
 
 __all__ = [
     "ApiKey",
+    "CardVaultEntry",
     "Dispute",
     "Event",
     "EvidenceFile",
