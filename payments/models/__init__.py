@@ -1,5 +1,6 @@
 """The payments app's models, one module per concept; import them from here."""
 
+from payments.models.customers import Customer, PaymentMethod
 from payments.models.disputes import Dispute, EvidenceFile
 from payments.models.events import Event, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookSecret
 from payments.models.idempotency import IdempotencyKey
@@ -14,6 +15,7 @@ from payments.models.vault import CardVaultEntry
 __all__ = [
     "ApiKey",
     "CardVaultEntry",
+    "Customer",
     "Dispute",
     "Event",
     "EvidenceFile",
@@ -23,6 +25,7 @@ __all__ = [
     "OutboxMessage",
     "Payment",
     "PaymentAttempt",
+    "PaymentMethod",
     "PaymentStateChange",
     "Payout",
     "ProviderEvent",
