@@ -141,6 +141,12 @@ else:
         # Parallel checkouts of the project on one machine must not share a test database.
         DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
 
+if EMBEDDED:
+    # The embedded shape keeps its SQLite file, broker folders, results and cache under VAR_DIR. SQLite cannot create
+    # a missing folder, so a fresh clone's first command (`make run` migrates before anything else) must find it.
+    for _folder in ("", "broker/queue", "broker/control", "celery-results", "cache"):
+        (VAR_DIR / _folder).mkdir(parents=True, exist_ok=True)
+
 # Transactions are explicit in services; a request-wide transaction would hide where atomicity is needed.
 ATOMIC_REQUESTS = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -282,8 +288,6 @@ DJANGO_STRUCTLOG_CELERY_ENABLED = True
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 
 # --- Ledgerline ----------------------------------------------------------------------------------------------
-LEDGERLINE_BASE_URL: str = env.str("LEDGERLINE_BASE_URL", default="http://127.0.0.1:8000")
-
 # The PSP sandbox (sandbox/, a separate program): where make run starts it and where its connectors call it.
 SANDBOX_HOST: str = env.str("SANDBOX_HOST", default="127.0.0.1")
 SANDBOX_PORT: int = env.int("SANDBOX_PORT", default=8100)

@@ -6,9 +6,11 @@ dependency that is down, so a load balancer stops sending traffic and an operato
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
+import httpx
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -68,3 +70,33 @@ def readyz(request: HttpRequest) -> JsonResponse:
             results[name] = "ok"
     body = {"status": "unavailable" if failing else "ok", "checks": results, "failing": failing}
     return JsonResponse(body, status=503 if failing else 200)
+
+
+def platform_wait_ready(*, web: str, sandbox: str, queues: list[str], timeout: float) -> list[str]:
+    """Waits until the whole platform that ``make run`` starts answers; returns what still does not after
+    ``timeout`` seconds (empty when everything does).
+
+    The web server must pass its own readiness (``/readyz``: database, broker, cache), the sandbox its health check,
+    and a worker on every queue must execute a ping: a started process is not yet one that does work.
+    """
+    from core.tasks import ping  # a task module: only this helper needs it, not every request
+
+    deadline = time.monotonic() + timeout
+    pings = {queue: ping.apply_async(args=(f"ready:{queue}",), queue=queue) for queue in queues}
+    waiting = {"web": f"{web}/readyz", "PSP sandbox": f"{sandbox}/healthz"}
+    while waiting and time.monotonic() < deadline:
+        for name, url in list(waiting.items()):
+            try:
+                if httpx.get(url, timeout=_CHECK_TIMEOUT_SECONDS).status_code == 200:
+                    del waiting[name]
+            except httpx.HTTPError:
+                pass
+        if waiting:
+            time.sleep(0.5)
+    missing = list(waiting)
+    for queue, result in pings.items():
+        try:
+            result.get(timeout=max(deadline - time.monotonic(), 0.1))
+        except Exception:  # a timeout, or a worker that failed the task: either way it does not answer
+            missing.append(f"worker on {queue}")
+    return missing

@@ -20,9 +20,7 @@ pytestmark = pytest.mark.embedded
 def embedded_platform(tmp_path_factory):
     var = tmp_path_factory.mktemp("embedded-var")
     port, sandbox_port = processes.free_port(), processes.free_port()
-    env = processes.clean_env(
-        LEDGERLINE_VAR_DIR=str(var), LEDGERLINE_BASE_URL=f"http://127.0.0.1:{port}", SANDBOX_PORT=str(sandbox_port)
-    )
+    env = processes.clean_env(LEDGERLINE_VAR_DIR=str(var), SANDBOX_PORT=str(sandbox_port))
     manage = [sys.executable, "manage.py"]
     for step in (["migrate", "--noinput", "-v", "0"], ["seed_demo"]):
         done = subprocess.run(manage + step, cwd=processes.ROOT, env=env, capture_output=True, text=True, timeout=180)
@@ -57,6 +55,38 @@ def test_seed_prints_the_demo_key_and_it_authenticates(embedded_platform):
     response = httpx.get(f"{embedded_platform['base']}/v1/merchant", headers={"Authorization": f"Bearer {secret}"})
     assert response.status_code == 200
     assert response.json()["name"] == "Demo Store"
+
+
+def test_it_says_when_everything_answers(embedded_platform):
+    log = embedded_platform["log"]
+    processes.wait_until(lambda: "Ledgerline is ready" in log.read_text(), timeout=120, what="ready line", log=log)
+    ready = next(line for line in log.read_text().splitlines() if "Ledgerline is ready" in line)
+    assert "web, PSP sandbox and 6 workers answer" in ready
+
+
+def test_seed_makes_a_support_and_a_finance_user_that_can_sign_in(embedded_platform):
+    stored = json.loads((embedded_platform["var"] / "demo-credentials.json").read_text())
+    for username, group in (("support", "Support"), ("finance", "Finance")):
+        password = stored[f"{username}_password"]
+        assert f"back office: user '{username}', password '{password}' ({group})" in embedded_platform["seed_output"]
+    script = (
+        "import json; from django.contrib.auth import authenticate; "
+        f"stored = json.loads(open({str(embedded_platform['var'] / 'demo-credentials.json')!r}).read()); "
+        "users = {n: authenticate(username=n, password=stored[n + '_password']) for n in ('support', 'finance')}; "
+        "print(json.dumps({n: [u.is_staff, u.is_superuser, [g.name for g in u.groups.all()]] "
+        "for n, u in users.items()}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=processes.ROOT,
+        env=embedded_platform["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    users = json.loads(done.stdout.strip().splitlines()[-1])
+    assert users == {"support": [True, False, ["Support"]], "finance": [True, False, ["Finance"]]}
 
 
 def test_seeding_twice_keeps_the_same_credentials(embedded_platform):
@@ -134,9 +164,52 @@ def test_payments_reach_their_provider_and_come_back(embedded_platform):
     processes.wait_until(lambda: status(upi["id"]) == "succeeded", timeout=60, what="UPI callback", log=log)
 
 
+def _started_pids(log, name: str) -> list[int]:
+    marker = f" {name} | started with pid "
+    return [int(line.rsplit(" ", 1)[1]) for line in log.read_text().splitlines() if marker in line]
+
+
+def _ping(env, queue: str) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import django; django.setup(); from core.tasks import ping; "
+        f"print(ping.apply_async(args=('after-restart',), queue={queue!r}).get(timeout=60))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=processes.ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+def test_a_worker_whose_main_process_dies_is_restarted_and_the_rest_keeps_running(embedded_platform):
+    """Killing one provider worker used to stop the whole platform (honcho tears everything down)."""
+    log, base, proc = embedded_platform["log"], embedded_platform["base"], embedded_platform["proc"]
+    [main_pid] = _started_pids(log, "psp-card_a")
+    pool = [pid for pid in processes.session_pids(proc.pid) if os.getpgid(pid) == main_pid and pid != main_pid]
+    assert pool, "the prefork worker should have pool processes"
+    os.kill(main_pid, signal.SIGKILL)
+    processes.wait_until(lambda: len(_started_pids(log, "psp-card_a")) == 2, timeout=30, what="restart", log=log)
+    assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+    assert httpx.get(f"{embedded_platform['sandbox']}/healthz", timeout=5).status_code == 200
+    # The orphaned pool processes went with their main process: no second consumer of the same queue lingers.
+    assert not set(pool) & set(processes.session_pids(proc.pid))
+    done = _ping(embedded_platform["env"], "psp.card_a")
+    assert done.returncode == 0, done.stderr + log.read_text()[-3000:]
+    assert "'pong': 'after-restart'" in done.stdout
+    assert proc.poll() is None
+
+
 def test_ctrl_c_stops_every_process_it_started(embedded_platform):
-    proc = embedded_platform["proc"]
+    proc, log = embedded_platform["proc"], embedded_platform["log"]
     os.kill(proc.pid, signal.SIGINT)
-    proc.wait(timeout=30)
-    leftover = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True, check=False)
-    assert leftover.stdout.strip() == "", f"processes left running: {leftover.stdout}"
+    proc.wait(timeout=60)
+    assert proc.returncode == 0
+    # Its programs run in process groups of their own, all in the session the test opened.
+    assert processes.session_pids(proc.pid) == [], "processes left running"
+    text = log.read_text()
+    # Celery's warm shutdown (running tasks finish), not a SIGKILL after a few seconds.
+    assert text.count("Warm shutdown") == 6
+    assert "killed" not in text.split("stopping (waiting", 1)[1]

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from payments.enums import AttemptOperation, EventType, PaymentStatus, RefundStatus
+from payments.enums import AttemptOperation, DisputeStatus, EventType, PaymentStatus, RefundStatus
 from payments.exceptions import (
     InvalidRequestError,
     PaymentStateError,
@@ -55,6 +55,29 @@ def _refund_event(refund: Refund, event_type: str) -> None:
     )
 
 
+_OPEN_DISPUTE = (DisputeStatus.NEEDS_RESPONSE, DisputeStatus.UNDER_REVIEW)
+_LOST_DISPUTE = (DisputeStatus.LOST, DisputeStatus.ACCEPTED)
+
+
+def _refund_disputed_hold(payment: Payment) -> int:
+    """What a dispute already took back from this payment, refusing a refund while one is open.
+
+    The customer's bank returns a charged-back amount itself: refunding it as well pays the customer twice. While the
+    dispute is open its outcome is unknown, so nothing is refunded (as Stripe's ``charge_disputed``); once it is lost
+    or accepted, its amount is no longer refundable; a won dispute takes nothing.
+    """
+    if not payment.disputed:
+        return 0
+    disputes = list(payment.disputes.values_list("status", "amount"))
+    if any(status in _OPEN_DISPUTE for status, _ in disputes):
+        raise PaymentStateError(
+            "This payment has an open dispute: it cannot be refunded until the dispute is closed.",
+            code="charge_disputed",
+            param="payment",
+        )
+    return sum(amount for status, amount in disputes if status in _LOST_DISPUTE)
+
+
 def refund_create(
     *,
     merchant: Merchant,
@@ -88,7 +111,7 @@ def refund_create(
             raise PaymentStateError(
                 f"You cannot refund this payment because it has a status of {payment.status}.", param="payment"
             )
-        refundable = payment.amount_captured - payment.amount_refunded
+        refundable = payment.amount_captured - payment.amount_refunded - _refund_disputed_hold(payment)
         amount = refundable if amount is None else amount
         if amount <= 0 or amount > refundable:
             raise InvalidRequestError(

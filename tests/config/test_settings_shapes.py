@@ -74,6 +74,14 @@ def test_embedded_shape_needs_no_services(tmp_path):
     assert loaded["atomic_requests"] is False
 
 
+def test_embedded_shape_migrates_into_a_var_folder_that_does_not_exist_yet(tmp_path):
+    """A fresh clone has no var/: `make run` migrates first, and SQLite cannot create the folder itself."""
+    var = tmp_path / "var"
+    result = _run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], {"LEDGERLINE_VAR_DIR": str(var)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (var / "ledgerline.sqlite3").is_file()
+
+
 def test_embedded_shape_uses_services_when_urls_are_given():
     loaded = _settings({"DATABASE_URL": "postgres://u:p@127.0.0.1:5432/x", "REDIS_URL": "redis://127.0.0.1:6379/3"})
     assert loaded["env"] == "embedded"

@@ -1,18 +1,32 @@
 """Starts every process of the platform in the foreground; Ctrl-C (or SIGTERM) stops them all.
 
-``make run`` calls this after migrating and seeding. honcho multiplexes the processes' output and tears the
-whole group down when any one of them dies, so a half-running platform never lingers.
+``make run`` calls this after migrating and seeding. core/supervisor.py multiplexes the processes' output, restarts
+a process that dies and stops them all gracefully; a line says when the whole platform answers.
 """
 
 import os
 import shlex
 import sys
+import threading
+import time
 from argparse import ArgumentParser
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from honcho.manager import Manager
+
+from core.health import platform_wait_ready
+from core.supervisor import Supervisor
+
+_READY_TIMEOUT_SECONDS = 180.0
+
+
+def worker_queues() -> dict[str, str]:
+    """Worker process name -> the one queue it consumes."""
+    queues = {"worker": "celery", "webhooks": settings.WEBHOOKS_QUEUE}
+    for queue in sorted({str(c.get("queue") or f"psp.{n}") for n, c in settings.PSP_CONNECTORS.items()}):
+        queues[queue.replace(".", "-")] = queue
+    return queues
 
 
 def platform_processes(*, host: str, port: int) -> dict[str, str]:
@@ -37,8 +51,9 @@ def platform_processes(*, host: str, port: int) -> dict[str, str]:
         f"--concurrency {settings.WEBHOOKS_CONCURRENCY} --loglevel INFO --hostname webhooks@%h",
     }
     # A worker per provider queue (bulkheads): a slow or hanging provider ties up only its own worker's slots.
-    for queue in sorted({str(c.get("queue") or f"psp.{n}") for n, c in settings.PSP_CONNECTORS.items()}):
-        name = queue.replace(".", "-")
+    for name, queue in worker_queues().items():
+        if name in processes:
+            continue
         processes[name] = (
             f"{celery} -A config worker --loglevel INFO --concurrency {settings.PSP_WORKER_CONCURRENCY} "
             f"--queues {shlex.quote(queue)} --hostname {shlex.quote(name)}@%h"
@@ -54,15 +69,16 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for folder in ("broker/queue", "broker/control", "celery-results", "cache"):
-            (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
         base = f"http://{options['host']}:{options['port']}"
-        manager = Manager()
+        sandbox = f"http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}"
         # The sandbox signs and sends its provider webhooks to this platform's inbound endpoint.
         sandbox_env = {**os.environ, "SANDBOX_WEBHOOK_URL": f"{base}/psp/webhooks/{{provider}}"}
-        for name, command in platform_processes(host=options["host"], port=options["port"]).items():
-            env = sandbox_env if name == "sandbox" else None
-            manager.add_process(name, command, cwd=str(settings.BASE_DIR), env=env)
+        supervisor = Supervisor(
+            platform_processes(host=options["host"], port=options["port"]),
+            cwd=str(settings.BASE_DIR),
+            out=self.stdout,
+            env={"sandbox": sandbox_env},
+        )
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         broker = settings.CELERY_BROKER_URL.split(":")[0]
         self.stdout.write(
@@ -72,9 +88,23 @@ class Command(BaseCommand):
             f"  API docs     {base}/docs/\n"
             f"  Back office  {base}/admin/\n"
             f"  Health       {base}/healthz  {base}/readyz\n"
-            f"  PSP sandbox  http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}/ (see sandbox/README.md)\n"
+            f"  PSP sandbox  {sandbox}/ (see sandbox/README.md)\n"
             "Ctrl-C stops everything.\n\n"
         )
         self.stdout.flush()
-        manager.loop()
-        sys.exit(manager.returncode or 0)
+
+        def announce_ready() -> None:
+            started = time.monotonic()
+            queues = list(worker_queues().values())
+            missing = platform_wait_ready(web=base, sandbox=sandbox, queues=queues, timeout=_READY_TIMEOUT_SECONDS)
+            took = time.monotonic() - started
+            if missing:
+                supervisor.say(f"Ledgerline is NOT ready after {took:.0f} s: no answer from {', '.join(missing)}")
+            else:
+                supervisor.say(
+                    f"Ledgerline is ready ({took:.0f} s): web, PSP sandbox and {len(queues)} workers answer; "
+                    f"API {base}/v1/, back office {base}/admin/"
+                )
+
+        threading.Thread(target=announce_ready, daemon=True).start()
+        sys.exit(supervisor.run())

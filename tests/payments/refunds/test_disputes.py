@@ -11,7 +11,7 @@ from ledger.models import JournalTransaction
 from ledger.verification import verify_ledger
 from payments.enums import EventType
 from payments.exceptions import InvalidRequestError
-from payments.models import Dispute, OutboxMessage, Payment
+from payments.models import Dispute, OutboxMessage, Payment, Refund
 from payments.services.disputes import evidence_file_add
 from tests.payments.execution.conftest import drain
 from tests.payments.execution.test_evidence import signed
@@ -187,3 +187,40 @@ def test_a_signed_chargeback_for_more_than_was_captured_is_flagged_and_never_pos
     assert not JournalTransaction.objects.filter(source_type="dispute").exists()
     attempt.refresh_from_db()
     assert attempt.review_reason.startswith(f"evidence_mismatch (dispute {opened['id']}): amount 30000")
+
+
+def test_a_payment_with_an_open_dispute_cannot_be_refunded(api, sandbox):
+    """The customer's bank is already returning the disputed money: a refund on top would pay the customer twice."""
+    with receiving(sandbox) as hook:
+        dispute = chargeback(api, sandbox, hook, amount=1000)
+    before = balances(api.merchant.id)
+    response = api.post("/v1/refunds", {"payment": dispute.payment_id, "amount": 500})
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("charge_disputed", "payment")
+    assert "open dispute" in error["message"]
+    assert not Refund.objects.filter(payment_id=dispute.payment_id).exists()
+    assert balances(api.merchant.id) == before
+    assert Payment.objects.get(pk=dispute.payment_id).amount_refunded == 0
+
+
+def test_a_lost_dispute_leaves_only_the_rest_of_the_payment_refundable(api, sandbox):
+    with receiving(sandbox) as hook:
+        dispute = chargeback(api, sandbox, hook, amount=1000)  # of 3000
+        resolve(sandbox, hook, dispute, "lost")
+    too_much = api.post("/v1/refunds", {"payment": dispute.payment_id, "amount": 2001})
+    assert too_much.json()["error"]["code"] == "amount_exceeds_refundable"
+    rest = api.post("/v1/refunds", {"payment": dispute.payment_id})
+    assert rest.status_code == 200, rest.content
+    assert rest.json()["amount"] == 2000
+    drain()
+    assert verify_ledger().ok
+
+
+def test_a_won_dispute_leaves_the_whole_payment_refundable(api, sandbox):
+    with receiving(sandbox) as hook:
+        dispute = chargeback(api, sandbox, hook, amount=1000)
+        resolve(sandbox, hook, dispute, "won")
+    whole = api.post("/v1/refunds", {"payment": dispute.payment_id})
+    assert whole.status_code == 200, whole.content
+    assert whole.json()["amount"] == 3000
