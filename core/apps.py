@@ -15,4 +15,6 @@ class CoreConfig(AppConfig):
 
         from core import database_roles
 
-        post_migrate.connect(database_roles.grant_after_migrate, sender=self)
+        # Not sender=self: Django sends post_migrate only for apps with models, and core has none, so the grant never
+        # ran. Once per migrated app instead; the grants are idempotent and cheap.
+        post_migrate.connect(database_roles.grant_after_migrate, dispatch_uid="ledgerline-database-roles-grant")
