@@ -50,9 +50,9 @@ class BaselinePaymentCreate(APIView):
                 " amount_refunded, status, capture_method, description, metadata, customer_email,"
                 " payment_method_type, card_brand, card_last4, card_fingerprint, card_exp_month, card_exp_year,"
                 " upi_flow, upi_vpa, upi_rrn, psp, failure_code, failure_message, cancellation_reason, disputed,"
-                " payment_method_id, setup_future_usage, off_session)"
+                " payment_method_id, setup_future_usage, off_session, funds_pending)"
                 " VALUES (%s, %s, false, %s, %s, 0, 0, 'processing', 'automatic', '', '{}', '', 'card', 'visa',"
-                " '4242', '', 12, 2039, '', '', '', '', '', '', '', false, %s, '', false)",
+                " '4242', '', 12, 2039, '', '', '', '', '', '', '', false, %s, '', false, 0)",
                 [payment_id, merchant_id, body["amount"], body["currency"], method_id],
             )
             for kind, topic in (("event", "payment.processing"), ("command", "payments.execute_attempt")):

@@ -205,7 +205,8 @@ def _validated(serializer_class: type[serializers.Serializer[Any]], request: Req
 
 
 def _payment_response(payment: Any) -> Response:
-    return Response(payment_representation(payment))
+    # The representation the service wrote into the payment's event, when it just wrote one: the same state.
+    return Response(payment.known_representation or payment_representation(payment))
 
 
 class PaymentListFilterSerializer(serializers.Serializer[Any]):

@@ -101,6 +101,8 @@ class Payment(FSMModelMixin, models.Model):
 
     # The attempts a service just wrote or read under the row lock, so the response that follows needs no query.
     known_attempts: list[PaymentAttempt] | None = None
+    # The API representation a service just wrote into the outbox event: the response reuses it (built once).
+    known_representation: dict[str, Any] | None = None
 
     class Meta:
         ordering = ["-id"]

@@ -485,6 +485,7 @@ def _history(payment: Payment, *, from_status: str, transition: str, attempt: Pa
 def _events(payment: Payment, events: Sequence[str], *, attempts: list[PaymentAttempt]) -> None:
     payment.known_attempts = attempts
     payload = payment_representation(payment, attempts=attempts)
+    payment.known_representation = payload
     for event in events:
         outbox_event_add(
             merchant_id=payment.merchant_id,
