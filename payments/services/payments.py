@@ -242,7 +242,9 @@ def payment_create(
     else:
         attach = None
 
-    with transaction.atomic():
+    # No savepoint of its own: called through the idempotency layer, its work already runs in one (rolled back
+    # as a whole on error); called alone, this is the transaction. A savepoint here was two round trips for nothing.
+    with transaction.atomic(savepoint=False):
         if vaulted is not None:
             vaulted[0].save(force_insert=True)
             vaulted[1].save(force_insert=True)
