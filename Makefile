@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install services browser format clean
+.PHONY: run test lint install services browser format clean chaos
 
 $(STAMP): pyproject.toml
 	@bash deploy/bootstrap-python.sh
@@ -19,6 +19,7 @@ install: $(STAMP)
 run: install
 	@$(PY) manage.py migrate --noinput -v 0
 	@$(PY) manage.py seed_demo
+	@$(PY) manage.py seed_history --days 7 --if-empty
 	@$(PY) manage.py run_platform
 
 ## Runs the whole suite against PostgreSQL and Redis (started or installed when needed) plus embedded smoke tests.
@@ -33,6 +34,12 @@ services:
 ## Debian's chromium for the back office's browser test (skips, saying why, if it cannot be installed).
 browser:
 	@bash deploy/ensure-browser.sh
+
+## A seeded chaos run on loopback (own PostgreSQL cluster, Redis, sandbox and platform processes), then the auditor.
+SEED ?= 1
+MINUTES ?= 1
+chaos: install
+	@$(PY) bench/chaos.py --seed $(SEED) --minutes $(MINUTES)
 
 lint: install
 	@$(VENV)/bin/ruff check .

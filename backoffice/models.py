@@ -28,8 +28,10 @@ class AuditLogQuerySet(models.QuerySet["AuditLogEntry"]):
 class AuditLogEntry(models.Model):
     id = models.BigAutoField(primary_key=True)
     created = models.DateTimeField(db_default=Now(), editable=False)
+    # PROTECT: the log is append-only (a trigger refuses UPDATE), so SET NULL could only fail; a person who acted
+    # stays on record and is deactivated rather than deleted.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     username = models.CharField(max_length=150, help_text="kept even if the user is deleted")
     action = models.CharField(max_length=64)

@@ -58,8 +58,8 @@ class BaselinePaymentCreate(APIView):
             for kind, topic in (("event", "payment.processing"), ("command", "payments.execute_attempt")):
                 cursor.execute(
                     "INSERT INTO payments_outboxmessage (merchant_id, livemode, kind, topic, aggregate_type,"
-                    " aggregate_id, payload, queue, publish_attempts, last_error)"
-                    " VALUES (%s, false, %s, %s, 'payment', %s, %s, '', 0, '')",
+                    " aggregate_id, payload, queue, publish_attempts, last_error, trace_context)"
+                    " VALUES (%s, false, %s, %s, 'payment', %s, %s, '', 0, '', '{}')",
                     [merchant_id, kind, topic, payment_id, payload],
                 )
         return Response({"id": payment_id, "object": "payment", "status": "processing"})

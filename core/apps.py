@@ -15,6 +15,6 @@ class CoreConfig(AppConfig):
 
         from core import database_roles
 
-        # Not sender=self: Django sends post_migrate only for apps with models, and core has none, so the grant never
-        # ran. Once per migrated app instead; the grants are idempotent and cheap.
-        post_migrate.connect(database_roles.grant_after_migrate, dispatch_uid="ledgerline-database-roles-grant")
+        # Not ``sender=self``: Django sends post_migrate only for apps with models, and core has none, so the grant
+        # never ran and a database migrated as the owner left the application's role without any privilege.
+        post_migrate.connect(database_roles.grant_after_migrate)

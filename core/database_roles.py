@@ -49,9 +49,14 @@ def database_roles_grant(*, using: str, app_role: str) -> None:
             cursor.execute(statement.as_string(cursor.connection))
 
 
-def grant_after_migrate(*, using: str, **kwargs: Any) -> None:
-    """``post_migrate``: migrations that ran as the owner leave the application's role its privileges."""
+def grant_after_migrate(*, sender: AppConfig, using: str, **kwargs: Any) -> None:
+    """``post_migrate``: migrations that ran as the owner leave the application's role its privileges.
+
+    Django sends the signal once per app with models, after all of them migrated: granting on the last one's is
+    granting once, on every table."""
     if using != OWNER_ALIAS or connections[using].vendor != "postgresql":
+        return
+    if sender is not [config for config in apps.get_app_configs() if config.models_module is not None][-1]:
         return
     database_roles_grant(using=using, app_role=settings.DATABASES["default"]["USER"])
 

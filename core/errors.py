@@ -15,6 +15,9 @@ class LedgerlineError(Exception):
     should_retry: bool = False
     # Seconds a client should wait before retrying (sent as ``Retry-After``); ``None`` sends no header.
     retry_after: int | None = None
+    # What a client reads when the message is for us (internal ids, references of rolled-back rows): a domain
+    # layer that words its messages for operators sets this, and the API says only this.
+    client_message: str | None = None
 
     def __init__(
         self,
@@ -32,3 +35,7 @@ class LedgerlineError(Exception):
             self.param = param
         if status_code is not None:
             self.status_code = status_code
+
+    def public_message(self) -> str:
+        """The message a client may read: never an internal id (api-contract.md, Errors)."""
+        return self.client_message if self.client_message is not None else self.message

@@ -9,6 +9,8 @@ class LedgerError(LedgerlineError):
     """The ledger refused the operation."""
 
     code = "ledger_error"
+    # Ledger messages name accounts and references for operators; a merchant never reads them.
+    client_message = "The operation could not be recorded."
 
 
 class InvalidPostingError(LedgerError):
@@ -61,6 +63,7 @@ class InsufficientFundsError(LedgerError):
     """The posting would take an account that may never be negative below zero."""
 
     code = "insufficient_funds"
+    client_message = "Your balance does not cover this operation."
 
     def __init__(self, message: str = "", *, account_id: str = "", balance: int = 0, shortfall: int = 0) -> None:
         super().__init__(message)

@@ -9,10 +9,12 @@ from typing import Any
 
 import structlog
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from core.api.parsers import RequestTooLargeError
 from core.errors import LedgerlineError
 
 logger = structlog.get_logger(__name__)
@@ -27,14 +29,13 @@ _DRF_TYPES: list[tuple[type[drf.APIException], str, str]] = [
     (drf.UnsupportedMediaType, "invalid_request_error", "unsupported_media_type"),
     (drf.NotAcceptable, "invalid_request_error", "not_acceptable"),
     (drf.ParseError, "invalid_request_error", "invalid_json"),
+    (RequestTooLargeError, "invalid_request_error", "request_too_large"),
 ]
 
 
 def error_body(*, type_: str, code: str, message: str, param: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"type": type_, "code": code, "message": message}
-    if param is not None:
-        error["param"] = param
-    return {"error": error}
+    # ``param`` is always present, null when no parameter is at fault (the contract): a client reads one shape.
+    return {"error": {"type": type_, "code": code, "message": message, "param": param}}
 
 
 def _first_validation_error(detail: Any, path: str = "") -> tuple[str | None, str, str]:
@@ -75,7 +76,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     headers: dict[str, str] = {}
     if isinstance(exc, LedgerlineError):
-        body = error_body(type_=exc.type, code=exc.code, message=exc.message, param=exc.param)
+        body = error_body(type_=exc.type, code=exc.code, message=exc.public_message(), param=exc.param)
         headers["Should-Retry"] = "true" if exc.should_retry else "false"
         if exc.retry_after is not None:
             headers["Retry-After"] = str(exc.retry_after)
@@ -102,6 +103,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         retry = isinstance(exc, drf.Throttled) or exc.status_code >= 500
         headers["Should-Retry"] = "true" if retry else "false"
         return Response(error_body(type_=type_, code=code, message=message), status=exc.status_code, headers=headers)
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away (restarting, failing over): nothing was done, and the same request later will
+        # work. A 503 says so; a 500 would say the request itself is at fault.
+        logger.warning("api_database_unavailable", exc_type=type(exc).__name__, error=str(exc)[:200])
+        body = error_body(
+            type_="api_error", code="service_unavailable", message="The service is briefly unavailable; retry."
+        )
+        return Response(body, status=503, headers={"Should-Retry": "true", "Retry-After": "1"})
 
     # Anything else is a bug; DRF would re-raise and Django would render HTML. The contract wants the envelope.
     logger.exception("unhandled_api_exception", exc_type=type(exc).__name__)

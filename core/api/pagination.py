@@ -43,6 +43,14 @@ class CursorListPagination(BasePagination):
         params = _PageParams(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         limit: int = params.validated_data["limit"]
+        for cursor in ("starting_after", "ending_before"):
+            value = params.validated_data.get(cursor)
+            # An id that is not in this list (mistyped, another list's, another account's) used to return the
+            # first page as if no cursor had been given: a client paging on would loop or skip silently.
+            if value is not None and not queryset.filter(pk=value).exists():
+                raise serializers.ValidationError(
+                    {cursor: [f"No such object in this list: '{value}'."]}, code="resource_missing"
+                )
         if "ending_before" in params.validated_data:
             rows = list(queryset.filter(pk__gt=params.validated_data["ending_before"]).order_by("pk")[: limit + 1])
             self.has_more = len(rows) > limit
@@ -79,6 +87,19 @@ class CursorListPagination(BasePagination):
                 "required": False,
                 "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
             },
-            {"name": "starting_after", "in": "query", "required": False, "schema": {"type": "string"}},
-            {"name": "ending_before", "in": "query", "required": False, "schema": {"type": "string"}},
+            {
+                "name": "starting_after",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1},
+                "description": "an object id of this list: the page after it. An empty value is a 400 "
+                "`parameter_invalid`; an id not in this list is a 400 `resource_missing`.",
+            },
+            {
+                "name": "ending_before",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1},
+                "description": "an object id of this list: the page before it (same errors as starting_after).",
+            },
         ]

@@ -29,7 +29,7 @@ class ErrorDetailSerializer(serializers.Serializer[Any]):
     type = serializers.ChoiceField(choices=ERROR_TYPES)  # named ErrorTypeEnum in settings.SPECTACULAR_SETTINGS
     code = serializers.CharField()
     message = serializers.CharField()
-    param = serializers.CharField(required=False, allow_null=True)
+    param = serializers.CharField(allow_null=True, help_text="the parameter at fault, null when none")
 
 
 class ErrorSerializer(serializers.Serializer[Any]):
@@ -44,14 +44,17 @@ IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
     "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     "description": (
-        "Up to 255 characters, scoped to your account and kept at least 24 hours. A retry with the same key and "
-        "parameters returns the first response with `Idempotent-Replayed: true`; different parameters get 400 "
-        "`idempotency_key_reused`; a retry while the first request still runs gets 409 `idempotency_key_in_use`."
+        "1 to 255 printable characters, scoped to your account and kept at least 24 hours. A retry with the same "
+        "key and parameters returns the first response, byte for byte, with `Idempotent-Replayed: true` (errors "
+        "and 500s included once the request started executing; requests refused by validation, authentication or "
+        "rate limiting are not stored). Different parameters or another endpoint get 400 `idempotency_key_reused`;"
+        " a retry while the first request still runs gets 409 `idempotency_key_in_use`; a malformed key gets 400 "
+        "`idempotency_key_invalid`."
     ),
 }
 
 _ERRORS_EVERYWHERE = {
-    400: "Invalid request (the envelope's `param` names the field).",
+    400: "Invalid request (the envelope's `param` names the field); an unknown parameter is `parameter_unknown`.",
     401: "Missing or invalid API key.",
     404: "No such object (other accounts' objects do not exist for you).",
     429: "Too many requests for this API key; retry after `Retry-After` seconds.",

@@ -151,10 +151,10 @@ def _history_changes(apps, schema_editor):
         )
         rows = cursor.fetchall()
         Transaction = apps.get_model("ledger", "JournalTransaction")
-        fields = {
-            t.id: t
-            for t in Transaction.objects.using(schema_editor.connection.alias).filter(mac="").only("id", "occurred_at")
-        }
+        # Through the migrating connection: on PostgreSQL the default one may be another role, and it would wait
+        # for the lock the ALTER TABLEs above hold until this very transaction ends.
+        migrating = Transaction.objects.using(schema_editor.connection.alias)
+        fields = {t.id: t for t in migrating.filter(mac="").only("id", "occurred_at")}
         macs: dict[str, tuple] = {}
         for row in rows:
             macs.setdefault(row[0], (row[:8], []))[1].append(SealedEntry(*row[8:12]))
@@ -195,49 +195,50 @@ def _history_changes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("ledger", "0003_post_function"),
+        ('ledger', '0003_post_function'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="JournalCheckpoint",
+            name='JournalCheckpoint',
             fields=[
-                ("id", models.BigAutoField(primary_key=True, serialize=False)),
-                ("seal_id", models.BigIntegerField()),
-                ("chain", models.CharField(max_length=64)),
-                ("sealed", models.IntegerField(help_text="transactions sealed in the batch")),
-                ("created", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                ('id', models.BigAutoField(primary_key=True, serialize=False)),
+                ('seal_id', models.BigIntegerField()),
+                ('chain', models.CharField(max_length=64)),
+                ('sealed', models.IntegerField(help_text='transactions sealed in the batch')),
+                ('created', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
             ],
             options={
-                "ordering": ["-id"],
+                'ordering': ['-id'],
             },
         ),
         migrations.CreateModel(
-            name="JournalSeal",
+            name='JournalSeal',
             fields=[
-                ("id", models.BigAutoField(primary_key=True, serialize=False)),
-                ("transaction_id", models.CharField(max_length=40, unique=True)),
-                ("chain", models.CharField(max_length=64)),
-                ("sealed_at", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                ('id', models.BigAutoField(primary_key=True, serialize=False)),
+                ('transaction_id', models.CharField(max_length=40, unique=True)),
+                ('chain', models.CharField(max_length=64)),
+                ('sealed_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
             ],
             options={
-                "ordering": ["id"],
+                'ordering': ['id'],
             },
         ),
         migrations.AddField(
-            model_name="journaltransaction",
-            name="available_on",
+            model_name='journaltransaction',
+            name='available_on',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="journaltransaction",
-            name="mac",
-            field=models.CharField(blank=True, db_default="", max_length=64),
+            model_name='journaltransaction',
+            name='mac',
+            field=models.CharField(blank=True, db_default='', max_length=64),
         ),
         migrations.AddIndex(
-            model_name="journaltransaction",
-            index=models.Index(fields=["posted_at"], name="ledger_txn_posted"),
+            model_name='journaltransaction',
+            index=models.Index(fields=['posted_at'], name='ledger_txn_posted'),
         ),
         migrations.RunPython(_history_changes, migrations.RunPython.noop),
     ]

@@ -9,6 +9,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from core.logging import bind_merchant
+from payments.api.throttling import auth_failure_record, auth_failures_wait
 from payments.models import ApiKey, Merchant
 from payments.services.merchants import api_key_hash
 
@@ -41,6 +42,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
+        # Failed attempts are counted per client address; past the rate the address gets 429 before any lookup.
+        address = str(request.META.get("REMOTE_ADDR") or "unknown")
+        wait = auth_failures_wait(address)
+        if wait is not None:
+            raise exceptions.Throttled(wait=wait, detail="Too many failed authentications from this address.")
+        try:
+            return self._authenticate(header)
+        except exceptions.AuthenticationFailed:
+            auth_failure_record(address)
+            raise
+
+    def _authenticate(self, header: str) -> tuple[Merchant, ApiKey]:
         scheme, _, secret = header.partition(" ")
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret:

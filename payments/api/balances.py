@@ -10,9 +10,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api.pagination import CursorListPagination
+from core.api.strict import ApiView
 from ledger.models import JournalTransaction
 from payments import selectors
 from payments.api.authentication import request_merchant
@@ -30,7 +30,7 @@ class BalanceSerializer(serializers.Serializer[Any]):
     pending = _MoneySerializer(many=True)
 
 
-class BalanceRetrieveApi(APIView):
+class BalanceRetrieveApi(ApiView):
     @extend_schema(operation_id="balance_retrieve", responses={200: BalanceSerializer})
     def get(self, request: Request) -> Response:
         balances = selectors.balance_get(merchant=request_merchant(request))
@@ -80,7 +80,7 @@ def balance_transaction_representation(txn: JournalTransaction, *, now: datetime
     }
 
 
-class BalanceTransactionListApi(APIView):
+class BalanceTransactionListApi(ApiView):
     pagination_class = CursorListPagination
 
     @extend_schema(operation_id="balance_transaction_list", responses={200: BalanceTransactionSerializer(many=True)})

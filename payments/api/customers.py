@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.pagination import CursorListPagination
+from core.api.strict import InputSerializer
 from payments import selectors
 from payments.api.authentication import request_api_key, request_merchant
 from payments.api.common import list_response, metadata_field
@@ -20,13 +21,13 @@ from payments.representations import CustomerSerializer, customer_representation
 from payments.services.payment_methods import customer_create, customer_delete, customer_update
 
 
-class CustomerCreateInputSerializer(serializers.Serializer[Any]):
+class CustomerCreateInputSerializer(InputSerializer):
     email = serializers.EmailField(allow_blank=True, default="")
     name = serializers.CharField(max_length=200, allow_blank=True, default="")
     metadata = metadata_field()
 
 
-class CustomerUpdateInputSerializer(serializers.Serializer[Any]):
+class CustomerUpdateInputSerializer(InputSerializer):
     email = serializers.EmailField(allow_blank=True, required=False)
     name = serializers.CharField(max_length=200, allow_blank=True, required=False)
     metadata = metadata_field()
@@ -40,6 +41,8 @@ def _customer(request: Request, customer_id: str) -> Customer:
 
 class CustomerListCreateApi(IdempotentApiView[dict[str, Any]]):
     pagination_class = CursorListPagination
+    input_serializer = CustomerCreateInputSerializer
+    query_parameters = frozenset({"email"})
 
     @extend_schema(
         operation_id="customer_create", request=CustomerCreateInputSerializer, responses={200: CustomerSerializer}
@@ -68,6 +71,8 @@ class CustomerListCreateApi(IdempotentApiView[dict[str, Any]]):
 
 
 class CustomerDetailApi(IdempotentApiView[dict[str, Any]]):
+    input_serializer = CustomerUpdateInputSerializer
+
     @extend_schema(operation_id="customer_retrieve", responses={200: CustomerSerializer})
     def get(self, request: Request, customer_id: str) -> Response:
         return Response(customer_representation(_customer(request, customer_id)))

@@ -8,9 +8,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api.pagination import CursorListPagination
+from core.api.strict import ApiView, InputSerializer
 from payments import selectors
 from payments.api.authentication import request_api_key, request_merchant
 from payments.api.common import list_response
@@ -21,7 +21,7 @@ from payments.representations import DisputeSerializer, dispute_representation
 from payments.services.disputes import EVIDENCE_TEXT_FIELDS, dispute_accept, dispute_update
 
 
-class _EvidenceInput(serializers.Serializer[Any]):
+class _EvidenceInput(InputSerializer):
     files = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=20)
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
@@ -31,12 +31,13 @@ class _EvidenceInput(serializers.Serializer[Any]):
         return fields
 
 
-class DisputeUpdateInputSerializer(serializers.Serializer[Any]):
+class DisputeUpdateInputSerializer(InputSerializer):
     evidence = _EvidenceInput(required=False)
     submit = serializers.BooleanField(default=False)
 
 
-class DisputeListApi(APIView):
+class DisputeListApi(ApiView):
+    query_parameters = frozenset({"status"})
     pagination_class = CursorListPagination
 
     @extend_schema(operation_id="dispute_list", responses={200: DisputeSerializer(many=True)})
@@ -51,6 +52,8 @@ class DisputeListApi(APIView):
 
 
 class DisputeRetrieveUpdateApi(IdempotentApiView[dict[str, Any]]):
+    input_serializer = DisputeUpdateInputSerializer
+
     @extend_schema(operation_id="dispute_retrieve", responses={200: DisputeSerializer})
     def get(self, request: Request, dispute_id: str) -> Response:
         dispute = selectors.dispute_get(
@@ -80,6 +83,8 @@ class DisputeRetrieveUpdateApi(IdempotentApiView[dict[str, Any]]):
 
 
 class DisputeAcceptApi(IdempotentApiView[None]):
+    input_serializer = None
+
     @extend_schema(operation_id="dispute_accept", request=None, responses={200: DisputeSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Gives up the dispute: the chargeback stands."""

@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from core.api.filters import CREATED_PARAMETERS, TimestampField
 from core.api.pagination import CursorListPagination
+from core.api.strict import ApiView
 from payments.api.authentication import request_livemode, request_merchant
 from payments.models import Event
 from payments.selectors import event_get, event_list
 from payments.services.events import event_payload
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class TimestampField(serializers.Field[datetime, Any, str, Any]):
-    """A filter bound: unix seconds (``1767225600``) or ISO 8601 with a timezone (``2026-01-01T00:00:00Z``)."""
-
-    default_error_messages = {"invalid": "Use unix seconds or an ISO 8601 timestamp with a timezone."}
-
-    def to_internal_value(self, data: Any) -> datetime:
-        text = str(data).strip()
-        if text.isdigit():
-            return datetime.fromtimestamp(int(text), tz=UTC)
-        try:
-            parsed = parse_datetime(text)
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is None:
-            self.fail("invalid")
-        return parsed
-
-    def to_representation(self, value: datetime) -> str:
-        return value.isoformat()
 
 
 class EventFilterSerializer(serializers.Serializer[Any]):
@@ -73,7 +49,8 @@ class EventOutputSerializer(serializers.Serializer[Event]):
         return {**event_payload(instance), "pending_webhooks": getattr(instance, "pending_webhooks", 0)}
 
 
-class EventListApi(APIView):
+class EventListApi(ApiView):
+    query_parameters = frozenset({"type", "delivery_success", "created[gte]", "created[lte]"})
     # The list is paginated by hand; this tells drf-spectacular the list envelope's shape.
     pagination_class = CursorListPagination
 
@@ -81,8 +58,7 @@ class EventListApi(APIView):
         operation_id="events_list",
         parameters=[
             EventFilterSerializer,
-            OpenApiParameter("created[gte]", str, description="unix seconds or ISO 8601"),
-            OpenApiParameter("created[lte]", str, description="unix seconds or ISO 8601"),
+            *CREATED_PARAMETERS,
         ],
         responses=EventOutputSerializer(many=True),
     )
@@ -104,7 +80,7 @@ class EventListApi(APIView):
         return paginator.get_paginated_response([EventOutputSerializer(event).data for event in page])
 
 
-class EventRetrieveApi(APIView):
+class EventRetrieveApi(ApiView):
     @extend_schema(operation_id="events_retrieve", responses=EventOutputSerializer)
     def get(self, request: Request, event_id: str) -> Response:
         event = event_get(merchant=request_merchant(request), livemode=request_livemode(request), event_id=event_id)

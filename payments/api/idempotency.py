@@ -24,12 +24,13 @@ every row ``perform_post`` wrote commit in one transaction (``payments.services.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from core.api.strict import ApiView, InputSerializer, reject_unknown_parameters
 from payments.api.authentication import request_api_key
 from payments.services.idempotency import (
     StoredResponse,
@@ -43,7 +44,24 @@ InputT = TypeVar("InputT")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-class IdempotentApiView(APIView, Generic[InputT]):
+class StoredJsonResponse(Response):
+    """A response whose bytes were rendered once and stored: sent as they are, never re-rendered."""
+
+    def __init__(self, content: str, *, status: int, headers: dict[str, str]) -> None:
+        super().__init__(None, status=status, headers=headers)
+        self._stored = content.encode()
+
+    @property
+    def rendered_content(self) -> Any:  # bytes, as DRF's own (the stubs say str)
+        self["Content-Type"] = "application/json"
+        return self._stored
+
+
+class IdempotentApiView(ApiView, Generic[InputT]):
+    # The body ``POST`` takes (``None``: none at all). Checked for unknown parameters before ``validate_post``
+    # looks anything up, so every endpoint answers an unknown parameter the same way.
+    input_serializer: ClassVar[type[InputSerializer] | None]
+
     def validate_post(self, request: Request, **kwargs: Any) -> InputT:
         raise NotImplementedError
 
@@ -53,24 +71,24 @@ class IdempotentApiView(APIView, Generic[InputT]):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         raw_key = request.headers.get(IDEMPOTENCY_HEADER)
         key = idempotency_key_validate(raw_key) if raw_key is not None else None
+        reject_unknown_parameters(self.input_serializer, request.data)
         data = self.validate_post(request, **kwargs)
         if key is None:
             return self.perform_post(request, data, **kwargs)
 
         api_key = request_api_key(request)
-        first: list[Response] = []
+
+        def stored(response: Response) -> StoredResponse:
+            content = JSONRenderer().render(response.data).decode()
+            return StoredResponse(status=response.status_code, body=response.data, content=content)
 
         def work() -> StoredResponse:
-            response = self.perform_post(request, data, **kwargs)
-            first.append(response)
-            return StoredResponse(status=response.status_code, body=response.data)
+            return stored(self.perform_post(request, data, **kwargs))
 
         def on_error(exc: Exception) -> StoredResponse:
-            response = self.handle_exception(exc)
-            first.append(response)
-            return StoredResponse(status=response.status_code, body=response.data)
+            return stored(self.handle_exception(exc))
 
-        stored = idempotent_execute(
+        outcome = idempotent_execute(
             merchant_id=api_key.merchant_id,
             livemode=api_key.livemode,
             key=key,
@@ -80,7 +98,11 @@ class IdempotentApiView(APIView, Generic[InputT]):
             work=work,
             on_error=on_error,
         )
-        if not stored.replayed:
-            return first[-1]
-        headers = {"Idempotent-Replayed": "true", "Should-Retry": "false"}
-        return Response(stored.body, status=stored.status, headers=headers)
+        # The first answer and every replay are the same bytes with the same Should-Retry: a retry under this key
+        # gets this response again, so retrying it cannot help, whatever the status (a stored 500 included).
+        headers = {"Should-Retry": "false"}
+        if outcome.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        if outcome.content is None:  # stored before the bytes were kept
+            return Response(outcome.body, status=outcome.status, headers=headers)
+        return StoredJsonResponse(outcome.content, status=outcome.status, headers=headers)

@@ -12,9 +12,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api.pagination import CursorListPagination
+from core.api.strict import ApiView, InputSerializer
 from payments import selectors
 from payments.api.authentication import request_api_key, request_merchant
 from payments.api.common import list_response, metadata_field
@@ -27,11 +27,11 @@ from payments.services.payment_methods import payment_method_attach, payment_met
 from payments.upi import vpa_validate
 
 
-class _UpiSaveInput(serializers.Serializer[Any]):
+class _UpiSaveInput(InputSerializer):
     vpa = serializers.CharField(max_length=255)
 
 
-class PaymentMethodCreateInputSerializer(serializers.Serializer[Any]):
+class PaymentMethodCreateInputSerializer(InputSerializer):
     type = serializers.ChoiceField(choices=PaymentMethodType.choices)
     card = _CardInput(required=False)
     upi = _UpiSaveInput(required=False)
@@ -45,7 +45,7 @@ class PaymentMethodCreateInputSerializer(serializers.Serializer[Any]):
         return attrs
 
 
-class PaymentMethodAttachInputSerializer(serializers.Serializer[Any]):
+class PaymentMethodAttachInputSerializer(InputSerializer):
     customer = serializers.CharField(max_length=64)
 
 
@@ -55,6 +55,8 @@ def _scope(request: Request) -> dict[str, Any]:
 
 class PaymentMethodListCreateApi(IdempotentApiView[dict[str, Any]]):
     pagination_class = CursorListPagination
+    input_serializer = PaymentMethodCreateInputSerializer
+    query_parameters = frozenset({"customer"})
 
     @extend_schema(
         operation_id="payment_method_create",
@@ -99,7 +101,7 @@ class PaymentMethodListCreateApi(IdempotentApiView[dict[str, Any]]):
         return list_response(self, request, methods, lambda page: PaymentMethodSerializer(page, many=True).data)
 
 
-class PaymentMethodRetrieveApi(APIView):
+class PaymentMethodRetrieveApi(ApiView):
     @extend_schema(operation_id="payment_method_retrieve", responses={200: PaymentMethodSerializer})
     def get(self, request: Request, payment_method_id: str) -> Response:
         method = selectors.payment_method_get(**_scope(request), payment_method_id=payment_method_id)
@@ -107,6 +109,8 @@ class PaymentMethodRetrieveApi(APIView):
 
 
 class PaymentMethodAttachApi(IdempotentApiView[dict[str, Any]]):
+    input_serializer = PaymentMethodAttachInputSerializer
+
     @extend_schema(
         operation_id="payment_method_attach",
         request=PaymentMethodAttachInputSerializer,
@@ -128,6 +132,8 @@ class PaymentMethodAttachApi(IdempotentApiView[dict[str, Any]]):
 
 
 class PaymentMethodDetachApi(IdempotentApiView[None]):
+    input_serializer = None
+
     @extend_schema(operation_id="payment_method_detach", request=None, responses={200: PaymentMethodSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Detaches the payment method from its customer for good: it is never charged again."""

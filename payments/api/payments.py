@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from core.api.filters import CREATED_PARAMETERS, TimestampField
 from core.api.pagination import CursorListPagination
+from core.api.strict import ApiView, InputSerializer
 from payments import selectors
 from payments.api.authentication import request_api_key, request_merchant
 from payments.api.idempotency import IdempotentApiView
@@ -46,7 +46,7 @@ from payments.upi import UPI_EXPIRES_IN_DEFAULT, UPI_EXPIRES_IN_MAX, UPI_EXPIRES
 METADATA_MAX_KEYS = 50
 
 
-class _CardInput(serializers.Serializer[Any]):
+class _CardInput(InputSerializer):
     # Messages here never echo the value: it is a card number.
     number = serializers.CharField(max_length=32, write_only=True, trim_whitespace=True)
     exp_month = serializers.IntegerField()
@@ -54,7 +54,7 @@ class _CardInput(serializers.Serializer[Any]):
     cvc = serializers.CharField(max_length=4, write_only=True)
 
 
-class _UpiInput(serializers.Serializer[Any]):
+class _UpiInput(InputSerializer):
     flow = serializers.ChoiceField(choices=UpiFlow.choices, default=UpiFlow.INTENT)
     vpa = serializers.CharField(max_length=255, required=False)
     expires_in = serializers.IntegerField(
@@ -65,7 +65,7 @@ class _UpiInput(serializers.Serializer[Any]):
     )
 
 
-class PaymentMethodInputSerializer(serializers.Serializer[Any]):
+class PaymentMethodInputSerializer(InputSerializer):
     type = serializers.ChoiceField(choices=PaymentMethodType.choices)
     card = _CardInput(required=False)
     upi = _UpiInput(required=False)
@@ -116,7 +116,7 @@ def _metadata_validate(value: dict[str, str]) -> None:
         raise serializers.ValidationError("Keys are 1 to 40 characters.", code="invalid")
 
 
-class PaymentCreateInputSerializer(serializers.Serializer[Any]):
+class PaymentCreateInputSerializer(InputSerializer):
     amount = serializers.IntegerField(help_text="minor units of currency (cents, paise, yen)")
     currency = serializers.CharField(min_length=3, max_length=3, help_text="lower-case ISO 4217")
     payment_method = _PaymentMethodField()
@@ -129,7 +129,8 @@ class PaymentCreateInputSerializer(serializers.Serializer[Any]):
     metadata = serializers.DictField(
         child=serializers.CharField(max_length=500, allow_blank=True), default=dict, validators=[_metadata_validate]
     )
-    customer_email = serializers.EmailField(allow_blank=True, default="")
+    # No default: "" is not an email, and the schema must not advertise a default its own format refuses.
+    customer_email = serializers.EmailField(allow_blank=True, required=False)
 
 
 @dataclass(frozen=True)
@@ -211,19 +212,21 @@ def _payment_response(payment: Any) -> Response:
 
 class PaymentListFilterSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False)
-    created_gte = serializers.DateTimeField(required=False)
-    created_lte = serializers.DateTimeField(required=False)
+    created_gte = TimestampField(required=False)
+    created_lte = TimestampField(required=False)
 
 
 _LIST_PARAMETERS = [
     OpenApiParameter("status", str, enum=PaymentStatus.values, required=False),
-    OpenApiParameter("created[gte]", OpenApiTypes.DATETIME, description="created at or after", required=False),
-    OpenApiParameter("created[lte]", OpenApiTypes.DATETIME, description="created at or before", required=False),
+    *CREATED_PARAMETERS,
 ]
 
 
 class PaymentListCreateApi(IdempotentApiView[PaymentCreateInput]):
     """``POST /v1/payments`` creates (and, with ``confirm``, confirms); ``GET`` lists, newest first."""
+
+    input_serializer = PaymentCreateInputSerializer
+    query_parameters = frozenset({"status", "created[gte]", "created[lte]"})
 
     @extend_schema(
         operation_id="payment_create",
@@ -269,7 +272,7 @@ class PaymentListCreateApi(IdempotentApiView[PaymentCreateInput]):
             confirm=data["confirm"],
             description=data["description"],
             metadata=data["metadata"],
-            customer_email=data["customer_email"],
+            customer_email=data.get("customer_email", ""),
             customer=customer,
             setup_future_usage=data.get("setup_future_usage", ""),
             off_session=data["off_session"],
@@ -326,7 +329,7 @@ class PaymentListCreateApi(IdempotentApiView[PaymentCreateInput]):
     pagination_class = CursorListPagination
 
 
-class PaymentRetrieveApi(APIView):
+class PaymentRetrieveApi(ApiView):
     @extend_schema(operation_id="payment_retrieve", responses={200: PaymentSerializer}, summary="Retrieve a payment")
     def get(self, request: Request, payment_id: str) -> Response:
         payment = selectors.payment_get(
@@ -336,6 +339,8 @@ class PaymentRetrieveApi(APIView):
 
 
 class PaymentConfirmApi(IdempotentApiView[None]):
+    input_serializer = None
+
     @extend_schema(operation_id="payment_confirm", request=None, responses={200: PaymentSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Hands the payment to the provider; answers ``processing`` at once (the outcome comes by webhook)."""
@@ -353,13 +358,15 @@ class PaymentConfirmApi(IdempotentApiView[None]):
         return _payment_response(payment)
 
 
-class PaymentCaptureInputSerializer(serializers.Serializer[Any]):
+class PaymentCaptureInputSerializer(InputSerializer):
     amount_to_capture = serializers.IntegerField(
         required=False, min_value=1, help_text="defaults to the whole authorized amount; a partial capture is final"
     )
 
 
 class PaymentCaptureApi(IdempotentApiView[dict[str, Any]]):
+    input_serializer = PaymentCaptureInputSerializer
+
     @extend_schema(
         operation_id="payment_capture", request=PaymentCaptureInputSerializer, responses={200: PaymentSerializer}
     )
@@ -380,7 +387,7 @@ class PaymentCaptureApi(IdempotentApiView[dict[str, Any]]):
         return _payment_response(payment)
 
 
-class PaymentCancelInputSerializer(serializers.Serializer[Any]):
+class PaymentCancelInputSerializer(InputSerializer):
     cancellation_reason = serializers.ChoiceField(
         choices=[c for c in CancellationReason.choices if c[0] != CancellationReason.AUTHORIZATION_EXPIRED],
         required=False,
@@ -388,6 +395,8 @@ class PaymentCancelInputSerializer(serializers.Serializer[Any]):
 
 
 class PaymentCancelApi(IdempotentApiView[dict[str, Any]]):
+    input_serializer = PaymentCancelInputSerializer
+
     @extend_schema(
         operation_id="payment_cancel", request=PaymentCancelInputSerializer, responses={200: PaymentSerializer}
     )

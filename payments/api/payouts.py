@@ -8,9 +8,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api.pagination import CursorListPagination
+from core.api.strict import ApiView, InputSerializer
 from payments import selectors
 from payments.api.authentication import request_api_key, request_merchant
 from payments.api.common import list_response, metadata_field
@@ -21,7 +21,7 @@ from payments.representations import PayoutSerializer, payout_representation
 from payments.services.payouts import payout_cancel, payout_create
 
 
-class PayoutCreateInputSerializer(serializers.Serializer[Any]):
+class PayoutCreateInputSerializer(InputSerializer):
     amount = serializers.IntegerField(min_value=1)
     currency = serializers.CharField(min_length=3, max_length=3)
     description = serializers.CharField(max_length=500, allow_blank=True, default="")
@@ -29,6 +29,8 @@ class PayoutCreateInputSerializer(serializers.Serializer[Any]):
 
 
 class PayoutListCreateApi(IdempotentApiView[dict[str, Any]]):
+    input_serializer = PayoutCreateInputSerializer
+    query_parameters = frozenset({"status"})
     pagination_class = CursorListPagination
 
     @extend_schema(operation_id="payout_create", request=PayoutCreateInputSerializer, responses={200: PayoutSerializer})
@@ -61,7 +63,7 @@ class PayoutListCreateApi(IdempotentApiView[dict[str, Any]]):
         return list_response(self, request, payouts, lambda page: PayoutSerializer(page, many=True).data)
 
 
-class PayoutRetrieveApi(APIView):
+class PayoutRetrieveApi(ApiView):
     @extend_schema(operation_id="payout_retrieve", responses={200: PayoutSerializer})
     def get(self, request: Request, payout_id: str) -> Response:
         payout = selectors.payout_get(
@@ -71,6 +73,8 @@ class PayoutRetrieveApi(APIView):
 
 
 class PayoutCancelApi(IdempotentApiView[None]):
+    input_serializer = None
+
     @extend_schema(operation_id="payout_cancel", request=None, responses={200: PayoutSerializer})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)

@@ -13,6 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import redis
+import structlog
 from django.conf import settings
 from django.core.cache import cache as django_cache
 from rest_framework.request import Request
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # rest_framework.views imports this module (DEFAULT_THROTTLE_
     from rest_framework.views import APIView
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600}
+logger = structlog.get_logger(__name__)
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -52,6 +54,43 @@ def _hit(key: str, ttl: int) -> int:
         return 1
 
 
+def _count(key: str) -> int:
+    if settings.REDIS_URL:
+        value = _redis(settings.REDIS_URL).get(key)
+        return int(value) if value is not None else 0
+    return int(django_cache.get(key) or 0)
+
+
+def _failure_window(address: str) -> tuple[str, int, int, float]:
+    limit, period = parse_rate(settings.LEDGERLINE_AUTH_FAILURE_RATE)
+    now = time.time()
+    return f"ll:authfail:{address}:{period}:{int(now // period)}", limit, period, period - (now % period)
+
+
+# Redis restarting (redis-py raises ValueError on a socket closed under it): a limit is a guard against abuse, not
+# a reason to answer every request with a 500 while its counter is away.
+_COUNTER_DOWN = (redis.RedisError, OSError, ValueError)
+
+
+def auth_failures_wait(address: str) -> int | None:
+    """Seconds until ``address`` may try again, when it failed to authenticate too often in this window."""
+    key, limit, _, wait = _failure_window(address)
+    try:
+        failures = _count(key)
+    except _COUNTER_DOWN as exc:
+        logger.warning("throttle_counter_unavailable", error=f"{type(exc).__name__}: {exc}")
+        return None
+    return math.ceil(wait) if failures >= limit else None
+
+
+def auth_failure_record(address: str) -> None:
+    key, _, period, _ = _failure_window(address)
+    try:
+        _hit(key, ttl=period + 1)
+    except _COUNTER_DOWN as exc:
+        logger.warning("throttle_counter_unavailable", error=f"{type(exc).__name__}: {exc}")
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     def __init__(self) -> None:
         self._wait: float | None = None
@@ -63,7 +102,12 @@ class ApiKeyRateThrottle(BaseThrottle):
         limit, period = parse_rate(settings.LEDGERLINE_API_RATE)
         now = time.time()
         window = int(now // period)
-        if _hit(f"ll:throttle:{api_key.pk}:{period}:{window}", ttl=period + 1) <= limit:
+        try:
+            hits = _hit(f"ll:throttle:{api_key.pk}:{period}:{window}", ttl=period + 1)
+        except _COUNTER_DOWN as exc:
+            logger.warning("throttle_counter_unavailable", error=f"{type(exc).__name__}: {exc}")
+            return True
+        if hits <= limit:
             return True
         self._wait = period - (now % period)
         return False

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.pagination import CursorListPagination
+from core.api.strict import InputSerializer
 from payments.api.authentication import request_livemode, request_merchant
 from payments.api.idempotency import IdempotentApiView
 from payments.enums import EventType
@@ -85,14 +86,14 @@ def _url_allowed(url: str) -> None:
     webhook_url_check(url)
 
 
-class WebhookEndpointCreateInputSerializer(serializers.Serializer[Any]):
+class WebhookEndpointCreateInputSerializer(InputSerializer):
     url = serializers.CharField(max_length=2048, validators=[_url_allowed])
     enabled_events = serializers.ListField(child=serializers.ChoiceField(choices=_EVENT_CHOICES), min_length=1)
     description = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
     metadata = MetadataField(required=False, default=dict)
 
 
-class WebhookEndpointUpdateInputSerializer(serializers.Serializer[Any]):
+class WebhookEndpointUpdateInputSerializer(InputSerializer):
     url = serializers.CharField(max_length=2048, required=False, validators=[_url_allowed])
     enabled_events = serializers.ListField(
         child=serializers.ChoiceField(choices=_EVENT_CHOICES), min_length=1, required=False
@@ -102,7 +103,7 @@ class WebhookEndpointUpdateInputSerializer(serializers.Serializer[Any]):
     disabled = serializers.BooleanField(required=False, help_text="false re-enables a disabled endpoint")
 
 
-class WebhookEndpointRollSecretInputSerializer(serializers.Serializer[Any]):
+class WebhookEndpointRollSecretInputSerializer(InputSerializer):
     expires_in = serializers.IntegerField(
         min_value=0,
         max_value=int(MAX_ROLL_OVERLAP.total_seconds()),
@@ -123,6 +124,7 @@ def _valid(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
 
 
 class WebhookEndpointCollectionApi(WebhookEndpointWriteApi):
+    input_serializer = WebhookEndpointCreateInputSerializer
     # The list is paginated by hand; this tells drf-spectacular the list envelope's shape.
     pagination_class = CursorListPagination
 
@@ -150,6 +152,8 @@ class WebhookEndpointCollectionApi(WebhookEndpointWriteApi):
 
 
 class WebhookEndpointDetailApi(WebhookEndpointWriteApi):
+    input_serializer = WebhookEndpointUpdateInputSerializer
+
     @extend_schema(operation_id="webhook_endpoints_retrieve", responses=WebhookEndpointOutputSerializer)
     def get(self, request: Request, endpoint_id: str) -> Response:
         return Response(WebhookEndpointOutputSerializer(_endpoint(request, endpoint_id)).data)
@@ -177,6 +181,8 @@ class WebhookEndpointDetailApi(WebhookEndpointWriteApi):
 
 
 class WebhookEndpointRollSecretApi(WebhookEndpointWriteApi):
+    input_serializer = WebhookEndpointRollSecretInputSerializer
+
     @extend_schema(
         operation_id="webhook_endpoints_roll_secret",
         request=WebhookEndpointRollSecretInputSerializer,

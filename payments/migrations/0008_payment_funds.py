@@ -13,25 +13,24 @@ from django.db import migrations, models
 
 
 def _from_ledger(apps, schema_editor):
+    # Every read and write through the migrating connection (``migrate --database owner``), never the default one.
+    alias = schema_editor.connection.alias
     Payment = apps.get_model("payments", "Payment")
     Transaction = apps.get_model("ledger", "JournalTransaction")
     Entry = apps.get_model("ledger", "JournalEntry")
-    db = schema_editor.connection.alias  # the owner's connection that migrates, not the application's role
     released = dict(
-        Transaction.objects.using(db)
-        .filter(reference__endswith=":release", source_type="payment")
-        .values_list("source_id", "posted_at")
+        Transaction.objects.using(alias).filter(reference__endswith=":release", source_type="payment").values_list(
+            "source_id", "posted_at"
+        )
     )
-    for capture in (
-        Transaction.objects.using(db).filter(reference__endswith=":capture", source_type="payment").iterator()
-    ):
+    for capture in Transaction.objects.using(alias).filter(reference__endswith=":capture", source_type="payment").iterator():
         net = sum(
-            Entry.objects.using(db)
-            .filter(transaction_id=capture.id, merchant_id__isnull=False, direction="credit")
-            .values_list("amount", flat=True)
+            Entry.objects.using(alias).filter(
+                transaction_id=capture.id, merchant_id__isnull=False, direction="credit"
+            ).values_list("amount", flat=True)
         )
         done = released.get(capture.source_id)
-        Payment.objects.using(db).filter(pk=capture.source_id, funds_available_on__isnull=True).update(
+        Payment.objects.using(alias).filter(pk=capture.source_id, funds_available_on__isnull=True).update(
             funds_pending=0 if done else net,
             funds_available_on=capture.occurred_at + timedelta(seconds=settings.BALANCE_PENDING_SECONDS),
             funds_released_at=done,
@@ -39,40 +38,35 @@ def _from_ledger(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("ledger", "0004_seal_available_on"),
-        ("payments", "0007_disputes"),
+        ('ledger', '0004_seal_available_on'),
+        ('payments', '0007_disputes'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="payment",
-            name="funds_available_on",
+            model_name='payment',
+            name='funds_available_on',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="payment",
-            name="funds_pending",
+            model_name='payment',
+            name='funds_pending',
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name="payment",
-            name="funds_released_at",
+            model_name='payment',
+            name='funds_released_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name="payment",
-            index=models.Index(
-                condition=models.Q(("funds_available_on__isnull", False), ("funds_released_at__isnull", True)),
-                fields=["funds_available_on"],
-                name="payment_funds_due",
-            ),
+            model_name='payment',
+            index=models.Index(condition=models.Q(('funds_available_on__isnull', False), ('funds_released_at__isnull', True)), fields=['funds_available_on'], name='payment_funds_due'),
         ),
         migrations.AddConstraint(
-            model_name="payment",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("funds_pending__gte", 0)), name="payment_funds_pending_not_negative"
-            ),
+            model_name='payment',
+            constraint=models.CheckConstraint(condition=models.Q(('funds_pending__gte', 0)), name='payment_funds_pending_not_negative'),
         ),
         migrations.RunPython(_from_ledger, migrations.RunPython.noop),
     ]

@@ -27,6 +27,8 @@ class IdempotencyKey(models.Model):
     status = models.CharField(max_length=12, choices=IdempotencyStatus.choices, default=IdempotencyStatus.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    # The exact bytes first sent: jsonb reorders keys, and a replay must be byte-identical (api-contract.md).
+    response_content = models.TextField(blank=True, db_default="")  # "" until completed (the claim is raw SQL)
     created = models.DateTimeField(db_default=Now(), editable=False)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -45,6 +45,8 @@ class StoredResponse:
     status: int
     body: dict[str, Any]
     replayed: bool = False
+    # The rendered JSON as first sent; a replay sends these bytes (``None`` only for rows stored before them).
+    content: str | None = None
 
 
 def idempotency_key_validate(key: str) -> str:
@@ -125,6 +127,7 @@ def idempotent_execute(
             status=IdempotencyStatus.COMPLETED,
             response_status=response.status,
             response_body=response.body,
+            response_content=response.content,
             completed_at=Now(),
         )
         return response
@@ -150,7 +153,12 @@ def _replay(*, merchant_id: str, livemode: bool, key: str, fingerprint: str) -> 
         )
     if stored.status != IdempotencyStatus.COMPLETED or stored.response_status is None:
         raise IdempotencyKeyInUseError()
-    return StoredResponse(status=stored.response_status, body=stored.response_body or {}, replayed=True)
+    return StoredResponse(
+        status=stored.response_status,
+        body=stored.response_body or {},
+        replayed=True,
+        content=stored.response_content or None,
+    )
 
 
 def idempotency_keys_delete_expired(*, batch_size: int = 5000) -> int:

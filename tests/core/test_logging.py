@@ -81,3 +81,23 @@ def test_request_id_follows_work_into_a_celery_task(celery_worker_process):
     worker_lines = json_lines(celery_worker_process.read_text())
     received = [line for line in worker_lines if line.get("event") == "ping_received"]
     assert any(line.get("request_id") == request_id for line in received), worker_lines[-10:]
+
+
+def test_a_failed_request_outside_the_api_is_logged_with_its_latency(rf):
+    """The "request failed" signal carries the exception and no response: the latency processor raised
+    TypeError on every unhandled error outside the API (issue 12), hiding the error it was logging."""
+    from django_structlog import signals
+
+    from core.logging import _mark_request_start
+
+    request = rf.get("/admin/somewhere")
+    _mark_request_start(request)
+    log_kwargs: dict[str, object] = {}
+    signals.bind_extra_request_failed_metadata.send(
+        sender=None,
+        request=request,
+        logger=structlog.get_logger(),
+        exception=RuntimeError("boom"),
+        log_kwargs=log_kwargs,
+    )
+    assert isinstance(log_kwargs["latency_ms"], float)

@@ -44,6 +44,22 @@ def test_create_merchant_rejects_a_bad_email():
     assert not Merchant.objects.exists()
 
 
+def test_create_merchant_twice_with_the_same_email_refuses_unless_told_to():
+    """It silently made a second merchant, with a second key, for one business (issue 12)."""
+    from django.core.management.base import CommandError
+
+    first_id, _ = _create_merchant_via_command("Acme Ltd", "ops@acme.test")
+    with pytest.raises(CommandError, match="already exists"):
+        _create_merchant_via_command("Acme Ltd", "OPS@acme.test")
+    assert list(Merchant.objects.values_list("id", flat=True)) == [first_id]
+
+    out = io.StringIO()
+    call_command(
+        "create_merchant", "Acme EU", "--email", "ops@acme.test", "--allow-duplicate-email", stdout=out, stderr=out
+    )
+    assert Merchant.objects.filter(email="ops@acme.test").count() == 2
+
+
 @pytest.mark.parametrize(
     "header",
     ["", "Bearer sk_test_doesnotexist000000000000000", "Basic abc", "Bearer ", "Bearer pk_test_x"],
@@ -71,3 +87,24 @@ def test_live_keys_report_livemode(client):
     _, issued = merchant_create(name="Acme", email="ops@acme.test", livemode=True)
     assert issued.secret.startswith("sk_live_")
     assert client.get("/v1/merchant", HTTP_AUTHORIZATION=f"Bearer {issued.secret}").json()["livemode"] is True
+
+
+def test_the_late_success_policy_is_a_merchant_setting_in_the_command_and_the_api(client):
+    out = io.StringIO()
+    call_command(
+        "create_merchant", "Keeps", "--email", "k@x.test", "--late-success-policy", "fulfil", stdout=out, stderr=out
+    )
+    fields = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {fields['secret_key']}"}
+    assert client.get("/v1/merchant", **auth).json()["upi_late_success_policy"] == "fulfil"
+    changed = client.post(
+        "/v1/merchant", {"upi_late_success_policy": "refund"}, content_type="application/json", **auth
+    )
+    assert (changed.status_code, changed.json()["upi_late_success_policy"]) == (200, "refund")
+    assert Merchant.objects.get(pk=fields["merchant_id"]).upi_late_success_policy == "refund"
+    refused = client.post("/v1/merchant", {"upi_late_success_policy": "keep"}, content_type="application/json", **auth)
+    assert (refused.status_code, refused.json()["error"]["param"]) == (400, "upi_late_success_policy")
+    assert Merchant.objects.get(pk=fields["merchant_id"]).upi_late_success_policy == "refund"
+    # The default is to refund.
+    merchant, _ = merchant_create(name="Default", email="d@x.test")
+    assert merchant.upi_late_success_policy == "refund"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import structlog
 
@@ -20,6 +21,7 @@ from payments.connectors.base import (
     VoidRequest,
 )
 from payments.enums import AttemptOperation
+from payments.metrics import provider_call_observe
 from payments.models import PaymentMethod
 from payments.services.attempts.apply import attempt_result_apply
 from payments.services.attempts.claim import Claim, attempt_claim
@@ -31,6 +33,19 @@ logger = structlog.get_logger(__name__)
 
 
 def attempt_call(claim: Claim) -> ProviderResult | ProviderMismatchError:
+    started = time.perf_counter()
+    result = _attempt_call(claim)
+    outcome = "mismatch" if isinstance(result, ProviderMismatchError) else str(result.outcome)
+    provider_call_observe(
+        connector=claim.connector,
+        operation=str(claim.operation),
+        outcome=outcome,
+        seconds=time.perf_counter() - started,
+    )
+    return result
+
+
+def _attempt_call(claim: Claim) -> ProviderResult | ProviderMismatchError:
     """What the provider answered, as a typed result; an answer about something else than we asked is returned as
     the error, for the apply step to flag."""
     if claim.request is None:

@@ -54,3 +54,17 @@ def test_bad_paging_parameters_are_rejected(params):
 def test_an_empty_paging_parameter_is_rejected_not_ignored(name):
     with pytest.raises(ValidationError):
         _page(**{name: ""})
+
+
+def test_an_unknown_cursor_is_a_400_not_the_first_page() -> None:
+    """An unknown starting_after returned the first page (issue 12): a client paging on would loop silently."""
+    from tests.payments.conftest import make_api
+
+    api = make_api()
+    for cursor in ("starting_after", "ending_before"):
+        response = api.get("/v1/payments", {cursor: "pay_0000000000NOSUCHPAYMENT"})
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert (error["code"], error["param"]) == ("resource_missing", cursor)
+        empty = api.get("/v1/payments", {cursor: ""})
+        assert (empty.status_code, empty.json()["error"]["param"]) == (400, cursor)

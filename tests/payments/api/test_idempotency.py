@@ -92,6 +92,27 @@ def test_a_500_is_stored_with_nothing_of_the_failed_work(api: Api, monkeypatch: 
     assert not OutboxMessage.objects.exists()
 
 
+def test_a_replay_is_byte_identical_to_the_first_response(api: Api) -> None:
+    """jsonb reorders keys by length: replays came back with another key order (issue 12)."""
+    first = api.post("/v1/payments", card_payment_body(metadata={"zz": "1", "a": "2"}), key="bytes-1")
+    again = api.post("/v1/payments", card_payment_body(metadata={"zz": "1", "a": "2"}), key="bytes-1")
+    assert first.status_code == again.status_code == 200
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+
+
+def test_a_stored_500_answers_the_same_should_retry_every_time(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(**kwargs: Any) -> Payment:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(payment_views, "payment_create", crash)
+    answers = [api.post("/v1/payments", card_payment_body(), key="crash-1") for _ in range(3)]
+    assert [a.status_code for a in answers] == [500, 500, 500]
+    # Every retry under this key gets this same 500: retrying it cannot help, and all three say so.
+    assert {a["Should-Retry"] for a in answers} == {"false"}
+    assert {a.content for a in answers} == {answers[0].content}
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256])
 def test_a_malformed_key_is_refused_before_anything_runs(api: Api, key: str) -> None:
     response = api.post("/v1/payments", card_payment_body(), key=key)

@@ -46,3 +46,32 @@ def test_docs_render_from_packaged_assets_without_a_cdn(client) -> None:
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
     bundle = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     assert bundle.status_code == 200
+
+
+def test_the_schema_is_a_valid_openapi_document(schema: dict) -> None:
+    """A default outside its own enum or format (customer_email "", refund reason "") made the document invalid
+    and generated clients drop POST /v1/refunds (issue 12)."""
+    from openapi_spec_validator import validate
+
+    validate(schema)
+
+
+def test_request_bodies_advertise_only_json(schema: dict) -> None:
+    """The server parses JSON only; form-encoded nested bodies were advertised and never read."""
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                assert set(operation["requestBody"]["content"]) == {"application/json"}, (method, path)
+
+
+def test_every_list_takes_the_same_created_filter_and_documents_its_cursors(schema: dict) -> None:
+    lists = {path: ops["get"] for path, ops in schema["paths"].items() if "get" in ops and "{" not in path}
+    created = {
+        path: [p for p in op.get("parameters", []) if p["name"].startswith("created[")] for path, op in lists.items()
+    }
+    shapes = {(p["name"], p["schema"]["type"]) for params in created.values() for p in params}
+    assert shapes == {("created[gte]", "string"), ("created[lte]", "string")}
+    for path in ("/v1/payments", "/v1/events"):
+        assert {p["name"] for p in created[path]} == {"created[gte]", "created[lte]"}, path
+    cursor = next(p for p in lists["/v1/payments"]["parameters"] if p["name"] == "starting_after")
+    assert "resource_missing" in cursor["description"]

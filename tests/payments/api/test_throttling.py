@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from rest_framework.test import APIClient
 
 from tests.payments.conftest import make_api
 
@@ -32,3 +35,43 @@ def test_a_throttled_post_is_not_stored_under_its_idempotency_key(settings) -> N
     assert api.post("/v1/payments", card_payment_body(), key="k").status_code == 429
     settings.LEDGERLINE_API_RATE = "100/s"
     assert api.post("/v1/payments", card_payment_body(), key="k").status_code == 200
+
+
+def test_failed_authentication_is_throttled_per_client_address(settings) -> None:
+    """Invalid keys were never throttled (about 220 401s a second could be tried, issue 12)."""
+    settings.LEDGERLINE_AUTH_FAILURE_RATE = "3/m"
+    good = make_api(name="Good")
+    # Fresh addresses: the counters live in Redis for the minute, across tests and reruns.
+    address, other_address = f"guesser-{uuid.uuid4()}", f"other-{uuid.uuid4()}"
+    guesser = APIClient(REMOTE_ADDR=address, HTTP_AUTHORIZATION="Bearer sk_test_guess")
+    codes = [guesser.get("/v1/payments").status_code for _ in range(5)]
+    assert codes == [401, 401, 401, 429, 429]
+    limited = guesser.get("/v1/merchant")
+    assert limited.json()["error"]["type"] == "rate_limit_error"
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    # Past the limit the address is refused before any key lookup, a valid key included; others are unaffected.
+    assert (
+        APIClient(REMOTE_ADDR=address, HTTP_AUTHORIZATION=f"Bearer {good.secret}").get("/v1/merchant").status_code
+        == 429
+    )
+    assert (
+        APIClient(REMOTE_ADDR=other_address, HTTP_AUTHORIZATION=f"Bearer {good.secret}").get("/v1/merchant").status_code
+        == 200
+    )
+    assert (
+        APIClient(REMOTE_ADDR=other_address, HTTP_AUTHORIZATION="Bearer sk_test_x").get("/v1/merchant").status_code
+        == 401
+    )
+
+
+def test_requests_pass_while_the_rate_counter_is_unreachable(settings) -> None:
+    """Found by the chaos run: a Redis restart turned every request into a 500 (the counter's socket closed under
+    it). The limit is a guard against abuse; while Redis is away requests are let through."""
+    from tests.processes import free_port
+
+    api = make_api()
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    response = api.get("/v1/payments")
+    assert response.status_code == 200, response.content
+    # A wrong key is still told so, not answered with a 500 by the failed-authentication counter.
+    assert APIClient(HTTP_AUTHORIZATION="Bearer sk_test_wrong").get("/v1/payments").status_code == 401

@@ -31,7 +31,7 @@ from payments.enums import (
     PaymentStatus,
     PayoutStatus,
 )
-from payments.exceptions import InvalidRequestError
+from payments.exceptions import InvalidRequestError, PaymentStateError
 from payments.models import Dispute, Payment, PaymentAttempt, Payout, Refund
 from payments.services.disputes import dispute_apply_provider_dispute
 from payments.services.funds import funds_capture_post, funds_release_due
@@ -109,11 +109,19 @@ class BalanceMachine(RuleBasedStateMachine):
         return attempt.id
 
     # --- money given back ---------------------------------------------------------------------------------------
-    @rule(target=refunds, attempt_id=payments, share=st.sampled_from([0.25, 0.5, 1.0]))
-    def refund(self, attempt_id: str, share: float) -> str:
+    @rule(target=refunds, attempt_id=payments, share=st.sampled_from([4, 2, 1]))
+    def refund(self, attempt_id: str, share: int) -> str:
         payment = PaymentAttempt.objects.get(pk=attempt_id).payment
-        left = payment.amount_captured - payment.amount_refunded
-        amount = max(1, int(left * share)) if left else 1
+        disputes = list(payment.disputes.values_list("status", "amount"))
+        if any(status in ("needs_response", "under_review") for status, _ in disputes):
+            # The customer's bank is returning the money already: no refund on top while a dispute is open.
+            with pytest.raises(PaymentStateError) as refused:
+                refund_create(merchant=self.merchant, livemode=False, payment_id=payment.id, amount=1)
+            assert refused.value.code == "charge_disputed"
+            return ""
+        charged_back = sum(amount for status, amount in disputes if status in ("lost", "accepted"))
+        left = payment.amount_captured - payment.amount_refunded - charged_back
+        amount = max(1, left // share) if left > 0 else 1
         try:
             refund = refund_create(merchant=self.merchant, livemode=False, payment_id=payment.id, amount=amount)
         except InvalidRequestError:

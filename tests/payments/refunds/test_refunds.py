@@ -56,6 +56,17 @@ def test_more_than_the_refundable_amount_is_refused(api, sandbox):
     assert Refund.objects.count() == 1
 
 
+def test_refunding_a_fully_refunded_payment_says_so(api, sandbox):
+    """It said "Refund amount (0) is greater than the payment's refundable amount (0)" (issue 12)."""
+    payment_id = captured_payment(api, 1000)
+    assert api.post("/v1/refunds", {"payment": payment_id}).status_code == 200
+    for body in ({"payment": payment_id}, {"payment": payment_id, "amount": 1}):
+        error = api.post("/v1/refunds", body).json()["error"]
+        assert (error["code"], error["param"]) == ("charge_already_refunded", "payment")
+        assert error["message"] == "This payment has already been refunded in full."
+    assert Refund.objects.count() == 1
+
+
 def test_an_unknown_or_uncaptured_payment_cannot_be_refunded(api, sandbox):
     assert api.post("/v1/refunds", {"payment": "pay_nope"}).status_code == 404
     unconfirmed = api.post("/v1/payments", card_payment_body()).json()["id"]
@@ -131,3 +142,19 @@ def test_concurrent_refunds_never_exceed_capture(api, sandbox):
     provider = [r for r in sandbox.records() if r["kind"] == "refund"]
     assert sum(r["amount"] for r in provider) == 1950
     assert len(provider) == 13
+
+
+def test_a_refund_the_provider_never_received_is_sent_again_not_left_in_doubt(api, sandbox):
+    """Found by the chaos run: the refund's call hung and timed out before the provider did anything, so its
+    outcome was unknown; every lookup then said the provider never saw it (404), and the refund stayed unknown
+    until a person was asked, the payer never refunded. A lookup that proves it never arrived sends it again."""
+    payment_id = captured_payment(api, 2000)
+    sandbox.control("/faults/next", {"provider": "card_a", "operation": "refund", "mode": "timeout", "seconds": 3})
+    refund = api.post("/v1/refunds", {"payment": payment_id, "amount": 700}).json()
+    assert drain() == ["payments.execute_attempt:unknown"]
+    assert [r for r in sandbox.records() if r["kind"] == "refund"] == []
+    applied = janitor()
+    assert applied == ["payments.check_attempt:retry_in_" + applied[0].rsplit("_", 1)[-1]]
+    assert drain(include_future=True) == ["payments.execute_attempt:refund_succeeded"]
+    assert api.get(f"/v1/refunds/{refund['id']}").json()["status"] == "succeeded"
+    assert [r["amount"] for r in sandbox.records() if r["kind"] == "refund"] == [700]

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0010_card_vault'),
+        ('payments', '0013_card_vault'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0009_backoffice_search_indexes'),
+        ('payments', '0012_merge_late_success_and_trace_context'),
     ]
 
     operations = [
