@@ -22,7 +22,7 @@ from payments.services.payment_methods import customer_create, customer_delete, 
 
 
 class CustomerCreateInputSerializer(InputSerializer):
-    email = serializers.EmailField(allow_blank=True, default="")
+    email = serializers.EmailField(allow_blank=True, required=False)
     name = serializers.CharField(max_length=200, allow_blank=True, default="")
     metadata = metadata_field()
 
