@@ -402,6 +402,14 @@ PSP_WORKER_CONCURRENCY: int = env.int("PSP_WORKER_CONCURRENCY", default=2 if _SQ
 # Keys the HMACs of card numbers (card.fingerprint) and of idempotent request bodies. Changing it changes every
 # card fingerprint, so production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
 LEDGERLINE_FINGERPRINT_SECRET: str = env.str("LEDGERLINE_FINGERPRINT_SECRET", default=f"fingerprint:{SECRET_KEY}")
+# The card vault's key-encryption keys (payments/vault.py): ``id:base64`` pairs of 32 random bytes, comma separated,
+# and the id new entries are wrapped under (default: the last one). Several at once is what rotation needs:
+# add a key, make it active, ``manage.py vault_rewrap``, drop the old one. Production has no default and a system
+# check refuses to start without a real key (payments.E003/E004); elsewhere a fixed, public development key.
+LEDGERLINE_VAULT_KEYS: str = env.str(
+    "LEDGERLINE_VAULT_KEYS", default="" if PRODUCTION else "dev:bGVkZ2VybGluZS1kZXYtdmF1bHQta2V5LTMyYnl0ZXM="
+)
+LEDGERLINE_VAULT_ACTIVE_KEY: str = env.str("LEDGERLINE_VAULT_ACTIVE_KEY", default="")
 # Keys the MAC of every journal transaction and the ledger's hash chain (ledger/seal.py). It must live outside the
 # database (the environment), so that someone who can write to the database cannot forge a row that verifies.
 # Production sets its own and keeps it; elsewhere it derives from SECRET_KEY.

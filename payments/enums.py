@@ -31,6 +31,11 @@ class UpiFlow(models.TextChoices):
     COLLECT = "collect", "Collect"
 
 
+class SetupFutureUsage(models.TextChoices):
+    ON_SESSION = "on_session", "On session (the customer present)"
+    OFF_SESSION = "off_session", "Off session (merchant-initiated)"
+
+
 class CardBrand(models.TextChoices):
     VISA = "visa", "Visa"
     MASTERCARD = "mastercard", "Mastercard"

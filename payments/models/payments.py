@@ -25,8 +25,10 @@ from payments.enums import (
     CardBrand,
     PaymentMethodType,
     PaymentStatus,
+    SetupFutureUsage,
     UpiFlow,
 )
+from payments.models.customers import Customer, PaymentMethod
 from payments.models.merchants import Merchant
 
 S = PaymentStatus
@@ -71,9 +73,15 @@ class Payment(FSMModelMixin, models.Model):
     upi_vpa = models.CharField(max_length=255, blank=True)
     upi_rrn = models.CharField(max_length=32, blank=True, help_text="the bank's reference, once known")
     upi_expires_in = models.PositiveIntegerField(null=True, blank=True, help_text="seconds in requires_action")
-    # The provider's token per acquirer (tokenized at the API edge, so the number itself never reaches storage);
-    # one per connector of the card route, so a payment can fail over to the next acquirer.
-    card_tokens = models.JSONField(default=dict, blank=True)
+    # The card or UPI id charged (a card's number is in the vault; its acquirer tokens are on the payment method).
+    payment_method = models.ForeignKey(
+        PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
+    setup_future_usage = models.CharField(max_length=12, choices=SetupFutureUsage.choices, blank=True)
+    off_session = models.BooleanField(default=False, help_text="a merchant-initiated charge of a saved card")
 
     psp = models.CharField(max_length=40, blank=True, help_text="the connector that processes the payment")
     next_action = models.JSONField(null=True, blank=True)
@@ -96,6 +104,8 @@ class Payment(FSMModelMixin, models.Model):
 
     # The attempts a service just wrote or read under the row lock, so the response that follows needs no query.
     known_attempts: list[PaymentAttempt] | None = None
+    # The API representation a service just wrote into the outbox event: the response reuses it (built once).
+    known_representation: dict[str, Any] | None = None
 
     class Meta:
         ordering = ["-id"]
@@ -109,6 +119,12 @@ class Payment(FSMModelMixin, models.Model):
                 fields=["capture_before"], name="payment_capture_expiry", condition=Q(status=S.REQUIRES_CAPTURE)
             ),
             models.Index(fields=["card_last4"], name="payment_card_last4", condition=~Q(card_last4="")),
+            models.Index(fields=["customer", "-id"], name="payment_customer", condition=Q(customer__isnull=False)),
+            models.Index(
+                fields=["payment_method", "-id"],
+                name="payment_payment_method",
+                condition=Q(payment_method__isnull=False),
+            ),
             # The back office's search box: a customer's email or VPA (any case), a UPI RRN.
             models.Index(Upper("customer_email"), name="payment_customer_email", condition=~Q(customer_email="")),
             models.Index(Upper("upi_vpa"), name="payment_upi_vpa", condition=~Q(upi_vpa="")),

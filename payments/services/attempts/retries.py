@@ -18,7 +18,7 @@ from payments.connectors import registry
 from payments.connectors.retry import RetryPolicy
 from payments.enums import AttemptOperation, AttemptOutcome, PaymentMethodType
 from payments.models import Payment, PaymentAttempt
-from payments.services.attempts.queue import attempt_enqueue, attempt_start
+from payments.services.attempts.queue import attempt_enqueue, attempt_start, card_chargeable_at
 
 _rng = random.Random()  # noqa: S311 - retry jitter, not a secret
 
@@ -32,7 +32,7 @@ def retry_policy(*, max_attempts: int | None = None) -> RetryPolicy:
 
 
 def _usable(payment: Payment, connector: str) -> bool:
-    if payment.payment_method_type == PaymentMethodType.CARD and not payment.card_tokens.get(connector):
+    if payment.payment_method_type == PaymentMethodType.CARD and not card_chargeable_at(payment, connector):
         return False
     return not registry.breaker_get(connector).is_open()
 
