@@ -10,10 +10,17 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from django.db.models import Count
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q
 
 from audit.findings import AuditReport
-from payments.enums import OutboxKind, PaymentStatus, PayoutStatus, RefundStatus, WebhookDeliveryStatus
+from payments.enums import (
+    OutboxKind,
+    PaymentEventType,
+    PaymentStatus,
+    PayoutStatus,
+    RefundStatus,
+    WebhookDeliveryStatus,
+)
 from payments.models import (
     Event,
     OutboxMessage,
@@ -24,6 +31,7 @@ from payments.models import (
     WebhookEndpoint,
 )
 
+_SAME_STATUS_EVENTS: dict[str, str] = {"record_late_success": PaymentEventType.LATE_SUCCEEDED}
 _REFUND_EVENTS: dict[str, str] = {RefundStatus.SUCCEEDED: "refund.succeeded", RefundStatus.FAILED: "refund.failed"}
 _PAYOUT_EVENTS: dict[str, str] = {PayoutStatus.PAID: "payout.paid", PayoutStatus.FAILED: "payout.failed"}
 
@@ -56,13 +64,24 @@ def state_change_events_check(report: AuditReport, *, cutoff: datetime) -> None:
     changes = (
         PaymentStateChange.objects.exclude(to_status=PaymentStatus.REQUIRES_CONFIRMATION)
         .filter(created__lt=cutoff)
-        .values("payment_id", "to_status")
+        .values(
+            "payment_id",
+            "to_status",
+            "transition",
+            same=ExpressionWrapper(Q(from_status=F("to_status")), output_field=BooleanField()),
+        )
         .annotate(n=Count("id"))
         .order_by()
     )
     for row in changes:
         report.counts["payment_state_changes"] += row["n"]
-        event_type = f"payment.{row['to_status']}"
+        # A transition that keeps the status (a late success the merchant's policy refunds: the payment stays
+        # failed) announces what happened to it, not the status it already had.
+        event_type = (
+            _SAME_STATUS_EVENTS.get(row["transition"], f"payment.{row['transition']}")
+            if row["same"]
+            else f"payment.{row['to_status']}"
+        )
         if written[(row["payment_id"], event_type)] < row["n"]:
             report.add(
                 "state_change_without_event",
