@@ -122,15 +122,16 @@ def _payment_agrees(
                 pid,
                 f"captured {payment.amount_captured} here, {at.captured} at the provider",
             )
-    elif at.captured and at.captured != (ledger_gross or 0):
+    elif at.captured:
         # A late success (money arrived after we gave up) is on the books, then refunded or kept by the merchant's
         # policy (refunds are compared below). Known by the ledger, not by the attempt's review note, which a
         # later stale webhook may overwrite.
-        report.add(
-            f"captured_but_{status}",
-            pid,
-            f"{status} here, {at.captured} captured at the provider and not on the books as a late success",
-        )
+        if at.captured != (ledger_gross or 0):
+            report.add(
+                f"captured_but_{status}",
+                pid,
+                f"{status} here, {at.captured} captured at the provider and not on the books as a late success",
+            )
     elif live and status == PaymentStatus.CANCELED:
         if payment.cancellation_reason != CancellationReason.AUTHORIZATION_EXPIRED:
             report.add("canceled_without_void", pid, f"canceled here, {live[0]['object_id']} still authorized")
