@@ -44,6 +44,7 @@ def audit_run(
     events.outbox_published_check(report, cutoff=cutoff)
     events.deliveries_check(report, cutoff=cutoff)
     obligations.attempts_in_doubt_check(report)
+    obligations.late_successes_check(report)
     obligations.idempotency_check(report)
     obligations.settlement_lines_check(report)
     return report

@@ -97,6 +97,7 @@ def outbox_published_check(report: AuditReport, *, cutoff: datetime) -> None:
 
 
 def deliveries_check(report: AuditReport, *, cutoff: datetime) -> None:
+    _disabled_endpoints_check(report, cutoff=cutoff)
     for endpoint in WebhookEndpoint.objects.filter(status="enabled").order_by("id"):
         report.counts["webhook_endpoints_enabled"] += 1
         deliveries = {
@@ -124,3 +125,23 @@ def deliveries_check(report: AuditReport, *, cutoff: datetime) -> None:
                 report.add("event_never_delivered", event_id, f"{event_type}: no delivery to {endpoint.id}")
             else:
                 report.add("event_delivery_given_up", event_id, f"{event_type}: {status} to enabled {endpoint.id}")
+
+
+def _disabled_endpoints_check(report: AuditReport, *, cutoff: datetime) -> None:
+    """An event emitted while an endpoint was disabled is listed as undelivered (``delivery_success=false``): it has
+    a delivery to that endpoint, and not a succeeded one, so resending the missed events finds it."""
+    for endpoint in WebhookEndpoint.objects.filter(status="disabled").exclude(disabled_at=None).order_by("id"):
+        report.counts["webhook_endpoints_disabled"] += 1
+        delivered = dict(WebhookDelivery.objects.filter(endpoint=endpoint).values_list("event_id", "status"))
+        events = Event.objects.filter(
+            merchant_id=endpoint.merchant_id,
+            livemode=endpoint.livemode,
+            created__gte=endpoint.disabled_at,
+            created__lt=cutoff,
+        ).values_list("id", "type")
+        for event_id, event_type in events.iterator(chunk_size=5000):
+            if not endpoint.subscribes_to(event_type):
+                continue
+            report.counts["events_missed_while_disabled"] += 1
+            if event_id not in delivered:
+                report.add("event_missed_unlisted", event_id, f"{event_type}: no delivery to disabled {endpoint.id}")

@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from audit.findings import AuditReport
 from ledger.models import JournalTransaction
-from payments.enums import AttemptOutcome, IdempotencyStatus
+from payments.enums import AttemptOutcome, IdempotencyStatus, PaymentMethodType, PaymentStatus
 from payments.models import IdempotencyKey, Payment, PaymentAttempt, Payout, Refund
 from reconciliation.enums import SettlementFileStatus
 from reconciliation.models import Discrepancy, SettlementLine
@@ -39,6 +39,29 @@ def attempts_in_doubt_check(report: AuditReport) -> None:
     flagged = PaymentAttempt.objects.exclude(review_reason="").count()
     if flagged:
         report.notes.append(f"{flagged} attempt(s) flagged for a person (review_reason set)")
+
+
+def late_successes_check(report: AuditReport) -> None:
+    """Money a provider took after the payment failed or was canceled on our side is never left unseen: the payment
+    shows it (``late_succeeded_at``) and it is either fulfilled (the payment succeeded) or refunded by a refund of
+    its own that has not failed, or flagged for a person while it is refunded by hand."""
+    # UPI only: a card authorization succeeds and is then voided when its payment is canceled, which is no late success.
+    late = PaymentAttempt.objects.filter(
+        payment__payment_method_type=PaymentMethodType.UPI,
+        operation="authorize",
+        outcome=AttemptOutcome.SUCCEEDED,
+        payment__status__in=[PaymentStatus.FAILED, PaymentStatus.CANCELED],
+    )
+    report.counts["late_successes"] += late.count()
+    for attempt in late.select_related("payment").order_by("id")[:500]:
+        payment = attempt.payment
+        refunds = Refund.objects.filter(payment=payment, reason="late_success").exclude(status="failed")
+        flagged = PaymentAttempt.objects.filter(payment=payment).exclude(review_reason="").exists()
+        if payment.late_succeeded_at is None:
+            detail = f"{attempt.id} succeeded at the provider; the payment hides it"
+            report.add("late_success_unseen", payment.id, detail)
+        elif not refunds.exists() and not flagged:
+            report.add("late_success_unresolved", payment.id, "neither refunded, nor fulfilled, nor flagged")
 
 
 def idempotency_check(report: AuditReport) -> None:
@@ -79,13 +102,14 @@ def settlement_lines_check(report: AuditReport) -> None:
     )
     queued = set(Discrepancy.objects.values_list("connector", "provider_reference"))
     lines = SettlementLine.objects.values_list(
-        "id", "connector", "type", "provider_reference", "gross", "fee", "file__status"
+        "id", "connector", "type", "provider_reference", "gross", "fee", "file__status", "file_id"
     )
-    for line_id, connector, kind, reference, gross, fee, file_status in lines.iterator(chunk_size=5000):
+    for line_id, connector, kind, reference, gross, fee, file_status, file_id in lines.iterator(chunk_size=5000):
         report.counts["settlement_lines"] += 1
-        if (connector, reference) in queued:
-            continue
+        if (connector, reference) in queued or file_status == SettlementFileStatus.SUPERSEDED:
+            continue  # a superseded file's lines are replaced by its correction's (docs/reconciliation.md)
+        own = f"settlement:{connector}:{kind}:{reference}"
         if file_status != SettlementFileStatus.RECONCILED:
             report.add("settlement_line_unreconciled", f"line {line_id}", f"{connector} {kind} {reference}")
-        elif (gross or fee) and f"settlement:{connector}:{kind}:{reference}" not in posted:
+        elif (gross or fee) and own not in posted and f"{own}:f{file_id}" not in posted:
             report.add("settlement_line_unmatched", f"line {line_id}", f"{connector} {kind} {reference}: no posting")

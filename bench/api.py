@@ -3,17 +3,23 @@
     .venv/bin/python bench/api.py [--clients 16] [--duration 20] [--rounds 2]
 
 Both servers run the production settings shape (gunicorn config/gunicorn.py, PostgreSQL, Redis,
-SECURE_SSL_REDIRECT=false) on a fresh bench database; the baseline is bench/baseline.py served from
+SECURE_SSL_REDIRECT=false) on a fresh bench database, as production does: migrated by the owner role
+(ledgerline_owner, DATABASE_OWNER_URL, ``migrate --database owner``) and served as the application's role
+(ledgerline_app), which the production shape requires (check ledgerline.E010 refuses a superuser; the roles are
+the ones deploy/ensure-services.sh creates). The baseline is bench/baseline.py served from
 bench.baseline_settings (no auth, no throttle, raw cursor inserts). They run one after the other, alternating
 for --rounds, never at the same time, so each has the machine to itself. The load comes from wrk (C, one
 thread, from Debian's `wrk` package) so the load generator takes as little CPU as possible from the server;
-every request carries a fresh Idempotency-Key. The PSP call is not measured: confirm only queues it.
+every request carries a fresh Idempotency-Key. No PSP runs: the request path calls none (the card is tokenized by
+the executor, which is not measured; confirm only queues it).
+
+``--profile`` runs the product in one process under pyinstrument instead and writes where a request's time goes.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import base64
 import json
 import os
 import re
@@ -23,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -65,12 +70,19 @@ def _psql(base_url: str, sql: str) -> None:
     subprocess.run(["psql", f"{base_url}/postgres", "-qc", sql], check=True, capture_output=True)
 
 
-def _env(database_url: str, redis_url: str, port: int, workers: int, threads: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"LEDGERLINE_ENV", "DATABASE_URL", "REDIS_URL"}}
+def _env(database_url: str, owner_url: str, redis_url: str, port: int, workers: int, threads: int) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"LEDGERLINE_ENV", "DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"}
+    }
     env.update(
         LEDGERLINE_ENV="production",
         SECRET_KEY="bench-" + "x" * 50,
+        # The vault's key-encryption key: production refuses to start without one of its own (payments.E003).
+        LEDGERLINE_VAULT_KEYS="bench:" + base64.b64encode(os.urandom(32)).decode(),
         DATABASE_URL=database_url,
+        DATABASE_OWNER_URL=owner_url,
         REDIS_URL=redis_url,
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="false",
@@ -104,7 +116,8 @@ def provider_credentials() -> dict[str, str]:
 def migrate_and_create_merchant(env: dict[str, str]) -> dict[str, str]:
     """Migrates the bench database and creates the bench merchant; returns create_merchant's fields."""
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    # As the owner, which then grants the application's role what it needs (core/database_roles.py).
+    subprocess.run([*manage, "migrate", "--database", "owner", "-v", "0"], cwd=ROOT, env=env, check=True)
     created = subprocess.run(
         [*manage, "create_merchant", "Bench", "--email", "bench@bench.test"],
         cwd=ROOT,
@@ -143,23 +156,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=30)
 
 
-@contextlib.contextmanager
-def _sandbox(env: dict[str, str], port: int) -> Iterator[None]:
-    sandbox_env = {k: v for k, v in env.items() if k != "WEB_CONCURRENCY"}  # uvicorn reads it too: one process
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--port", str(port)],
-        cwd=ROOT,
-        env=sandbox_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield
-    finally:
-        _stop(proc)
-
-
 def _wrk(port: int, headers: dict[str, str], clients: int, duration: int, workdir: Path) -> dict[str, float]:
     script = workdir / "post.lua"
     header_lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
@@ -194,28 +190,43 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    parser.add_argument("--postgres", default="postgres://postgres:postgres@127.0.0.1:5432")
+    parser.add_argument("--postgres", default="postgres://postgres:postgres@127.0.0.1:5432", help="a superuser")
+    parser.add_argument("--owner", default="ledgerline_owner:ledgerline_owner", help="user:password that migrates")
+    parser.add_argument("--app", default="ledgerline_app:ledgerline_app", help="user:password the servers use")
     parser.add_argument("--database", default="ledgerline_bench_api")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N product requests instead")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/api.py needs wrk: apt-get install wrk")
 
+    owner = args.owner.split(":", 1)[0]
     _psql(args.postgres, f"DROP DATABASE IF EXISTS {args.database}")
-    _psql(args.postgres, f"CREATE DATABASE {args.database}")
-    database_url = f"{args.postgres}/{args.database}"
+    _psql(args.postgres, f"CREATE DATABASE {args.database} OWNER {owner}")
+    host = args.postgres.rsplit("@", 1)[-1]
+    database_url = f"postgres://{args.app}@{host}/{args.database}"
+    owner_url = f"postgres://{args.owner}@{host}/{args.database}"
     port = 18000 + os.getpid() % 1000
-    env = _env(database_url, args.redis, port, args.workers, args.threads)
-    # Card numbers are tokenized at the acquirers while the request is validated (issue 5): a PSP sandbox answers.
-    env["SANDBOX_URL"] = f"http://127.0.0.1:{port + 1000}"
+    env = _env(database_url, owner_url, args.redis, port, args.workers, args.threads)
     fields = migrate_and_create_merchant(env)
+    if args.profile:
+        profile_env = {
+            **env,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "BENCH_SECRET_KEY": fields["secret_key"],
+            "BENCH_BODY": json.dumps(BODY),
+        }
+        subprocess.run(
+            [sys.executable, "bench/profile_api.py", str(args.profile)], cwd=ROOT, env=profile_env, check=True
+        )
+        return
 
     contenders = {
         "baseline": ("bench.baseline_settings", {"X-Merchant": fields["merchant_id"]}),
         "product": ("config.settings", {"Authorization": f"Bearer {fields['secret_key']}"}),
     }
     results: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
-    with tempfile.TemporaryDirectory() as tmp, _sandbox(env, port + 1000):
+    with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for round_number in range(args.rounds):
             for name, (settings_module, headers) in contenders.items():

@@ -18,6 +18,8 @@ The first two are set-based queries on PostgreSQL and SQLite; the third streams 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -162,7 +164,7 @@ class VerificationReport:
 def verify_ledger(*, limit: int = 100, anchor: tuple[int, str] | None = None) -> VerificationReport:
     """Every check above; ``anchor`` is ``(seal id, chain)`` as logged by the sealer and kept outside the database."""
     report = VerificationReport()
-    with connection.cursor() as cursor:
+    with _no_statement_timeout(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT COUNT(*) FROM ledger_account), (SELECT COUNT(*) FROM ledger_journaltransaction),"
             " (SELECT COUNT(*) FROM ledger_journalentry)"
@@ -171,8 +173,24 @@ def verify_ledger(*, limit: int = 100, anchor: tuple[int, str] | None = None) ->
         for check, sql in {**CHECKS, **_business_checks()}.items():
             cursor.execute(f"{sql} LIMIT {int(limit)}".replace("%%", "%"))
             report.violations += [Violation(check, str(subject), str(detail)) for subject, detail in cursor.fetchall()]
-    _verify_integrity(report, limit=limit, anchor=anchor, now=timezone.now())
+        _verify_integrity(report, limit=limit, anchor=anchor, now=timezone.now())
     return report
+
+
+@contextlib.contextmanager
+def _no_statement_timeout() -> Iterator[None]:
+    """The verification reads the whole ledger: the one job allowed past the application's statement timeout
+    (DATABASE_STATEMENT_TIMEOUT_MS). RESET goes back to the connection's own setting afterwards."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET statement_timeout")
 
 
 def _verify_integrity(report: VerificationReport, *, limit: int, anchor: tuple[int, str] | None, now: datetime) -> None:

@@ -101,3 +101,20 @@ def card_validate(*, number: str, exp_month: int, exp_year: int, cvc: str, today
         exp_month=exp_month,
         exp_year=exp_year,
     )
+
+
+# Stripe's published test payment methods, so integrations written from Stripe's docs work unchanged in test mode:
+# each is the sandbox's test card with the same behaviour (sandbox/README.md, "Test cards"), as (number, cvc).
+TEST_PAYMENT_METHODS: dict[str, tuple[str, str]] = {
+    "pm_card_visa": ("4242424242424242", "123"),
+    "pm_card_visa_debit": ("4000056655665556", "123"),
+    "pm_card_mastercard": ("5555555555554444", "123"),
+    "pm_card_amex": ("378282246310005", "1234"),
+    "pm_card_discover": ("6011111111111117", "123"),
+    "pm_card_chargeDeclined": ("4000000000000002", "123"),
+    "pm_card_chargeDeclinedInsufficientFunds": ("4000000000009995", "123"),
+    "pm_card_chargeDeclinedExpiredCard": ("4000000000000069", "123"),
+    "pm_card_chargeDeclinedIncorrectCvc": ("4000000000000127", "123"),
+    "pm_card_chargeDeclinedProcessingError": ("4000000000000119", "123"),
+    "pm_card_createDispute": ("4000000000000259", "123"),
+}

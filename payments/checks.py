@@ -7,6 +7,7 @@ secret is missing, or is one the sandbox publishes in its README, does not start
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -44,3 +45,31 @@ def psp_credentials_check(app_configs: Any = None, **kwargs: Any) -> list[CheckM
                     )
                 )
     return errors
+
+
+@register(Tags.security)
+def vault_keys_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every shape needs a usable vault key ring; production also needs one nobody else knows."""
+    from payments import vault  # the vault imports settings-dependent crypto; keep this module import-light
+
+    try:
+        ring = vault.key_ring_parse(settings.LEDGERLINE_VAULT_KEYS, settings.LEDGERLINE_VAULT_ACTIVE_KEY)
+    except vault.VaultConfigurationError as exc:
+        return [
+            Error(
+                f"The card vault has no usable key-encryption key: {exc}.",
+                hint="Set LEDGERLINE_VAULT_KEYS to id:base64 of 32 random bytes (several, comma separated, to rotate) "
+                "and LEDGERLINE_VAULT_ACTIVE_KEY to the id new cards are sealed under.",
+                id="payments.E003",
+            )
+        ]
+    published = base64.b64decode(vault.DEV_KEY)
+    if settings.PRODUCTION and any(key == published for key in ring.keys.values()):
+        return [
+            Error(
+                "The card vault uses the development key, which is published in the source code.",
+                hint="Set LEDGERLINE_VAULT_KEYS to a key of 32 random bytes of your own.",
+                id="payments.E004",
+            )
+        ]
+    return []

@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from payments.enums import PaymentMethodType
-from payments.models import Dispute, Payment, PaymentAttempt, Payout, Refund
+from payments.models import Customer, Dispute, Payment, PaymentAttempt, PaymentMethod, Payout, Refund
 
 
 class BlankAsNullField(serializers.CharField):
@@ -70,6 +70,7 @@ class _UpiSerializer(serializers.Serializer[Any]):
 
 
 class PaymentMethodDetailsSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField(allow_null=True, help_text="the payment method (pm_…) charged")
     type = serializers.ChoiceField(choices=PaymentMethodType.choices)
     card = _CardSerializer(required=False)
     upi = _UpiSerializer(required=False)
@@ -87,6 +88,8 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
     cancellation_reason = BlankAsNullField()
     next_action = serializers.JSONField(allow_null=True)
     metadata = serializers.DictField(child=serializers.CharField())
+    customer = serializers.CharField(source="customer_id", allow_null=True, read_only=True)
+    setup_future_usage = BlankAsNullField()
 
     class Meta:
         model = Payment
@@ -108,10 +111,14 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
             "description",
             "metadata",
             "customer_email",
+            "customer",
+            "setup_future_usage",
+            "off_session",
             "failure_code",
             "failure_message",
             "cancellation_reason",
             "disputed",
+            "late_succeeded_at",
             "psp",
             "attempts",
         ]
@@ -122,6 +129,10 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
 
     @extend_schema_field(PaymentMethodDetailsSerializer)
     def get_payment_method(self, obj: Payment) -> dict[str, Any]:
+        details = self._payment_method_details(obj)
+        return {"id": obj.payment_method_id, **details}
+
+    def _payment_method_details(self, obj: Payment) -> dict[str, Any]:
         if obj.payment_method_type == PaymentMethodType.CARD:
             card = {
                 "brand": obj.card_brand,
@@ -236,6 +247,7 @@ class DisputeSerializer(serializers.ModelSerializer[Dispute]):
             "evidence",
             "evidence_due_by",
             "evidence_submitted_at",
+            "evidence_refused_reason",
             "closed_at",
         ]
         read_only_fields = fields
@@ -246,3 +258,72 @@ class DisputeSerializer(serializers.ModelSerializer[Dispute]):
 
 def dispute_representation(dispute: Dispute) -> dict[str, Any]:
     return dict(DisputeSerializer(dispute).data)
+
+
+class CustomerSerializer(serializers.ModelSerializer[Customer]):
+    object = serializers.SerializerMethodField()
+    email = BlankAsNullField()
+    name = BlankAsNullField()
+    metadata = serializers.DictField(child=serializers.CharField())
+
+    class Meta:
+        model = Customer
+        fields = ["id", "object", "created", "livemode", "email", "name", "metadata"]
+        read_only_fields = fields
+
+    def get_object(self, obj: Customer) -> str:
+        return "customer"
+
+
+def customer_representation(customer: Customer) -> dict[str, Any]:
+    return dict(CustomerSerializer(customer).data)
+
+
+class _SavedCardSerializer(serializers.Serializer[Any]):
+    brand = serializers.CharField()
+    last4 = serializers.CharField()
+    fingerprint = serializers.CharField()
+    exp_month = serializers.IntegerField()
+    exp_year = serializers.IntegerField()
+
+
+class _SavedUpiSerializer(serializers.Serializer[Any]):
+    vpa = serializers.CharField()
+
+
+class PaymentMethodSerializer(serializers.ModelSerializer[PaymentMethod]):
+    """Never the number: a card is its brand, last 4, expiry and fingerprint."""
+
+    object = serializers.SerializerMethodField()
+    customer = serializers.CharField(source="customer_id", allow_null=True, read_only=True)
+    card = serializers.SerializerMethodField()
+    upi = serializers.SerializerMethodField()
+    metadata = serializers.DictField(child=serializers.CharField())
+
+    class Meta:
+        model = PaymentMethod
+        fields = ["id", "object", "created", "livemode", "type", "customer", "card", "upi", "metadata"]
+        read_only_fields = fields
+
+    def get_object(self, obj: PaymentMethod) -> str:
+        return "payment_method"
+
+    @extend_schema_field(_SavedCardSerializer(allow_null=True))
+    def get_card(self, obj: PaymentMethod) -> dict[str, Any] | None:
+        if obj.type != PaymentMethodType.CARD:
+            return None
+        return {
+            "brand": obj.card_brand,
+            "last4": obj.card_last4,
+            "fingerprint": obj.card_fingerprint,
+            "exp_month": obj.card_exp_month,
+            "exp_year": obj.card_exp_year,
+        }
+
+    @extend_schema_field(_SavedUpiSerializer(allow_null=True))
+    def get_upi(self, obj: PaymentMethod) -> dict[str, Any] | None:
+        return {"vpa": obj.upi_vpa} if obj.type == PaymentMethodType.UPI else None
+
+
+def payment_method_representation(method: PaymentMethod) -> dict[str, Any]:
+    return dict(PaymentMethodSerializer(method).data)

@@ -18,11 +18,13 @@ from payments.connectors import registry
 from payments.enums import RefundStatus, WebhookDeliveryStatus
 from payments.exceptions import ResourceMissingError
 from payments.models import (
+    Customer,
     Dispute,
     Event,
     Merchant,
     Payment,
     PaymentAttempt,
+    PaymentMethod,
     Payout,
     Refund,
     WebhookDelivery,
@@ -33,6 +35,39 @@ from payments.models import (
 def connector_names() -> list[str]:
     """The provider connectors this deployment is configured with (the back office filters by them)."""
     return registry.connector_names()
+
+
+def customer_get(*, merchant: Merchant, livemode: bool, customer_id: str, param: str = "id") -> Customer:
+    """A live (not deleted) customer of this merchant and mode; anything else is a 404."""
+    customer = Customer.objects.filter(
+        pk=customer_id, merchant=merchant, livemode=livemode, deleted_at__isnull=True
+    ).first()
+    if customer is None:
+        raise ResourceMissingError(f"No such customer: '{customer_id[:64]}'.", param=param)
+    return customer
+
+
+def customer_list(*, merchant: Merchant, livemode: bool, email: str | None = None) -> QuerySet[Customer]:
+    customers = Customer.objects.filter(merchant=merchant, livemode=livemode, deleted_at__isnull=True)
+    if email:
+        customers = customers.filter(email__iexact=email)
+    return customers.order_by("-id")
+
+
+def payment_method_get(
+    *, merchant: Merchant, livemode: bool, payment_method_id: str, param: str = "id"
+) -> PaymentMethod:
+    method = PaymentMethod.objects.filter(pk=payment_method_id, merchant=merchant, livemode=livemode).first()
+    if method is None:
+        raise ResourceMissingError(f"No such payment method: '{payment_method_id[:64]}'.", param=param)
+    return method
+
+
+def payment_method_list(*, merchant: Merchant, livemode: bool, customer: Customer) -> QuerySet[PaymentMethod]:
+    """A customer's attached payment methods, newest first."""
+    return PaymentMethod.objects.filter(
+        merchant=merchant, livemode=livemode, customer=customer, detached_at__isnull=True
+    ).order_by("-id")
 
 
 def payment_get(*, merchant: Merchant, livemode: bool, payment_id: str) -> Payment:

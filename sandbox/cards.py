@@ -105,8 +105,9 @@ def tokenize(call: Call) -> Reply:
     if (exp_year, exp_month) < (today.year, today.month):
         raise invalid("expired_card", "The card's expiration date is in the past.", "exp_year")
     brand = brand_of(number)
-    cvc = str(body.get("cvc", ""))
-    if not re.fullmatch(r"\d{4}" if brand == "amex" else r"\d{3}", cvc):
+    cvc = str(body.get("cvc") or "")
+    # No cvc at all is a card-on-file tokenization (a merchant's saved card, whose CVC is long destroyed).
+    if cvc and not re.fullmatch(r"\d{4}" if brand == "amex" else r"\d{3}", cvc):
         raise invalid("invalid_cvc", "The card's security code is invalid.", "cvc")
     token = {
         "id": call.sb.new_id("tok"),

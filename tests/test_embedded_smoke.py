@@ -202,6 +202,33 @@ def test_a_worker_whose_main_process_dies_is_restarted_and_the_rest_keeps_runnin
     assert proc.poll() is None
 
 
+def test_metrics_add_up_every_process_and_answer_on_loopback(embedded_platform):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    log = embedded_platform["log"]
+    processes.wait_until(lambda: "Ledgerline is ready" in log.read_text(), timeout=120, what="ready line", log=log)
+    response = httpx.get(f"{embedded_platform['base']}/metrics")
+    assert response.status_code == 200  # loopback, no token: the embedded shape's default
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    # The readiness check pinged a worker on every queue: those workers' counts reach the web's page through the
+    # folder run_platform shares between its programs.
+    pinged = {
+        dict(labels)["queue"]
+        for (name, labels), value in samples.items()
+        if name == "ledgerline_celery_tasks_total" and dict(labels).get("task") == "core.ping" and value >= 1
+    }
+    assert {"celery", "webhooks", "psp.card_a", "psp.upi"} <= pinged
+    assert any(
+        name == "ledgerline_http_requests_total" and dict(labels)["route"] == "readyz" for name, labels in samples
+    )
+    assert samples[("ledgerline_circuit_state", (("connector", "card_a"), ("state", "closed")))] == 1
+    assert list((embedded_platform["var"] / "metrics").glob("*.db"))
+
+
 def test_ctrl_c_stops_every_process_it_started(embedded_platform):
     proc, log = embedded_platform["proc"], embedded_platform["log"]
     os.kill(proc.pid, signal.SIGINT)

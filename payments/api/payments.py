@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,10 +18,19 @@ from payments import selectors
 from payments.api.authentication import request_api_key, request_merchant
 from payments.api.idempotency import IdempotentApiView
 from payments.cards import card_validate
-from payments.enums import CancellationReason, CaptureMethod, PaymentMethodType, PaymentStatus, UpiFlow
+from payments.connectors.base import CardSummary, RawCard
+from payments.enums import (
+    CancellationReason,
+    CaptureMethod,
+    PaymentMethodType,
+    PaymentStatus,
+    SetupFutureUsage,
+    UpiFlow,
+)
+from payments.models import Customer
 from payments.representations import PaymentSerializer, payment_representation
 from payments.services import admission
-from payments.services.card_tokens import card_tokens_create
+from payments.services.payment_methods import payment_method_test_card
 from payments.services.payments import (
     CardPaymentMethod,
     PaymentMethodInput,
@@ -56,7 +65,7 @@ class _UpiInput(InputSerializer):
     )
 
 
-class _PaymentMethodInput(InputSerializer):
+class PaymentMethodInputSerializer(InputSerializer):
     type = serializers.ChoiceField(choices=PaymentMethodType.choices)
     card = _CardInput(required=False)
     upi = _UpiInput(required=False)
@@ -65,6 +74,39 @@ class _PaymentMethodInput(InputSerializer):
         if attrs["type"] == PaymentMethodType.CARD and "card" not in attrs:
             raise serializers.ValidationError({"card": "Card details are required."}, code="required")
         return attrs
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": "a saved payment method's id (pm_…); in test mode also pm_card_visa …"},
+            {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string", "enum": PaymentMethodType.values},
+                    "card": {"type": "object", "description": "number, exp_month, exp_year, cvc"},
+                    "upi": {"type": "object", "description": "flow, vpa, expires_in"},
+                },
+                "required": ["type"],
+            },
+        ]
+    }
+)
+class _PaymentMethodField(serializers.Field):  # type: ignore[type-arg]
+    """A ``pm_…`` id, or the payment method inline (a card becomes a payment method behind the scenes)."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, str):
+            if not data.startswith("pm_") or len(data) > 64:
+                raise serializers.ValidationError("Expected a pm_ id or a payment method object.", code="invalid")
+            return {"id": data}
+        inner = PaymentMethodInputSerializer(data=data)
+        if not inner.is_valid():
+            raise serializers.ValidationError(inner.errors)
+        return dict(inner.validated_data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
 
 
 def _metadata_validate(value: dict[str, str]) -> None:
@@ -77,7 +119,10 @@ def _metadata_validate(value: dict[str, str]) -> None:
 class PaymentCreateInputSerializer(InputSerializer):
     amount = serializers.IntegerField(help_text="minor units of currency (cents, paise, yen)")
     currency = serializers.CharField(min_length=3, max_length=3, help_text="lower-case ISO 4217")
-    payment_method = _PaymentMethodInput()
+    payment_method = _PaymentMethodField()
+    customer = serializers.CharField(max_length=64, required=False)
+    setup_future_usage = serializers.ChoiceField(choices=SetupFutureUsage.choices, required=False)
+    off_session = serializers.BooleanField(default=False, help_text="a merchant-initiated charge of a saved card")
     capture_method = serializers.ChoiceField(choices=CaptureMethod.choices, default=CaptureMethod.AUTOMATIC)
     confirm = serializers.BooleanField(default=False)
     description = serializers.CharField(max_length=1000, allow_blank=True, default="")
@@ -98,22 +143,55 @@ class PaymentCreateInput:
     description: str
     metadata: dict[str, str]
     customer_email: str
+    customer: Customer | None
+    setup_future_usage: str
+    off_session: bool
 
 
-def _payment_method(data: dict[str, Any]) -> PaymentMethodInput:
+def card_input(card: dict[str, Any]) -> tuple[CardSummary, RawCard]:
+    """A card from a request, checked the way an acquirer would (no call made); the number stays in memory."""
+    number = str(card["number"]).replace(" ", "").replace("-", "")
+    details = card_validate(
+        number=number,
+        exp_month=card["exp_month"],
+        exp_year=card["exp_year"],
+        cvc=card["cvc"],
+        today=timezone.now().date(),
+    )
+    return details, RawCard(number=number, exp_month=details.exp_month, exp_year=details.exp_year, cvc=card["cvc"])
+
+
+def _saved_payment_method(request: Request, payment_method_id: str) -> PaymentMethodInput:
+    livemode = request_api_key(request).livemode
+    if not livemode:
+        test_card = payment_method_test_card(payment_method_id, today=timezone.now().date())
+        if test_card is not None:
+            # Stripe's test payment methods: a fresh payment method of the sandbox's test card each time.
+            return CardPaymentMethod(card=test_card[0], raw=test_card[1])
+    method = selectors.payment_method_get(
+        merchant=request_merchant(request),
+        livemode=livemode,
+        payment_method_id=payment_method_id,
+        param="payment_method",
+    )
+    if method.type == PaymentMethodType.UPI:
+        return UpiPaymentMethod(flow=UpiFlow.COLLECT, vpa=method.upi_vpa, saved=method)
+    summary = CardSummary(
+        brand=method.card_brand,
+        last4=method.card_last4,
+        fingerprint=method.card_fingerprint,
+        exp_month=method.card_exp_month or 0,
+        exp_year=method.card_exp_year or 0,
+    )
+    return CardPaymentMethod(card=summary, saved=method)
+
+
+def _payment_method(request: Request, data: dict[str, Any]) -> PaymentMethodInput:
+    if "id" in data:
+        return _saved_payment_method(request, data["id"])
     if data["type"] == PaymentMethodType.CARD:
-        card = data["card"]
-        details = card_validate(
-            number=card["number"],
-            exp_month=card["exp_month"],
-            exp_year=card["exp_year"],
-            cvc=card["cvc"],
-            today=timezone.now().date(),
-        )
-        tokens = card_tokens_create(
-            number=card["number"], exp_month=card["exp_month"], exp_year=card["exp_year"], cvc=card["cvc"]
-        )
-        return CardPaymentMethod(card=details, tokens=tokens)
+        details, raw = card_input(data["card"])
+        return CardPaymentMethod(card=details, raw=raw)
     upi = data.get("upi") or {}
     vpa = vpa_validate(upi["vpa"]) if upi.get("vpa") else ""
     return UpiPaymentMethod(
@@ -128,7 +206,8 @@ def _validated(serializer_class: type[serializers.Serializer[Any]], request: Req
 
 
 def _payment_response(payment: Any) -> Response:
-    return Response(payment_representation(payment))
+    # The representation the service wrote into the payment's event, when it just wrote one: the same state.
+    return Response(payment.known_representation or payment_representation(payment))
 
 
 class PaymentListFilterSerializer(serializers.Serializer[Any]):
@@ -160,16 +239,31 @@ class PaymentListCreateApi(IdempotentApiView[PaymentCreateInput]):
 
     def validate_post(self, request: Request, **kwargs: Any) -> PaymentCreateInput:
         data = _validated(PaymentCreateInputSerializer, request)
-        method = _payment_method(data["payment_method"])
+        method = _payment_method(request, data["payment_method"])
+        customer = (
+            selectors.customer_get(
+                merchant=request_merchant(request),
+                livemode=request_api_key(request).livemode,
+                customer_id=data["customer"],
+                param="customer",
+            )
+            if data.get("customer")
+            else None
+        )
         currency = payment_create_validate(
             merchant=request_merchant(request),
             amount=data["amount"],
             currency=data["currency"],
             payment_method=method,
             capture_method=data["capture_method"],
+            customer=customer,
+            setup_future_usage=data.get("setup_future_usage", ""),
+            off_session=data["off_session"],
+            confirm=data["confirm"],
         )
         if data["confirm"]:
-            admission.executor_admission_check(method=data["payment_method"]["type"])
+            kind = PaymentMethodType.CARD if isinstance(method, CardPaymentMethod) else PaymentMethodType.UPI
+            admission.executor_admission_check(method=kind)
         return PaymentCreateInput(
             amount=data["amount"],
             currency=currency,
@@ -179,6 +273,9 @@ class PaymentListCreateApi(IdempotentApiView[PaymentCreateInput]):
             description=data["description"],
             metadata=data["metadata"],
             customer_email=data.get("customer_email", ""),
+            customer=customer,
+            setup_future_usage=data.get("setup_future_usage", ""),
+            off_session=data["off_session"],
         )
 
     def perform_post(self, request: Request, data: PaymentCreateInput, **kwargs: Any) -> Response:
@@ -193,6 +290,9 @@ class PaymentListCreateApi(IdempotentApiView[PaymentCreateInput]):
             description=data.description,
             metadata=data.metadata,
             customer_email=data.customer_email,
+            customer=data.customer,
+            setup_future_usage=data.setup_future_usage,
+            off_session=data.off_session,
         )
         return _payment_response(payment)
 

@@ -1,8 +1,15 @@
 from django.urls import path
 
 from payments.api.balances import BalanceRetrieveApi, BalanceTransactionListApi
+from payments.api.customers import CustomerDetailApi, CustomerListCreateApi
 from payments.api.disputes import DisputeAcceptApi, DisputeListApi, DisputeRetrieveUpdateApi
 from payments.api.events import EventListApi, EventRetrieveApi
+from payments.api.payment_methods import (
+    PaymentMethodAttachApi,
+    PaymentMethodDetachApi,
+    PaymentMethodListCreateApi,
+    PaymentMethodRetrieveApi,
+)
 from payments.api.payments import (
     PaymentCancelApi,
     PaymentCaptureApi,
@@ -55,4 +62,18 @@ urlpatterns += [
     path("disputes", DisputeListApi.as_view(), name="dispute-list"),
     path("disputes/<str:dispute_id>", DisputeRetrieveUpdateApi.as_view(), name="dispute-retrieve"),
     path("disputes/<str:dispute_id>/accept", DisputeAcceptApi.as_view(), name="dispute-accept"),
+]
+
+# --- Customers and payment methods (issue 15) --------------------------------------------------------------------
+urlpatterns += [
+    path("customers", CustomerListCreateApi.as_view(), name="customer-list"),
+    path("customers/<str:customer_id>", CustomerDetailApi.as_view(), name="customer-detail"),
+    path("payment_methods", PaymentMethodListCreateApi.as_view(), name="payment-method-list"),
+    path("payment_methods/<str:payment_method_id>", PaymentMethodRetrieveApi.as_view(), name="payment-method-retrieve"),
+    path(
+        "payment_methods/<str:payment_method_id>/attach", PaymentMethodAttachApi.as_view(), name="payment-method-attach"
+    ),
+    path(
+        "payment_methods/<str:payment_method_id>/detach", PaymentMethodDetachApi.as_view(), name="payment-method-detach"
+    ),
 ]

@@ -1,5 +1,6 @@
 """The payments app's models, one module per concept; import them from here."""
 
+from payments.models.customers import Customer, PaymentMethod
 from payments.models.disputes import Dispute, EvidenceFile
 from payments.models.events import Event, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookSecret
 from payments.models.idempotency import IdempotencyKey
@@ -9,9 +10,12 @@ from payments.models.payments import Payment, PaymentAttempt, PaymentStateChange
 from payments.models.pricing import MerchantPricing
 from payments.models.provider_events import ProviderEvent
 from payments.models.refunds import Payout, Refund
+from payments.models.vault import CardVaultEntry
 
 __all__ = [
     "ApiKey",
+    "CardVaultEntry",
+    "Customer",
     "Dispute",
     "Event",
     "EvidenceFile",
@@ -21,6 +25,7 @@ __all__ = [
     "OutboxMessage",
     "Payment",
     "PaymentAttempt",
+    "PaymentMethod",
     "PaymentStateChange",
     "Payout",
     "ProviderEvent",

@@ -7,6 +7,7 @@ the outbox event in the same transaction. ``status`` is protected: nothing assig
 
 from __future__ import annotations
 
+import datetime as _dt
 import secrets
 from typing import Any
 
@@ -24,8 +25,10 @@ from payments.enums import (
     CardBrand,
     PaymentMethodType,
     PaymentStatus,
+    SetupFutureUsage,
     UpiFlow,
 )
+from payments.models.customers import Customer, PaymentMethod
 from payments.models.merchants import Merchant
 
 S = PaymentStatus
@@ -70,9 +73,15 @@ class Payment(FSMModelMixin, models.Model):
     upi_vpa = models.CharField(max_length=255, blank=True)
     upi_rrn = models.CharField(max_length=32, blank=True, help_text="the bank's reference, once known")
     upi_expires_in = models.PositiveIntegerField(null=True, blank=True, help_text="seconds in requires_action")
-    # The provider's token per acquirer (tokenized at the API edge, so the number itself never reaches storage);
-    # one per connector of the card route, so a payment can fail over to the next acquirer.
-    card_tokens = models.JSONField(default=dict, blank=True)
+    # The card or UPI id charged (a card's number is in the vault; its acquirer tokens are on the payment method).
+    payment_method = models.ForeignKey(
+        PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
+    setup_future_usage = models.CharField(max_length=12, choices=SetupFutureUsage.choices, blank=True)
+    off_session = models.BooleanField(default=False, help_text="a merchant-initiated charge of a saved card")
 
     psp = models.CharField(max_length=40, blank=True, help_text="the connector that processes the payment")
     next_action = models.JSONField(null=True, blank=True)
@@ -82,6 +91,8 @@ class Payment(FSMModelMixin, models.Model):
     failure_message = models.CharField(max_length=500, blank=True)
     cancellation_reason = models.CharField(max_length=32, choices=CancellationReason.choices, blank=True)
     disputed = models.BooleanField(default=False)
+    # When the provider reported that it took the money after the payment had failed or been canceled on our side.
+    late_succeeded_at = models.DateTimeField(null=True, blank=True)
     # The merchant's money from this payment while it waits in the pending balance (payments.services.funds): set
     # to the captured net at capture, reduced by what its refunds and disputes draw on it, moved to available (and
     # set to zero) by its release on ``funds_available_on``. Only ever changed under the payment's row lock.
@@ -93,6 +104,8 @@ class Payment(FSMModelMixin, models.Model):
 
     # The attempts a service just wrote or read under the row lock, so the response that follows needs no query.
     known_attempts: list[PaymentAttempt] | None = None
+    # The API representation a service just wrote into the outbox event: the response reuses it (built once).
+    known_representation: dict[str, Any] | None = None
 
     class Meta:
         ordering = ["-id"]
@@ -106,6 +119,12 @@ class Payment(FSMModelMixin, models.Model):
                 fields=["capture_before"], name="payment_capture_expiry", condition=Q(status=S.REQUIRES_CAPTURE)
             ),
             models.Index(fields=["card_last4"], name="payment_card_last4", condition=~Q(card_last4="")),
+            models.Index(fields=["customer", "-id"], name="payment_customer", condition=Q(customer__isnull=False)),
+            models.Index(
+                fields=["payment_method", "-id"],
+                name="payment_payment_method",
+                condition=Q(payment_method__isnull=False),
+            ),
             # The back office's search box: a customer's email or VPA (any case), a UPI RRN.
             models.Index(Upper("customer_email"), name="payment_customer_email", condition=~Q(customer_email="")),
             models.Index(Upper("upi_vpa"), name="payment_upi_vpa", condition=~Q(upi_vpa="")),
@@ -174,6 +193,21 @@ class Payment(FSMModelMixin, models.Model):
         self.failure_code = "payment_expired"
         self.failure_message = "The payer did not complete the payment before it expired."
         self.next_action = None
+
+    @transition(field=status, source=[S.FAILED, S.CANCELED], target=None)
+    def record_late_success(self, *, at: _dt.datetime) -> None:
+        """The provider took the money after we gave up (UPI "deemed" success), and the merchant's policy refunds it:
+        the payment stays failed, but what was captured is on it, and the refund that follows counts against it."""
+        self.amount_captured = self.amount
+        self.late_succeeded_at = at
+
+    @transition(field=status, source=[S.FAILED, S.CANCELED], target=S.SUCCEEDED)
+    def succeed_late(self, *, at: _dt.datetime) -> None:
+        """The provider took the money after we gave up, and the merchant's policy keeps it (``fulfil``)."""
+        self.amount_captured = self.amount
+        self.late_succeeded_at = at
+        self.failure_code = ""
+        self.failure_message = ""
 
     @transition(
         field=status, source=[S.REQUIRES_CONFIRMATION, S.REQUIRES_ACTION, S.REQUIRES_CAPTURE], target=S.CANCELED

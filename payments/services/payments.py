@@ -15,8 +15,8 @@ An illegal transition raises ``PaymentStateError`` (400 ``payment_unexpected_sta
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -27,7 +27,7 @@ from django_fsm import can_proceed
 
 from core.currencies import currency_exponent, is_currency
 from core.logging import current_request_id
-from payments.connectors.base import CardSummary
+from payments.connectors.base import CardSummary, RawCard
 from payments.enums import (
     AttemptOperation,
     CancellationReason,
@@ -38,10 +38,11 @@ from payments.enums import (
     UpiFlow,
 )
 from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
-from payments.models import Merchant, Payment, PaymentAttempt, PaymentStateChange
+from payments.models import Customer, Merchant, Payment, PaymentAttempt, PaymentMethod, PaymentStateChange
 from payments.representations import payment_representation
 from payments.services.attempts.queue import attempt_start
 from payments.services.outbox import outbox_event_add
+from payments.services.payment_methods import payment_method_card_build
 from payments.upi import UPI_EXPIRES_IN_DEFAULT, UPI_EXPIRES_IN_MAX, UPI_EXPIRES_IN_MIN
 
 AUTHORIZATION_VALIDITY = timedelta(days=7)  # the card networks release an uncaptured hold after about a week
@@ -53,8 +54,10 @@ _MINIMUM_AMOUNTS = {"usd": 50, "eur": 50, "gbp": 30, "inr": 100, "jpy": 50, "krw
 @dataclass(frozen=True)
 class CardPaymentMethod:
     card: CardSummary
-    # The provider's token per acquirer of the card route (payments.services.card_tokens); never the number.
-    tokens: Mapping[str, str] = field(default_factory=dict)
+    # An inline card: sealed into the vault, as a new payment method, in the payment's own transaction.
+    raw: RawCard | None = None
+    # A saved payment method (``pm_…``), resolved and checked by the caller.
+    saved: PaymentMethod | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class UpiPaymentMethod:
     flow: str = UpiFlow.INTENT
     vpa: str = ""
     expires_in: int = UPI_EXPIRES_IN_DEFAULT
+    saved: PaymentMethod | None = None
 
 
 PaymentMethodInput = CardPaymentMethod | UpiPaymentMethod
@@ -80,8 +84,13 @@ def payment_create_validate(
     currency: str,
     payment_method: PaymentMethodInput,
     capture_method: str = CaptureMethod.AUTOMATIC,
+    customer: Customer | None = None,
+    setup_future_usage: str = "",
+    off_session: bool = False,
+    confirm: bool = False,
 ) -> str:
     """Checks what needs no database; returns the normalised currency. Raises ``InvalidRequestError``."""
+    _usage_validate(payment_method, customer, setup_future_usage, off_session, confirm)
     currency = currency.lower()
     if not is_currency(currency):
         raise InvalidRequestError(
@@ -120,6 +129,47 @@ def payment_create_validate(
     return currency
 
 
+def _usage_validate(
+    payment_method: PaymentMethodInput,
+    customer: Customer | None,
+    setup_future_usage: str,
+    off_session: bool,
+    confirm: bool,
+) -> None:
+    saved = payment_method.saved
+    if saved is not None and saved.detached_at is not None:
+        raise InvalidRequestError(
+            "This payment method was detached and cannot be used again.",
+            code="payment_method_unexpected_state",
+            param="payment_method",
+        )
+    if saved is not None and saved.customer_id is not None and (customer is None or customer.id != saved.customer_id):
+        raise InvalidRequestError(
+            "This payment method belongs to a customer: pass that customer with it.",
+            code="payment_method_customer_mismatch",
+            param="customer",
+        )
+    if setup_future_usage and customer is None:
+        raise InvalidRequestError(
+            "Saving a payment method for later needs a customer to save it to.",
+            code="parameter_missing",
+            param="customer",
+        )
+    if off_session:
+        if saved is None or saved.customer_id is None:
+            raise InvalidRequestError(
+                "An off-session payment charges a payment method saved to the customer (a pm_ id).",
+                code="parameter_invalid",
+                param="payment_method",
+            )
+        if not confirm:
+            raise InvalidRequestError(
+                "An off-session payment is confirmed when it is created (confirm: true).",
+                code="parameter_invalid",
+                param="confirm",
+            )
+
+
 # --- the API's operations -------------------------------------------------------------------------------------
 def payment_create(
     *,
@@ -133,14 +183,24 @@ def payment_create(
     description: str = "",
     metadata: dict[str, str] | None = None,
     customer_email: str = "",
+    customer: Customer | None = None,
+    setup_future_usage: str = "",
+    off_session: bool = False,
 ) -> Payment:
-    """Creates a payment in ``requires_confirmation``; with ``confirm`` it is confirmed in the same transaction."""
+    """Creates a payment in ``requires_confirmation``; with ``confirm`` it is confirmed in the same transaction.
+
+    An inline card becomes a payment method (its number sealed in the vault) in the same transaction, saved to
+    ``customer`` when ``setup_future_usage`` asks for it. Nothing here calls a provider."""
     currency = payment_create_validate(
         merchant=merchant,
         amount=amount,
         currency=currency,
         payment_method=payment_method,
         capture_method=capture_method,
+        customer=customer,
+        setup_future_usage=setup_future_usage,
+        off_session=off_session,
+        confirm=confirm,
     )
     payment = Payment(
         merchant=merchant,
@@ -150,20 +210,46 @@ def payment_create(
         capture_method=capture_method,
         description=description,
         metadata=metadata or {},
-        customer_email=customer_email,
+        customer_email=customer_email or (customer.email if customer is not None else ""),
+        customer=customer,
+        setup_future_usage=setup_future_usage,
+        off_session=off_session,
     )
+    vaulted = None
     if isinstance(payment_method, CardPaymentMethod):
         card = payment_method.card
         payment.payment_method_type = PaymentMethodType.CARD
-        payment.card_tokens = dict(payment_method.tokens)
         payment.card_brand, payment.card_last4, payment.card_fingerprint = card.brand, card.last4, card.fingerprint
         payment.card_exp_month, payment.card_exp_year = card.exp_month, card.exp_year
+        payment.payment_method = payment_method.saved
+        if payment_method.saved is None and payment_method.raw is not None:
+            vaulted = payment_method_card_build(
+                merchant_id=merchant.id,
+                livemode=livemode,
+                card=card,
+                raw=payment_method.raw,
+                customer=customer if setup_future_usage else None,
+            )
+            payment.payment_method = vaulted[1]
     else:
         payment.payment_method_type = PaymentMethodType.UPI
         payment.upi_flow, payment.upi_vpa = payment_method.flow, payment_method.vpa
         payment.upi_expires_in = payment_method.expires_in
+        payment.payment_method = payment_method.saved
+    attach = payment_method.saved if setup_future_usage else None
+    if attach is not None and attach.customer_id is None:
+        attach.customer = customer  # a saved, unattached method given with setup_future_usage: saved to the customer
+    else:
+        attach = None
 
-    with transaction.atomic():
+    # No savepoint of its own: called through the idempotency layer, its work already runs in one (rolled back
+    # as a whole on error); called alone, this is the transaction. A savepoint here was two round trips for nothing.
+    with transaction.atomic(savepoint=False):
+        if vaulted is not None:
+            vaulted[0].save(force_insert=True)
+            vaulted[1].save(force_insert=True)
+        if attach is not None:
+            attach.save(update_fields=["customer"])
         if not confirm:
             payment.save(force_insert=True)
             _history(payment, from_status="", transition="create")
@@ -275,6 +361,23 @@ def payment_mark_succeeded(*, payment: Payment, attempt: PaymentAttempt | None, 
     if upi_rrn:
         payment.upi_rrn = upi_rrn
     _save_transition(payment, from_status, "mark_succeeded", PaymentEventType.SUCCEEDED, attempt)
+
+
+def payment_record_late_success(*, payment: Payment, attempt: PaymentAttempt, upi_rrn: str = "") -> None:
+    """The provider took the money after the payment failed on our side and the merchant's policy refunds it: the
+    payment stays failed, shows what was captured, and tells the merchant (``payment.late_succeeded``). The caller
+    starts the refund in the same transaction."""
+    from_status = _apply(payment, "record_late_success", at=_db_now(payment))
+    payment.upi_rrn = payment.upi_rrn or upi_rrn
+    _save_transition(payment, from_status, "record_late_success", PaymentEventType.LATE_SUCCEEDED, attempt)
+
+
+def payment_succeed_late(*, payment: Payment, attempt: PaymentAttempt, upi_rrn: str = "") -> None:
+    """The provider took the money after the payment failed on our side and the merchant's policy keeps it
+    (``fulfil``): the payment succeeds, late (``late_succeeded_at``), with ``payment.succeeded``."""
+    from_status = _apply(payment, "succeed_late", at=_db_now(payment))
+    payment.upi_rrn = payment.upi_rrn or upi_rrn
+    _save_transition(payment, from_status, "succeed_late", PaymentEventType.SUCCEEDED, attempt)
 
 
 def payment_mark_failed(*, payment: Payment, attempt: PaymentAttempt | None, code: str, message: str) -> None:
@@ -401,6 +504,7 @@ def _history(payment: Payment, *, from_status: str, transition: str, attempt: Pa
 def _events(payment: Payment, events: Sequence[str], *, attempts: list[PaymentAttempt]) -> None:
     payment.known_attempts = attempts
     payload = payment_representation(payment, attempts=attempts)
+    payment.known_representation = payload
     for event in events:
         outbox_event_add(
             merchant_id=payment.merchant_id,

@@ -192,3 +192,19 @@ def test_the_command_exits_non_zero_with_findings_and_prints_json(api, sandbox, 
         call_command("audit", "--sandbox-url", sandbox.url, "--grace", "0")
     assert exited.value.code == 1
     assert "provider_charge_without_payment" in capsys.readouterr().out
+
+
+def test_a_late_success_is_audited_refunded_or_found_unseen(api, sandbox, http_api):
+    from audit.obligations import late_successes_check
+    from tests.payments.execution.test_upi_and_webhooks import _late_success
+
+    payment_id = _late_success(api, sandbox)
+    janitor()
+    clean = AuditReport()
+    late_successes_check(clean)
+    assert (clean.findings, clean.counts["late_successes"]) == ([], 1)
+    # Hidden as it once was (the payment failed, nothing on it): found.
+    Payment.objects.filter(pk=payment_id).update(late_succeeded_at=None)
+    found = AuditReport()
+    late_successes_check(found)
+    assert checks(found) == {"late_success_unseen"}

@@ -34,6 +34,8 @@ PRODUCTION = {
         for name in ("CARD_A", "CARD_B", "CARD_C", "UPI")
         for kind in ("API_KEY", "WEBHOOK_SECRET")
     },
+    # The card vault's key-encryption key: 32 random bytes only this deployment knows.
+    "LEDGERLINE_VAULT_KEYS": "k2026:3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGho=",
 }
 
 
@@ -138,8 +140,19 @@ def test_production_shape_passes_the_deployment_checklist():
         ("PSP_CARD_B_API_KEY", "", "payments.E001"),
         ("PSP_CARD_A_WEBHOOK_SECRET", "whsec_sandbox_card_a", "payments.E002"),
         ("PSP_UPI_API_KEY", "sandbox_upi_key", "payments.E002"),
+        ("LEDGERLINE_VAULT_KEYS", None, "payments.E003"),
+        ("LEDGERLINE_VAULT_KEYS", "k1:c2hvcnQ=", "payments.E003"),
+        ("LEDGERLINE_VAULT_KEYS", "dev:bGVkZ2VybGluZS1kZXYtdmF1bHQta2V5LTMyYnl0ZXM=", "payments.E004"),
     ],
-    ids=["missing", "empty", "sandbox-webhook-secret", "sandbox-api-key"],
+    ids=[
+        "missing",
+        "empty",
+        "sandbox-webhook-secret",
+        "sandbox-api-key",
+        "no-vault-key",
+        "short-vault-key",
+        "dev-vault-key",
+    ],
 )
 def test_production_does_not_start_on_missing_or_sandbox_credentials(variable, value, check_id):
     env = {k: v for k, v in PRODUCTION.items() if k != variable}

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from argparse import ArgumentParser
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -62,6 +63,17 @@ def platform_processes(*, host: str, port: int) -> dict[str, str]:
     return processes
 
 
+def metrics_folder_prepare() -> Path:
+    """One empty folder that every program of this run writes its Prometheus figures to (core/metrics.py):
+    the children inherit the variable, and figures of an earlier run (dead processes) must not be added in."""
+    folder = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.VAR_DIR / "metrics")))
+    folder.mkdir(parents=True, exist_ok=True)
+    # Only the client's own files: the folder may be one the operator named, holding other things.
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    return folder
+
+
 class Command(BaseCommand):
     help = "Runs web, Celery workers, beat, the outbox relay and the PSP sandbox together (Ctrl-C stops all)."
 
@@ -71,6 +83,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         base = f"http://{options['host']}:{options['port']}"
+        metrics_folder_prepare()
         sandbox = f"http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}"
         # The sandbox signs and sends its provider webhooks to this platform's inbound endpoint.
         sandbox_env = {**os.environ, "SANDBOX_WEBHOOK_URL": f"{base}/psp/webhooks/{{provider}}"}
@@ -88,7 +101,7 @@ class Command(BaseCommand):
             f"  API          {base}/v1/\n"
             f"  API docs     {base}/docs/\n"
             f"  Back office  {base}/admin/\n"
-            f"  Health       {base}/healthz  {base}/readyz\n"
+            f"  Health       {base}/healthz  {base}/readyz  {base}/metrics (Prometheus)\n"
             f"  PSP sandbox  {sandbox}/ (see sandbox/README.md)\n"
             "Ctrl-C stops everything.\n\n"
         )

@@ -8,6 +8,7 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
+from core.logging import bind_payment
 from payments.connectors.base import (
     AuthorizeRequest,
     CaptureRequest,
@@ -19,7 +20,7 @@ from payments.connectors.base import (
 )
 from payments.enums import AttemptOperation, AttemptOutcome, CaptureMethod, PaymentMethodType, UpiFlow
 from payments.models import Payment, PaymentAttempt
-from payments.services.attempts.queue import attempt_connector_default
+from payments.services.attempts.queue import attempt_connector_default, card_chargeable_at
 
 logger = structlog.get_logger(__name__)
 
@@ -30,7 +31,10 @@ class Claim:
     payment_id: str
     connector: str
     operation: str
-    request: ProviderRequest | None  # None when the call cannot be made (no token for this acquirer)
+    request: ProviderRequest | None  # None when the call cannot be made (no card for this acquirer)
+    # A card authorization's payment method: the call tokenizes its card first when the request has no token yet,
+    # and destroys its CVC once the authorization was sent.
+    payment_method_id: str = ""
 
 
 def attempt_claim(*, attempt_id: str) -> Claim | None:
@@ -39,13 +43,14 @@ def attempt_claim(*, attempt_id: str) -> Claim | None:
     with transaction.atomic():
         attempt = (
             PaymentAttempt.objects.select_for_update(of=("self",))
-            .select_related("payment")
+            .select_related("payment", "payment__payment_method")
             .filter(pk=attempt_id)
             .first()
         )
         if attempt is None:
             logger.warning("attempt_missing", attempt_id=attempt_id)
             return None
+        bind_payment(attempt.payment_id, merchant_id=attempt.merchant_id)
         if attempt.outcome != AttemptOutcome.PENDING or attempt.locked_at is not None or attempt.started_at:
             return None
         payment = attempt.payment
@@ -61,7 +66,15 @@ def attempt_claim(*, attempt_id: str) -> Claim | None:
             "request": type(request).__name__ if request is not None else None,
         }
         attempt.save(update_fields=["connector", "locked_at", "started_at", "request_summary"])
-        return Claim(attempt.id, payment.id, attempt.connector, attempt.operation, request)
+        card = isinstance(request, AuthorizeRequest)
+        return Claim(
+            attempt.id,
+            payment.id,
+            attempt.connector,
+            attempt.operation,
+            request,
+            payment_method_id=(payment.payment_method_id or "") if card else "",
+        )
 
 
 def attempt_authorization(attempts: list[PaymentAttempt]) -> PaymentAttempt | None:
@@ -98,9 +111,10 @@ def _provider_request(attempt: PaymentAttempt, payment: Payment) -> ProviderRequ
                 description=payment.description[:80],
                 metadata=dict(payment.metadata),
             )
-        token = payment.card_tokens.get(attempt.connector)
-        if not token:
+        if not card_chargeable_at(payment, attempt.connector):
             return None
+        # No token at this acquirer yet: the call makes it (the card leaves the vault only there).
+        token = payment.payment_method.provider_tokens.get(attempt.connector, "") if payment.payment_method else ""
         return AuthorizeRequest(
             reference=reference,
             idempotency_key=key,

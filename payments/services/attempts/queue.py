@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from payments.connectors import registry
-from payments.enums import AttemptOperation
+from payments.enums import AttemptOperation, PaymentMethodType
 from payments.models import Payment, PaymentAttempt, Refund
 from payments.services.outbox import outbox_command_add
 
@@ -22,10 +22,17 @@ def attempt_connector_default(payment: Payment, operation: str) -> str:
     if operation != AttemptOperation.AUTHORIZE and payment.psp:
         return payment.psp
     route = registry.route_for(payment.payment_method_type)
-    if payment.card_tokens:
-        # A card can only be charged where it was tokenized (an acquirer down at tokenization has no token).
-        route = [name for name in route if name in payment.card_tokens] or route
+    if payment.payment_method_type == PaymentMethodType.CARD:
+        route = [name for name in route if card_chargeable_at(payment, name)] or route
     return route[0] if route else ""
+
+
+def card_chargeable_at(payment: Payment, connector: str) -> bool:
+    """A card can be charged where it has a token, or anywhere while its number is in the vault to tokenize."""
+    method = payment.payment_method if payment.payment_method_id else None
+    if method is None:
+        return False
+    return method.vault_entry_id is not None or bool(method.provider_tokens.get(connector))
 
 
 def attempt_start(

@@ -1,4 +1,5 @@
-"""A card number goes nowhere: not the database (any table, any column), not the logs, not error bodies."""
+"""A card number goes nowhere but the vault: not the database (any other table, any column, and the vault only as
+ciphertext), not the logs (the API's or the executor's, which tokenizes it), not error bodies."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from django.db import connection
 
 from core.logging import json_formatter
 from payments.api import payments as payment_views
+from payments.models import CardVaultEntry, Payment
+from payments.services.vault import vault_card_reveal
 from tests.payments.conftest import card_method, card_payment_body, make_api
+from tests.payments.execution.conftest import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,9 +76,16 @@ def test_the_card_number_is_never_stored_or_logged(all_logs: io.StringIO, monkey
     monkeypatch.setattr(payment_views, "payment_create", crash)
     bodies.append(api.post("/v1/payments", card_payment_body(payment_method=card_method(NUMBER)), key="k3").content)
 
+    # the executor tokenizes the card at the acquirer and authorizes it (the one place the number leaves the vault)
+    assert drain() == ["payments.execute_attempt:succeeded"]
+
     text = _database_text()
     assert "5100" in text  # the last 4 are kept, and the scan did read the payments
-    for needle in (NUMBER, spaced, NUMBER[:12]):
+    # The vault is the one place that holds the number, as ciphertext only: exactly the one card that was accepted.
+    (entry,) = CardVaultEntry.objects.all()
+    assert vault_card_reveal(entry_id=entry.id).number == NUMBER
+    assert Payment.objects.get().payment_method.vault_entry_id == entry.id
+    for needle in (NUMBER, spaced, NUMBER[:12], NUMBER.encode().hex()):
         assert needle not in text
         assert needle not in all_logs.getvalue()
         assert all(needle.encode() not in body for body in bodies)

@@ -24,7 +24,9 @@ def test_create_and_confirm_returns_processing_at_once_with_a_pending_attempt(ap
     body = response.json()
     assert body["id"].startswith("pay_")
     assert (body["object"], body["status"], body["livemode"]) == ("payment", "processing", False)
+    assert body["payment_method"]["id"].startswith("pm_")  # an inline card becomes a payment method
     assert body["payment_method"] == {
+        "id": body["payment_method"]["id"],
         "type": "card",
         "card": {
             "brand": "visa",
