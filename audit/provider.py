@@ -123,12 +123,14 @@ def _payment_agrees(
                 f"captured {payment.amount_captured} here, {at.captured} at the provider",
             )
     elif at.captured:
-        late = any(a.review_reason.startswith("late_success") for a in rows)
-        if not late:
+        # A late success (money arrived after we gave up) is on the books, then refunded or kept by the merchant's
+        # policy (refunds are compared below). Known by the ledger, not by the attempt's review note, which a
+        # later stale webhook may overwrite.
+        if at.captured != (ledger_gross or 0):
             report.add(
                 f"captured_but_{status}",
                 pid,
-                f"{status} here, {at.captured} captured at the provider and not flagged as a late success",
+                f"{status} here, {at.captured} captured at the provider and not on the books as a late success",
             )
     elif live and status == PaymentStatus.CANCELED:
         if payment.cancellation_reason != CancellationReason.AUTHORIZATION_EXPIRED:

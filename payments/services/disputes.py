@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from payments.connectors import registry
 from payments.connectors.base import DisputeState, Outcome, ProviderDispute
-from payments.enums import AttemptOperation, DisputeStatus, EventType
+from payments.enums import AttemptOperation, DisputeStatus, EventType, PaymentStatus
 from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
 from payments.models import Dispute, EvidenceFile, Merchant, Payment, PaymentAttempt
 from payments.representations import dispute_representation
@@ -48,6 +48,11 @@ def _event(dispute: Dispute, event_type: str) -> None:
 
 
 # --- from the provider -------------------------------------------------------------------------------------------
+# What an apply returns when the event came too early to apply: the event stays unapplied, to be handed out again.
+RETRY_LATER = "retry_later"
+_NOT_CAPTURED_YET = (PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION, PaymentStatus.REQUIRES_CAPTURE)
+
+
 def dispute_apply_provider_dispute(*, dispute: ProviderDispute) -> str:
     """A provider's chargeback (from any of its dispute webhooks), applied idempotently and only ever forward: the
     dispute is created the first time any of its events arrives, closed when one says so. Its currency and amount
@@ -71,6 +76,10 @@ def dispute_apply_provider_dispute(*, dispute: ProviderDispute) -> str:
         )
         outcome = "dispute_seen"
         if row is None:
+            if payment.amount_captured == 0 and payment.status in _NOT_CAPTURED_YET:
+                # The chargeback overtook our news of the capture (a lost response, a late webhook): not a mismatch,
+                # only early. Left unapplied, the event is handed out again (provider_events_sweep).
+                return RETRY_LATER
             problem = _dispute_problem(payment, dispute)
             if problem:
                 reason = f"evidence_mismatch (dispute {dispute.provider_reference}): {problem}"[:500]

@@ -22,7 +22,7 @@ from payments.connectors import registry
 from payments.connectors.base import ProviderWebhookEvent
 from payments.models import PaymentAttempt, ProviderEvent
 from payments.services.attempts.apply import attempt_result_apply
-from payments.services.disputes import dispute_apply_provider_dispute
+from payments.services.disputes import RETRY_LATER, dispute_apply_provider_dispute
 from payments.services.outbox import outbox_command_add
 
 logger = structlog.get_logger(__name__)
@@ -83,6 +83,10 @@ def provider_event_apply(*, event_pk: int) -> str:
             outcome = "unknown_reference"
     elif event.dispute is not None:
         outcome = dispute_apply_provider_dispute(dispute=event.dispute)
+    if outcome == RETRY_LATER:
+        ProviderEvent.objects.filter(pk=row.pk, processed_at=None).update(result=outcome)
+        logger.info("provider_event_early", connector=row.connector, event_id=row.event_id, type=row.type)
+        return outcome
     ProviderEvent.objects.filter(pk=row.pk, processed_at=None).update(processed_at=timezone.now(), result=outcome[:200])
     logger.info("provider_event_applied", connector=row.connector, event_id=row.event_id, type=row.type, result=outcome)
     return outcome

@@ -20,9 +20,11 @@ from payments.enums import AttemptOperation, AttemptOutcome, PaymentStatus
 from payments.models import OutboxMessage, Payment, ProviderEvent
 from payments.services import admission
 from payments.tasks import payments_expire_overdue_task
-from tests.payments.conftest import card_payment_body, upi_payment_body
+from tests.payments.conftest import card_method, card_payment_body, upi_payment_body
 from tests.payments.execution.conftest import attempts, drain, janitor, payment
 from tests.psp_sandbox import SECRETS, receiving
+
+CHARGEBACK = "4000000000000259"
 
 
 def create_upi(api, **metadata) -> str:
@@ -327,3 +329,26 @@ def test_a_upi_payment_approved_after_it_was_canceled_is_refunded(api, sandbox):
     balances = merchant_balances(api.merchant.id)
     assert sum(m.amount for m in balances.available + balances.pending) == 0
     assert verify_ledger().ok
+
+
+def test_a_chargeback_that_overtakes_the_capture_opens_its_dispute_once_the_capture_is_known(api, sandbox):
+    """Found by the chaos run: the chargeback card's dispute.created came while the authorization's answer was
+    lost, so the payment showed nothing captured; the event was flagged as a mismatch, marked applied, and the
+    dispute never opened. Early is not wrong: the event stays unapplied until the sweep hands it out again."""
+    from payments.models import Dispute
+    from payments.services.provider_events import provider_events_sweep
+
+    sandbox.control("/faults/next", {"provider": "card_a", "operation": "authorize", "mode": "lose_response"})
+    response = api.post("/v1/payments", card_payment_body(confirm=True, payment_method=card_method(CHARGEBACK)))
+    payment_id = response.json()["id"]
+    with receiving(sandbox) as hook:
+        assert drain() == ["payments.execute_attempt:unknown"]
+        delivery = hook.wait_for(lambda ds: any(d["event"]["type"] == "dispute.created" for d in ds))[-1]
+    assert forward(delivery) == 200
+    assert drain() == ["payments.apply_provider_event:retry_later"]
+    assert not Dispute.objects.exists()
+    janitor()
+    assert payment(payment_id).status == PaymentStatus.SUCCEEDED
+    assert provider_events_sweep(now=timezone.now() + timedelta(minutes=5)) == 1
+    assert drain() == ["payments.apply_provider_event:dispute_created"]
+    assert Dispute.objects.get().payment_id == payment_id
