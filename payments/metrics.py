@@ -64,7 +64,12 @@ def _on_transition(sender: type[Any], instance: Any, target: str = "", **_: Any)
 
     else:
         return
-    transaction.on_commit(count)
+    # Counted when the change commits. A transition outside any transaction block (an object changed in memory, never
+    # saved by a service) counts at once: asking for on_commit there would open a database connection for nothing.
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(count)
+    else:
+        count()
 
 
 def provider_call_observe(*, connector: str, operation: str, outcome: str, seconds: float) -> None:
