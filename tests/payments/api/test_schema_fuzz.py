@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from payments.services.merchants import merchant_create
 from tests import processes
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[3]
 
 CHECKS = ",".join(
     [
@@ -48,19 +51,18 @@ def live_server_url(worker_env: dict[str, str], tmp_path: Path) -> Iterator[str]
         assert "Traceback" not in server_log, server_log[-4000:]
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server_url: str, tmp_path: Path) -> None:
+def _schemathesis(
+    live_server_url: str, tmp_path: Path, *options: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     _, issued = merchant_create(name="Fuzz", email="fuzz@fuzz.test")
-    done = subprocess.run(
+    return subprocess.run(
         [
             str(processes.BIN / "schemathesis"),
             "run",
             f"{live_server_url}/v1/schema",
             "--header",
             f"Authorization: Bearer {issued.secret}",
-            "--checks",
-            CHECKS,
-            "--max-examples",
-            "30",
+            *options,
             # One worker: with two threads, hypothesis' ast.parse of filter lambdas races inside CPython 3.11
             # ("SystemError: AST constructor recursion depth mismatch"), crashing schemathesis itself.
             "--workers",
@@ -76,5 +78,34 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server_
         timeout=240,
         check=False,
         cwd=tmp_path,
+        env=env,
+    )
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server_url: str, tmp_path: Path) -> None:
+    done = _schemathesis(
+        live_server_url, tmp_path, "--checks", CHECKS, "--max-examples", "30", "--phases", "examples,coverage,fuzzing"
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+
+
+def test_stateful_schemathesis_follows_the_links_with_real_ids(live_server_url: str, tmp_path: Path) -> None:
+    """The schema's links feed created ids into retrieve, confirm, capture, cancel, refund, update and delete."""
+    done = _schemathesis(
+        live_server_url,
+        tmp_path,
+        "--checks",
+        "all",
+        "--exclude-checks",
+        "positive_data_acceptance",
+        "--max-examples",
+        "30",
+        "--phases",
+        "stateful",
+        # Negative data is the other test's job; here the hooks make creates succeed so ids are real.
+        "--mode",
+        "positive",
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.payments.api.schemathesis_hooks", "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert "Stateful" in done.stdout, done.stdout[-3000:]
