@@ -274,6 +274,7 @@ SPECTACULAR_SETTINGS = {
     # Links make created ids feed later operations (clients, schemathesis' stateful phase); enums as by default.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.strict_request_bodies_postprocess",
         "payments.api.schema_links.links_postprocess",
     ],
 }
