@@ -87,10 +87,6 @@ def test_stateful_schemathesis_follows_the_links_with_real_ids(live_server_url: 
         # Negative data is the other test's job; here the hooks make creates succeed so ids are real.
         "--mode",
         "positive",
-        "--report",
-        "har",
-        "--report-har-path",
-        "/tmp/schema_oapc/run.har",
         env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.payments.api.schemathesis_hooks", "PYTHONPATH": str(ROOT)},
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
