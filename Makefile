@@ -19,6 +19,7 @@ install: $(STAMP)
 run: install
 	@$(PY) manage.py migrate --noinput -v 0
 	@$(PY) manage.py seed_demo
+	@$(PY) manage.py seed_history --days 7 --if-empty
 	@$(PY) manage.py run_platform
 
 ## Runs the whole suite against PostgreSQL and Redis (started or installed when needed) plus embedded smoke tests.

@@ -7,8 +7,6 @@ stored hashed, so for a merchant without one the auditor reads the selector the 
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import httpx
 from django.db.models import Case, F, Sum, When
 from django.db.models.functions import Coalesce
@@ -32,8 +30,8 @@ def ledger_verification_check(report: AuditReport, *, limit: int = 100) -> None:
         report.add(f"ledger.{violation.check}", violation.subject, violation.detail)
 
 
-def _recomputed() -> dict[str, Balances]:
-    """Every merchant's balances summed from the journal's entries, not read from the running balances."""
+def _recomputed(merchant_id: str) -> Balances:
+    """A merchant's balances summed from the journal's entries, not read from the running balances."""
     debit_normal = [t.value for t in AccountType if t.debit_normal]
     signed = Case(
         When(direction=Direction.DEBIT, account__type__in=debit_normal, then=F("amount")),
@@ -42,17 +40,17 @@ def _recomputed() -> dict[str, Balances]:
         default=-F("amount"),
     )
     rows = (
-        JournalEntry.objects.filter(account__merchant_id__isnull=False)
-        .values("account__merchant_id", "account__code", "account__currency")
+        JournalEntry.objects.filter(account__merchant_id=merchant_id)
+        .values("account__code", "account__currency")
         .annotate(total=Coalesce(Sum(signed), 0))
     )
-    result: dict[str, Balances] = defaultdict(lambda: {"available": {}, "pending": {}})
+    result: Balances = {"available": {}, "pending": {}}
     for row in rows:
-        merchant_id, code, currency = row["account__merchant_id"], row["account__code"], row["account__currency"]
+        code, currency = row["account__code"], row["account__currency"]
         if code == merchant_available(merchant_id, currency).code:
-            result[merchant_id]["available"][currency] = int(row["total"])
+            result["available"][currency] = int(row["total"])
         elif code == merchant_pending(merchant_id, currency).code:
-            result[merchant_id]["pending"][currency] = int(row["total"])
+            result["pending"][currency] = int(row["total"])
     return result
 
 
@@ -76,23 +74,34 @@ def _from_selector(merchant: Merchant) -> Balances:
 
 
 def balances_check(report: AuditReport, *, api: httpx.Client | None, api_keys: dict[str, str]) -> None:
-    ledger = _recomputed()
+    """The API's answer and the entries' sum must be read at one moment: on a live platform money moves between
+    the two reads (a release, a capture). So the API is asked before and after the sum, and a pair that differs is
+    read again; only an answer that held still while the entries were summed is compared."""
     unasked = 0
     for merchant in Merchant.objects.order_by("id"):
         report.counts["merchants"] += 1
         secret = api_keys.get(merchant.id)
-        if api is not None and secret:
-            try:
-                answered = _from_api(api, secret)
-            except httpx.HTTPError as exc:
-                report.add("balance_api_unavailable", merchant.id, f"GET /v1/balance failed: {exc}")
-                continue
+        over_http = api is not None and bool(secret)
+
+        def answer(merchant: Merchant = merchant, secret: str | None = secret) -> Balances:
+            if api is not None and secret:
+                return _nonzero(_from_api(api, secret))
+            return _nonzero(_from_selector(merchant))
+
+        try:
+            for _ in range(5):
+                before = answer()
+                expected = _nonzero(_recomputed(merchant.id))
+                if answer() == before:
+                    break
+        except httpx.HTTPError as exc:
+            report.add("balance_api_unavailable", merchant.id, f"GET /v1/balance failed: {exc}")
+            continue
+        if over_http:
             report.counts["balances_asked_over_api"] += 1
         else:
-            answered = _from_selector(merchant)
             unasked += 1
-        expected = _nonzero(ledger.get(merchant.id, {"available": {}, "pending": {}}))
-        if _nonzero(answered) != expected:
-            report.add("balance_disagrees_with_ledger", merchant.id, f"the API says {answered}, the entries {expected}")
+        if before != expected:
+            report.add("balance_disagrees_with_ledger", merchant.id, f"the API says {before}, the entries {expected}")
     if unasked:
         report.notes.append(f"{unasked} merchant balance(s) read through the selector: no API key was given for them")

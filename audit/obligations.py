@@ -79,13 +79,14 @@ def settlement_lines_check(report: AuditReport) -> None:
     )
     queued = set(Discrepancy.objects.values_list("connector", "provider_reference"))
     lines = SettlementLine.objects.values_list(
-        "id", "connector", "type", "provider_reference", "gross", "fee", "file__status"
+        "id", "connector", "type", "provider_reference", "gross", "fee", "file__status", "file_id"
     )
-    for line_id, connector, kind, reference, gross, fee, file_status in lines.iterator(chunk_size=5000):
+    for line_id, connector, kind, reference, gross, fee, file_status, file_id in lines.iterator(chunk_size=5000):
         report.counts["settlement_lines"] += 1
-        if (connector, reference) in queued:
-            continue
+        if (connector, reference) in queued or file_status == SettlementFileStatus.SUPERSEDED:
+            continue  # a superseded file's lines are replaced by its correction's (docs/reconciliation.md)
+        own = f"settlement:{connector}:{kind}:{reference}"
         if file_status != SettlementFileStatus.RECONCILED:
             report.add("settlement_line_unreconciled", f"line {line_id}", f"{connector} {kind} {reference}")
-        elif (gross or fee) and f"settlement:{connector}:{kind}:{reference}" not in posted:
+        elif (gross or fee) and own not in posted and f"{own}:f{file_id}" not in posted:
             report.add("settlement_line_unmatched", f"line {line_id}", f"{connector} {kind} {reference}: no posting")

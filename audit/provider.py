@@ -2,8 +2,9 @@
 ``/_control/records``) is matched to our payments, attempts, disputes and the ledger, and every final state of ours
 to what the provider did.
 
-A payment is judged only once it is final on our side and none of its attempts is still open: one still in flight
-is counted (``in_flight_payments``) and left to the in-doubt check, which makes sure somebody will settle it.
+A payment is judged only once it is final on our side and none of its attempts is still open or watched: one
+still in flight is counted (``in_flight_payments``) and left to the in-doubt check, which makes sure somebody
+will settle it.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def provider_agreement_check(report: AuditReport, records: list[dict[str, Any]])
     }
     attempts: dict[str, list[PaymentAttempt]] = defaultdict(list)
     for attempt in PaymentAttempt.objects.only(
-        "id", "payment_id", "operation", "outcome", "amount", "review_reason", "refund_id"
+        "id", "payment_id", "operation", "outcome", "amount", "review_reason", "refund_id", "next_check_at"
     ).order_by("id"):
         attempts[attempt.payment_id].append(attempt)
     # The provider knows a charge by our reference: the id of the authorization attempt that asked for it.
@@ -88,7 +89,8 @@ def provider_agreement_check(report: AuditReport, records: list[dict[str, Any]])
     for payment_id, payment in payments.items():
         report.counts["payments"] += 1
         rows = attempts.get(payment_id, [])
-        if payment.status not in _FINAL or any(a.outcome in _OPEN for a in rows):
+        # Still watched counts as in flight too: a failed UPI attempt is asked again for a late ("deemed") success.
+        if payment.status not in _FINAL or any(a.outcome in _OPEN or a.next_check_at for a in rows):
             report.counts["in_flight_payments"] += 1
             continue
         _payment_agrees(report, payment, rows, seen.get(payment_id, _AtProvider()), captured_in_ledger.get(payment_id))

@@ -19,7 +19,12 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from backoffice import auth_admin, payment_admin, services  # noqa: F401 (auth_admin: imported for its registrations)
+from backoffice import (  # noqa: F401 (auth_admin, report_admin: imported for their registrations)
+    auth_admin,
+    payment_admin,
+    report_admin,
+    services,
+)
 from backoffice.filters import (
     AutocompleteSelectFilter,
     ChoicesDropdownFilter,

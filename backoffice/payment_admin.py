@@ -226,7 +226,10 @@ class SupportPaymentAdmin(PaymentAdmin):
         if limit is not None:
             used = refund_total_by_requester(payment_id=payment.id, requested_by_prefix=limit.requested_by_prefix)
             limit_left = max(0, limit.amount - used)
-        refund_applies = payment.status == PaymentStatus.SUCCEEDED and refundable > 0 and blocking is None
+        # A late success (money taken after the payment failed on our side) is refundable too: that is how Support
+        # sees its automatic refund through when the provider failed it.
+        captured = payment.status == PaymentStatus.SUCCEEDED or payment.late_succeeded_at is not None
+        refund_applies = captured and refundable > 0 and blocking is None
         return {
             "payment": payment,
             "status": status_badge("payment", payment.status),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
@@ -17,6 +18,7 @@ from django.urls import URLPattern, path, reverse
 from unfold.sites import UnfoldAdminSite
 
 from backoffice import selectors
+from backoffice.dashboard_page import DASHBOARD_PERMISSION, dashboard_context
 from backoffice.search import search_objects
 
 SEARCH_MAX_LENGTH = 255
@@ -29,7 +31,18 @@ class LedgerlineAdminSite(UnfoldAdminSite):
 
     def get_urls(self) -> list[URLPattern]:
         urls: list[URLPattern] = super().get_urls()
-        return [path("find/", self.admin_view(self.find_view), name="find"), *urls]
+        return [
+            path("find/", self.admin_view(self.find_view), name="find"),
+            path("dashboard/", self.admin_view(self.dashboard_view), name="dashboard"),
+            *urls,
+        ]
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        """Finance's and Support's overview (``backoffice.dashboard_page``); both groups can view payments."""
+        if not request.user.has_perm(DASHBOARD_PERMISSION):
+            raise PermissionDenied
+        context = {**self.each_context(request), "title": "Dashboard", **dashboard_context(request.GET)}
+        return TemplateResponse(request, "admin/backoffice/dashboard.html", context)
 
     def find_view(self, request: HttpRequest) -> HttpResponse:
         """The header's search box: one match opens it; several are listed; none says what can be searched."""
@@ -113,6 +126,10 @@ def navigation(request: HttpRequest) -> list[dict[str, Any]]:
     """Support's queues first, then finance's, then the platform's plumbing and who may do what."""
     return [
         {
+            "title": "Overview",
+            "items": [_item("Dashboard", "monitoring", "admin:dashboard", DASHBOARD_PERMISSION)],
+        },
+        {
             "title": "Support",
             "items": [
                 _item("Payments", "payments", "admin:payments_payment_changelist", "payments.view_payment"),
@@ -179,6 +196,7 @@ def navigation(request: HttpRequest) -> list[dict[str, Any]]:
                     "ledger.view_journaltransaction",
                 ),
                 _item("Ledger accounts", "account_tree", "admin:ledger_account_changelist", "ledger.view_account"),
+                _item("Reports", "download", "admin:reports_reportrun_changelist", "backoffice.view_reports"),
             ],
         },
         {

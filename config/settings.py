@@ -68,15 +68,20 @@ INSTALLED_APPS = [
     "ledger",
     "payments",
     "reconciliation",
+    "reports",
     "backoffice",
     "audit",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so the time it measures is the whole answer, redirects and refusals included.
+    "core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "core.middleware.RequestIdHeaderMiddleware",
+    "core.middleware.LogContextMiddleware",
     "core.middleware.ApiErrorEnvelopeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -136,6 +141,11 @@ else:
         DATABASES["owner"] = env.db_url(
             "DATABASE_OWNER_URL", default="postgres://ledgerline_owner:ledgerline_owner@127.0.0.1:5432/ledgerline"
         )
+    if "DATABASE_REPLICA_URL" in env:
+        # Optional: a read replica for heavy reads (reports.builders). Nothing is ever written through it; a test
+        # database has no replica of its own, so it mirrors the default one.
+        DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
+        DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     for database in DATABASES.values():
         database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
         database["CONN_HEALTH_CHECKS"] = True
@@ -230,7 +240,8 @@ STORAGES = {
 # --- HTTP security (production shape must pass `check --deploy`) ---------------------------------------------
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    # Probes and Prometheus reach the web process directly on the private network, not through the TLS proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -239,6 +250,26 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Sent on every response (core/security_headers.py). Only the platform's own origin: the back office and the API
+# docs load nothing from elsewhere. The back office's theme and Alpine.js need inline scripts and eval.
+CONTENT_SECURITY_POLICY: str = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default="; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    if PRODUCTION
+    else "",
+)
 
 # --- DRF and OpenAPI ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -285,7 +316,9 @@ LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "core.logging.json_formatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    # The filter redacts card numbers and secrets even from a record that some library formats itself.
+    "filters": {"redact": {"()": "core.redaction.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # django_structlog logs every request itself; Django's own request/server lines would be duplicates.
@@ -296,6 +329,12 @@ LOGGING: dict[str, Any] = {
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 # An upstream proxy or the merchant may send X-Request-Id; reusing it lets both sides correlate their logs.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+
+# --- Metrics (core/metrics.py) -------------------------------------------------------------------------------
+# Prometheus scrapes /metrics with `Authorization: Bearer <METRICS_TOKEN>`. Without a token the page answers only
+# on loopback, and in the production shape not at all: set METRICS_TOKEN there.
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+METRICS_OPEN_ON_LOOPBACK: bool = not PRODUCTION
 
 # --- Ledgerline ----------------------------------------------------------------------------------------------
 # The PSP sandbox (sandbox/, a separate program): where make run starts it and where its connectors call it.
@@ -360,6 +399,9 @@ LEDGERLINE_FINGERPRINT_SECRET: str = env.str("LEDGERLINE_FINGERPRINT_SECRET", de
 # Keys the MAC of every journal transaction and the ledger's hash chain (ledger/seal.py). It must live outside the
 # database (the environment), so that someone who can write to the database cannot forge a row that verifies.
 # Production sets its own and keeps it; elsewhere it derives from SECRET_KEY.
+# A provider's clock that differs from ours by more than this is flagged on the balance transaction it dated (the
+# provider's time is kept there as a fact; availability and ordering always use our clock).
+LEDGER_CLOCK_SKEW_FLAG_SECONDS: int = env.int("LEDGER_CLOCK_SKEW_FLAG_SECONDS", default=300)
 LEDGER_SEAL_KEY: str = env.str("LEDGER_SEAL_KEY", default=f"ledger-seal:{SECRET_KEY}")
 # Idempotency keys are kept at least this long (the contract says 24 hours), then the beat task removes them.
 IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
@@ -394,6 +436,12 @@ PRICING_DEFAULTS: dict[str, dict[str, int]] = {
 CELERY_BEAT_SCHEDULE.update(
     {"payments-attempts-janitor": {"task": "payments.attempts_janitor", "schedule": PSP_JANITOR_INTERVAL_SECONDS}}
 )
+# A provider webhook stored but not applied this long after it arrived (its task died with a worker, or met the
+# database restarting) is handed out again by the sweep; applying one twice is a no-op.
+PROVIDER_EVENT_RETRY_SECONDS: float = env.float("PROVIDER_EVENT_RETRY_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE.update(
+    {"payments-provider-events-sweep": {"task": "payments.provider_events_sweep", "schedule": 30.0}}
+)
 
 # --- Events and webhooks -------------------------------------------------------------------------------------
 # Webhook URLs resolving to loopback, private, link-local (cloud metadata) or otherwise non-public addresses are
@@ -403,6 +451,10 @@ WEBHOOKS_QUEUE = "webhooks"
 WEBHOOKS_CONCURRENCY = env.int("WEBHOOKS_CONCURRENCY", default=8)  # threads of the webhooks worker
 WEBHOOKS_TIMEOUT_SECONDS = 10.0  # the contract: a 2xx within 10 s is success
 WEBHOOKS_RETRY_WINDOW_SECONDS = 3 * 24 * 3600  # the contract: retried for up to 3 days
+# The retry schedule: the first retry after this many seconds, doubling up to the cap (production: 1 min to 12 h;
+# the demo and tests want seconds).
+WEBHOOKS_RETRY_BASE_SECONDS: float = env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=60.0)
+WEBHOOKS_RETRY_CAP_SECONDS: float = env.float("WEBHOOKS_RETRY_CAP_SECONDS", default=12 * 3600.0)
 # An endpoint failing without a single success for this long (and at least this many times) is disabled.
 WEBHOOKS_DISABLE_AFTER_SECONDS = env.int("WEBHOOKS_DISABLE_AFTER_SECONDS", default=3 * 24 * 3600)
 WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=10)

@@ -1,7 +1,9 @@
 """Structured logging: every line, from our code, Django or Celery, is one JSON object.
 
 Fields on every line: ``timestamp``, ``level``, ``logger``, ``event``; ``request_id`` while a request (or a task
-enqueued by one) is running; ``merchant_id`` once the API key is known; ``latency_ms`` on ``request_finished``.
+enqueued by one) is running; ``merchant_id`` once the API key is known; ``payment_id`` in a payment's request and in
+the executor's tasks; ``trace_id`` and ``span_id`` inside a traced span (core/tracing.py); ``latency_ms`` on
+``request_finished``. Card numbers and secrets are redacted from every line (core/redaction.py).
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ from typing import Any
 import structlog
 from django.http import HttpRequest, HttpResponse
 
+from core.redaction import redact_event
+from core.tracing import add_trace_ids
+
 _SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
+    add_trace_ids,
     structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
     structlog.processors.StackInfoRenderer(),
 ]
@@ -41,6 +47,8 @@ def json_formatter() -> structlog.stdlib.ProcessorFormatter:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            # Last before rendering: the message, every field and the formatted traceback (core/redaction.py).
+            redact_event,
             structlog.processors.JSONRenderer(sort_keys=False, default=str),
         ],
     )
@@ -70,6 +78,14 @@ def connect_request_signals() -> None:
 def bind_merchant(merchant_id: str) -> None:
     """Adds the merchant to every following log line of this request or task."""
     structlog.contextvars.bind_contextvars(merchant_id=merchant_id)
+
+
+def bind_payment(payment_id: str, *, merchant_id: str | None = None) -> None:
+    """Adds the payment (and its merchant) to every following log line of this request or task, so one grep for
+    a payment id finds the API call, the worker's provider call and the janitor's checks alike."""
+    structlog.contextvars.bind_contextvars(payment_id=payment_id)
+    if merchant_id:
+        bind_merchant(merchant_id)
 
 
 def current_request_id() -> str | None:

@@ -13,7 +13,7 @@ from django.http import (
 )
 
 from core.api.errors import error_body
-from core.logging import current_request_id
+from core.logging import bind_payment, current_request_id
 
 logger = structlog.get_logger(__name__)
 
@@ -33,6 +33,23 @@ class RequestIdHeaderMiddleware:
         if request_id:
             response["Request-Id"] = request_id
         return response
+
+
+class LogContextMiddleware:
+    """Binds the payment a request is about (its URL's ``payment_id``) to the request's log lines."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., HttpResponse], args: object, kwargs: dict[str, object]
+    ) -> None:
+        payment_id = kwargs.get("payment_id")
+        if isinstance(payment_id, str):
+            bind_payment(payment_id)
 
 
 _API_PREFIXES = ("/v1/", "/psp/")

@@ -12,3 +12,8 @@ class LedgerConfig(AppConfig):
     )
     # Locked (SELECT … FOR UPDATE), renamed at most: an account's identity never changes.
     locked_tables = (("ledger_account", "name"),)
+
+    def ready(self) -> None:
+        from ledger.metrics import metrics_connect
+
+        metrics_connect()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction as db_transaction
 
 from ledger import accounts
@@ -34,10 +35,26 @@ def _fee_within(gross: Money, fee: Money, name: str = "fee") -> None:
         raise InvalidAmountError(f"{name} {fee} must be between zero and {gross}", param=name)
 
 
-def _provider(connector: str, provider_reference: str | None, **extra: Any) -> dict[str, Any]:
+def _provider(
+    connector: str,
+    provider_reference: str | None,
+    *,
+    occurred_at: datetime | None = None,
+    provider_occurred_at: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The provider's facts about a posting. Its clock is one of them, never ours: ``occurred_at`` (availability,
+    ordering) is our clock; the provider's time is kept here, with how far it is from ours and whether that is more
+    than ``LEDGER_CLOCK_SKEW_FLAG_SECONDS``."""
     metadata: dict[str, Any] = {"connector": connector, **extra}
     if provider_reference:
         metadata["provider_reference"] = provider_reference
+    if provider_occurred_at is not None and occurred_at is not None:
+        skew = round((provider_occurred_at - occurred_at).total_seconds())
+        metadata["provider_occurred_at"] = provider_occurred_at.isoformat()
+        metadata["provider_clock_skew_seconds"] = skew
+        if abs(skew) > settings.LEDGER_CLOCK_SKEW_FLAG_SECONDS:
+            metadata["provider_clock_skew_flagged"] = True
     return metadata
 
 
@@ -134,7 +151,12 @@ def _returned_to_merchant(
         reference=reference,
         description=description,
         occurred_at=occurred_at,
-        metadata={"payment_id": source.metadata.get("payment_id"), "restored_pending": restore_pending},
+        # The provider's side travels with it, so reconciliation can match the provider's line for the reversal.
+        metadata={
+            **{key: source.metadata[key] for key in ("connector", "provider_reference") if key in source.metadata},
+            "payment_id": source.metadata.get("payment_id"),
+            "restored_pending": restore_pending,
+        },
         substitute=substitute,
     )
 
@@ -149,6 +171,7 @@ def payment_captured(
     occurred_at: datetime,
     available_on: datetime,
     provider_reference: str | None = None,
+    provider_occurred_at: datetime | None = None,
 ) -> JournalTransaction:
     """The provider owes us ``gross``; the merchant's pending balance gets ``gross - fee`` until ``available_on``,
     our revenue ``fee``."""
@@ -170,7 +193,15 @@ def payment_captured(
         occurred_at=occurred_at,
         source_type="payment",
         source_id=payment_id,
-        metadata=_provider(connector, provider_reference, gross=gross.amount, fee=fee.amount, merchant_id=merchant_id),
+        metadata=_provider(
+            connector,
+            provider_reference,
+            occurred_at=occurred_at,
+            provider_occurred_at=provider_occurred_at,
+            gross=gross.amount,
+            fee=fee.amount,
+            merchant_id=merchant_id,
+        ),
         available_on=available_on,
     )
 
@@ -203,6 +234,7 @@ def refund_created(
     pending_cap: int = 0,
     pending_available_on: datetime | None = None,
     provider_reference: str | None = None,
+    provider_occurred_at: datetime | None = None,
 ) -> MerchantDebit:
     """A refund is the merchant's: its available balance first, then up to ``pending_cap`` of the refunded
     payment's own pending funds, the rest owed (available below zero). It never fails for want of funds.
@@ -221,7 +253,14 @@ def refund_created(
         occurred_at=occurred_at,
         source_type="refund",
         source_id=refund_id,
-        metadata=_provider(connector, provider_reference, payment_id=payment_id, merchant_id=merchant_id),
+        metadata=_provider(
+            connector,
+            provider_reference,
+            occurred_at=occurred_at,
+            provider_occurred_at=provider_occurred_at,
+            payment_id=payment_id,
+            merchant_id=merchant_id,
+        ),
     )
 
 
@@ -248,6 +287,7 @@ def chargeback_opened(
     pending_cap: int = 0,
     pending_available_on: datetime | None = None,
     provider_reference: str | None = None,
+    provider_occurred_at: datetime | None = None,
 ) -> MerchantDebit:
     """The provider takes the disputed amount back; the merchant pays it plus our dispute fee, like a refund:
     available first, then the payment's own pending funds, the rest owed. The platform never absorbs it here (only
@@ -271,7 +311,13 @@ def chargeback_opened(
         source_type="dispute",
         source_id=dispute_id,
         metadata=_provider(
-            connector, provider_reference, payment_id=payment_id, merchant_id=merchant_id, fee=dispute_fee.amount
+            connector,
+            provider_reference,
+            occurred_at=occurred_at,
+            provider_occurred_at=provider_occurred_at,
+            payment_id=payment_id,
+            merchant_id=merchant_id,
+            fee=dispute_fee.amount,
         ),
     )
 
@@ -388,6 +434,19 @@ def psp_settlement_posting(
     )
 
 
+def psp_settlement_superseded(
+    *, connector: str, settlement_id: str, occurred_at: datetime, reason: str
+) -> JournalTransaction:
+    """The provider replaced the file a settlement line came from and the line is gone or changed: its posting is
+    reversed exactly (the corrected line, if any, is posted under its own settlement id)."""
+    return _reverse_posted(
+        f"settlement:{connector}:{settlement_id}",
+        reference=f"settlement:{connector}:{settlement_id}:superseded",
+        description=f"{connector} settlement {settlement_id} superseded: {reason}",
+        occurred_at=occurred_at,
+    )
+
+
 def manual_adjustment(
     *,
     adjustment_id: str,
@@ -410,6 +469,17 @@ def manual_adjustment(
         source_type="adjustment",
         source_id=adjustment_id,
         metadata={"actor": actor, "reason": reason},
+    )
+
+
+def manual_adjustment_reversed(*, adjustment_id: str, occurred_at: datetime, reason: str) -> JournalTransaction:
+    """A reviewed correction turned out wrong (e.g. money written off as never settled arrived after all): its
+    exact reversal, once."""
+    return _reverse_posted(
+        f"adjustment:{adjustment_id}",
+        reference=f"adjustment:{adjustment_id}:reversal",
+        description=f"Reversal of adjustment {adjustment_id}: {reason}",
+        occurred_at=occurred_at,
     )
 
 

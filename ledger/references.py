@@ -74,8 +74,27 @@ def settlement(connector: str, settlement_id: str) -> str:
     return f"settlement:{connector}:{settlement_id}"
 
 
+def settlement_superseded(connector: str, settlement_id: str) -> str:
+    return f"{settlement(connector, settlement_id)}:superseded"
+
+
+def settlement_live(connector: str, settlement_ids: list[str]) -> QuerySet[JournalTransaction]:
+    """The settlement postings among ``settlement_ids`` of one connector that no correction has reversed."""
+    return JournalTransaction.objects.filter(
+        reference__in=[settlement(connector, settlement_id) for settlement_id in settlement_ids],
+        reversed_by__isnull=True,
+    )
+
+
 def adjustment(adjustment_id: str) -> str:
     return f"adjustment:{adjustment_id}"
+
+
+def adjustments_live(adjustment_id_prefix: str) -> QuerySet[JournalTransaction]:
+    """The adjustments whose id starts with ``adjustment_id_prefix`` that no reversal has undone."""
+    return JournalTransaction.objects.filter(
+        reference__startswith=adjustment(adjustment_id_prefix), source_type="adjustment", reversed_by__isnull=True
+    ).exclude(reverses__isnull=False)
 
 
 _FLOWS = {
@@ -121,3 +140,9 @@ def released(payment_id: str | Combinable | OuterRef) -> Exists:
     if isinstance(payment_id, str):
         return Exists(JournalTransaction.objects.filter(reference=payment_release(payment_id)))
     return Exists(JournalTransaction.objects.filter(reference=Concat(Value("payment:"), payment_id, Value(":release"))))
+
+
+def capture_of(payment_id: Combinable | OuterRef) -> QuerySet[JournalTransaction]:
+    """The capture transaction of the payment ``payment_id`` names: an ``OuterRef`` in a subquery (reports join a
+    payment to its ledger fee this way, one query for all rows)."""
+    return JournalTransaction.objects.filter(reference=Concat(Value("payment:"), payment_id, Value(":capture")))

@@ -5,6 +5,7 @@ from typing import Any
 import structlog
 from celery import shared_task
 
+from ledger.metrics import verification_record
 from ledger.seal import seal_pending
 from ledger.verification import verify_ledger
 
@@ -15,6 +16,7 @@ logger = structlog.get_logger(__name__)
 def verify_ledger_task() -> dict[str, Any]:
     """Nightly: any violation is logged at ERROR, which is what the platform alerts on."""
     report = verify_ledger()
+    verification_record(violations=len(report.violations))
     if report.ok:
         logger.info("ledger_verified", accounts=report.accounts, transactions=report.transactions)
     else:

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.admin_base import ModelAdmin, TabularInline
+from payments.enums import LateSuccessPolicy, WebhookDeliveryStatus
 from payments.models import (
     ApiKey,
     Event,
@@ -24,7 +25,7 @@ from payments.models import (
 )
 from payments.services.attempts.review import attempts_check_now, attempts_mark_reviewed
 from payments.services.merchants import api_key_create, api_key_revoke, merchant_create
-from payments.services.webhook_deliveries import webhook_delivery_resend
+from payments.services.webhook_deliveries import webhook_delivery_resend, webhook_endpoint_resend_missed
 from payments.services.webhook_endpoints import webhook_endpoint_disable, webhook_endpoint_enable
 
 
@@ -55,18 +56,27 @@ def _issue_key(request: HttpRequest, merchant: Merchant, *, livemode: bool) -> N
 
 @admin.register(Merchant)
 class MerchantAdmin(ModelAdmin[Merchant]):
-    list_display = ("id", "name", "email", "upi_collect_enabled", "created")
+    list_display = ("id", "name", "email", "upi_collect_enabled", "upi_late_success_policy", "created")
     search_fields = ("id", "name", "email")
     readonly_fields = ("id", "created")
-    fields = ("id", "name", "email", "upi_collect_enabled", "created")
+    fields = ("id", "name", "email", "upi_collect_enabled", "upi_late_success_policy", "created")
     inlines = [ApiKeyInline]
     actions = ["create_test_key", "create_live_key"]
 
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "upi_late_success_policy" and field is not None:
+            field.required = False  # left empty: the default (refund)
+        return field
+
     def save_model(self, request: HttpRequest, obj: Merchant, form: Any, change: bool) -> None:
+        obj.upi_late_success_policy = obj.upi_late_success_policy or LateSuccessPolicy.REFUND
         if change:
             super().save_model(request, obj, form, change)
             return
-        merchant, issued = merchant_create(name=obj.name, email=obj.email)
+        merchant, issued = merchant_create(
+            name=obj.name, email=obj.email, upi_late_success_policy=obj.upi_late_success_policy
+        )
         if obj.upi_collect_enabled:
             Merchant.objects.filter(pk=merchant.pk).update(upi_collect_enabled=True)
         obj.pk = merchant.pk
@@ -319,13 +329,27 @@ class WebhookEndpointAdmin(_ReadOnlyAdmin):
         "failing_since",
         "created",
     )
-    actions = ["enable", "disable"]
+    actions = ["enable", "resend_missed", "disable"]
 
     @admin.action(description="Enable (forget the failure streak)")
     def enable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        missed = 0
         for endpoint in queryset:
             webhook_endpoint_enable(endpoint=endpoint)
+            missed += WebhookDelivery.objects.filter(endpoint=endpoint, status=WebhookDeliveryStatus.FAILED).count()
         self.message_user(request, f"{len(queryset)} endpoints enabled.")
+        if missed:
+            self.message_user(
+                request,
+                f"{missed} events were not delivered (sent while disabled, or given up on): "
+                "“Resend missed events” sends them now.",
+                level=messages.WARNING,
+            )
+
+    @admin.action(description="Resend missed events (given up on, or emitted while disabled)")
+    def resend_missed(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        sent = sum(webhook_endpoint_resend_missed(endpoint=endpoint) for endpoint in queryset)
+        self.message_user(request, f"{sent} deliveries queued again.")
 
     @admin.action(description="Disable")
     def disable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:

@@ -6,3 +6,6 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from payments import checks  # noqa: F401 - registers the system checks
+        from payments.metrics import metrics_connect
+
+        metrics_connect()

@@ -79,6 +79,7 @@ class PaymentEventType(models.TextChoices):
     CAPTURED = "payment.captured"
     FAILED = "payment.failed"
     CANCELED = "payment.canceled"
+    LATE_SUCCEEDED = "payment.late_succeeded"
 
 
 class LateSuccessPolicy(models.TextChoices):
@@ -99,10 +100,15 @@ class EventType(models.TextChoices):
     PAYMENT_FAILED = "payment.failed"
     PAYMENT_CANCELED = "payment.canceled"
     PAYMENT_CAPTURED = "payment.captured"
+    # The provider took the payer's money after the payment failed on our side; a refund of it follows (the merchant's
+    # late-success policy ``refund``; with ``fulfil`` the payment succeeds instead, with ``payment.succeeded``).
+    PAYMENT_LATE_SUCCEEDED = "payment.late_succeeded"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
     DISPUTE_CREATED = "dispute.created"
     DISPUTE_CLOSED = "dispute.closed"
+    # The provider refused the merchant's evidence (late by its clock, malformed): the dispute needs a response again.
+    DISPUTE_EVIDENCE_REFUSED = "dispute.evidence_refused"
     PAYOUT_PAID = "payout.paid"
     PAYOUT_FAILED = "payout.failed"
     CHECKOUT_SESSION_COMPLETED = "checkout.session.completed"
@@ -131,6 +137,7 @@ class RefundReason(models.TextChoices):
     DUPLICATE = "duplicate", "Duplicate"
     FRAUDULENT = "fraudulent", "Fraudulent"
     REQUESTED_BY_CUSTOMER = "requested_by_customer", "Requested by the customer"
+    LATE_SUCCESS = "late_success", "Money received after the payment failed (UPI late success)"
 
 
 class PayoutStatus(models.TextChoices):

@@ -114,6 +114,7 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
             "failure_message",
             "cancellation_reason",
             "disputed",
+            "late_succeeded_at",
             "psp",
             "attempts",
         ]
@@ -238,6 +239,7 @@ class DisputeSerializer(serializers.ModelSerializer[Dispute]):
             "evidence",
             "evidence_due_by",
             "evidence_submitted_at",
+            "evidence_refused_reason",
             "closed_at",
         ]
         read_only_fields = fields

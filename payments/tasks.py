@@ -68,6 +68,12 @@ def apply_provider_event(event_pk: int) -> str:
     return provider_events.provider_event_apply(event_pk=event_pk)
 
 
+@shared_task(name="payments.provider_events_sweep", ignore_result=True)
+def provider_events_sweep() -> int:
+    """Beat: provider webhooks whose apply was lost are handed out again."""
+    return provider_events.provider_events_sweep()
+
+
 # --- Events and webhooks ---------------------------------------------------------------------------------------
 
 

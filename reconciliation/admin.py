@@ -28,7 +28,7 @@ from payments.connectors.registry import connector_names
 from reconciliation.enums import DiscrepancyStatus, Resolution, SettlementFileSource
 from reconciliation.models import Discrepancy, DiscrepancyResolution, ReconciliationRun, SettlementFile
 from reconciliation.reports import report_csv, report_xlsx
-from reconciliation.services.resolutions import discrepancy_resolve
+from reconciliation.services.resolutions import RESOLVE_PERMISSION, discrepancy_resolve
 from reconciliation.services.runs import reconcile_day
 
 FORM_TEMPLATE = "admin/reconciliation/form.html"
@@ -46,7 +46,17 @@ class UploadForm(forms.Form):
 
 @admin.register(SettlementFile)
 class SettlementFileAdmin(ReadOnlyAdmin):
-    list_display = ("id", "connector", "settlement_date", "line_count", "status", "source", "created", "sha256")
+    list_display = (
+        "id",
+        "connector",
+        "settlement_date",
+        "line_count",
+        "status",
+        "superseded_by",
+        "source",
+        "created",
+        "sha256",
+    )
     list_filter = ("connector", "status", "source")
     date_hierarchy = "settlement_date"
     readonly_fields = [field.name for field in SettlementFile._meta.fields]
@@ -95,12 +105,19 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         "matched",
         "unmatched",
         "new_discrepancies",
-        "settlement_gross",
-        "ledger_gross",
+        "gross_per_currency",
         "reports",
     )
     list_filter = ("file__connector",)
-    readonly_fields = [field.name for field in ReconciliationRun._meta.fields] + ["reports"]
+    readonly_fields = [field.name for field in ReconciliationRun._meta.fields] + ["gross_per_currency", "reports"]
+
+    @admin.display(description="gross: settlement / matched / ledger")
+    def gross_per_currency(self, run: ReconciliationRun) -> str:
+        return "; ".join(
+            f"{_shown(t.settlement_gross, t.currency)} / {_shown(t.matched_gross, t.currency)}"
+            f" / {_shown(t.ledger_gross, t.currency)}"
+            for t in run.totals.order_by("currency")
+        )
 
     @admin.display(description="report")
     def reports(self, run: ReconciliationRun) -> str:
@@ -188,7 +205,7 @@ def _resolution_action(action: Resolution) -> Any:
                     discrepancy_resolve(
                         discrepancy_id=discrepancy.pk,
                         action=action,
-                        actor=request.user.get_username(),
+                        user=request.user,  # type: ignore[arg-type]
                         reason=form.cleaned_data["reason"],
                     )
                     done += 1
@@ -208,6 +225,7 @@ def _resolution_action(action: Resolution) -> Any:
         return TemplateResponse(request, FORM_TEMPLATE, context)
 
     resolve.__name__ = f"resolve_{action.value}"
+    resolve.allowed_permissions = ("resolve",)  # type: ignore[attr-defined]
     return resolve
 
 
@@ -256,9 +274,9 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
         days = (timezone.now() - discrepancy.created).days
         return f"{days} d"
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Actions need change permission on the queryset; the form itself stays read-only (readonly_fields).
-        return bool(request.user.has_perm("reconciliation.change_discrepancy"))
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        # The resolution actions post to the ledger: only with their own permission (the service checks it again).
+        return bool(request.user.has_perm(RESOLVE_PERMISSION))
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # The ledger's read-only admin offers no actions; the queue's actions are its resolutions.

@@ -4,6 +4,7 @@ from django.db import models
 class SettlementFileStatus(models.TextChoices):
     IMPORTED = "imported", "Imported"  # lines staged, not reconciled yet
     RECONCILED = "reconciled", "Reconciled"
+    SUPERSEDED = "superseded", "Superseded by a corrected file"
 
 
 class SettlementFileSource(models.TextChoices):

@@ -15,12 +15,17 @@ from reconciliation.enums import (
 
 
 class SettlementFile(models.Model):
-    """One provider file exactly as received: the raw bytes are kept unchanged and identified by their SHA-256."""
+    """One provider file exactly as received, its raw bytes kept unchanged.
+
+    A file is identified by its connector, settlement date and content (SHA-256): two header-only files of different
+    days or connectors are the same bytes but different files. A later file of the same connector-day with other
+    content is a correction: it supersedes the earlier one (``superseded_by``), whose lines no longer count.
+    """
 
     id = models.BigAutoField(primary_key=True)
     connector = models.CharField(max_length=40)
     settlement_date = models.DateField()
-    sha256 = models.CharField(max_length=64, unique=True)
+    sha256 = models.CharField(max_length=64)
     raw = models.FileField(upload_to="settlements/%Y/%m/")
     size = models.BigIntegerField()
     line_count = models.BigIntegerField(default=0)
@@ -29,9 +34,15 @@ class SettlementFile(models.Model):
     )
     source = models.CharField(max_length=10, choices=SettlementFileSource.choices)
     uploaded_by = models.CharField(max_length=150, blank=True)
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="supersedes", db_index=False
+    )
     created = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "settlement_date", "sha256"], name="settlement_file_identity")
+        ]
         indexes = [models.Index(fields=["connector", "settlement_date"], name="settlement_file_day")]
 
     def __str__(self) -> str:
@@ -79,22 +90,42 @@ class ReconciliationRun(models.Model):
     unmatched = models.BigIntegerField(default=0, help_text="lines with a discrepancy")
     new_discrepancies = models.BigIntegerField(default=0)
     posted = models.BigIntegerField(default=0, help_text="settlement transactions written by this run")
-    # Totals per side, in minor units of the file's currencies summed (files are single-currency in practice).
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.file}"
+
+
+class RunTotal(models.Model):
+    """A run's totals in one currency (amounts of different currencies are never added together).
+
+    The settlement side sums the file's lines; ``ledger_gross`` is what our ledger recorded for the matched lines
+    (captures, refunds, chargebacks, read from the journal), so it differs from ``matched_gross`` when they do.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="totals")
+    currency = models.CharField(max_length=3)
+    lines = models.BigIntegerField(default=0)
+    matched = models.BigIntegerField(default=0)
     settlement_gross = models.BigIntegerField(default=0)
     settlement_fee = models.BigIntegerField(default=0)
     settlement_net = models.BigIntegerField(default=0)
     matched_gross = models.BigIntegerField(default=0)
-    ledger_gross = models.BigIntegerField(default=0, help_text="what our ledger captured for the matched lines")
+    ledger_gross = models.BigIntegerField(default=0, help_text="what our ledger recorded for the matched lines")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "currency"], name="run_total_currency")]
 
     def __str__(self) -> str:
-        return f"run {self.pk} of {self.file}"
+        return f"{self.run_id} {self.currency}"
 
 
 class Discrepancy(models.Model):
     """One entry of the exception queue. Never edited away: resolved by an audited action, often a ledger posting.
 
     ``key`` identifies the fact (a line's provider reference, or a payment id), so re-running a day finds the same
-    discrepancy instead of adding another.
+    discrepancy instead of adding another; one fact has one discrepancy whatever its class, so a ``timing`` that
+    stays unsettled becomes ``missing_at_provider`` in place, and a difference is never corrected twice.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -119,12 +150,14 @@ class Discrepancy(models.Model):
     created = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["connector", "kind", "key"], name="discrepancy_once")]
+        constraints = [models.UniqueConstraint(fields=["connector", "key"], name="discrepancy_once_per_fact")]
         indexes = [
             models.Index(fields=["status", "kind", "connector"], name="discrepancy_queue"),
             models.Index(fields=["run"], name="discrepancy_run"),
         ]
         verbose_name_plural = "discrepancies"
+        # Resolving posts ledger adjustments, so it is its own permission (given to Finance), not view or change.
+        permissions = [("resolve_discrepancy", "Can resolve a discrepancy (posts ledger corrections)")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.connector} {self.key}"

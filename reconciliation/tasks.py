@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from payments.connectors.registry import connector_names
 from reconciliation.enums import SettlementFileSource
+from reconciliation.exceptions import SettlementUnavailableError
 from reconciliation.services.runs import reconcile_day
 
 logger = structlog.get_logger(__name__)
@@ -27,7 +28,8 @@ def reconcile_nightly(settlement_date: str | None = None) -> list[str]:
 
 @shared_task(
     name="reconciliation.reconcile_connector_day",
-    autoretry_for=(httpx.TransportError, httpx.HTTPStatusError),
+    # A file not produced yet (SettlementUnavailableError) is fetched again later, like a provider outage.
+    autoretry_for=(httpx.TransportError, httpx.HTTPStatusError, SettlementUnavailableError),
     retry_backoff=60,
     retry_backoff_max=3600,
     max_retries=8,

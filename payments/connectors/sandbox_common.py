@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import IO, Any, Literal, cast
 from urllib.parse import quote
 
+from core.currencies import is_currency
 from payments.connectors.base import (
     Connector,
     DisputeState,
@@ -311,9 +312,12 @@ class SandboxConnector(Connector):
 def _decoded(file: IO[bytes]) -> Iterator[str]:
     for number, raw in enumerate(file, start=1):
         try:
-            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
             raise SettlementFormatError(number, f"not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+        if "\x00" in text:  # PostgreSQL refuses NUL in text: say where it is instead of failing at the COPY
+            raise SettlementFormatError(number, f"a NUL byte at column {text.index(chr(0)) + 1}")
+        yield text
 
 
 def parse_settlement_csv(file: IO[bytes]) -> Iterator[SettlementLine]:
@@ -358,7 +362,7 @@ def _settlement_line(number: int, row: list[str]) -> SettlementLine:
     sign = _SIGN_OF_TYPE.get(line_type, 0)
     if (sign == 0 and gross != 0) or gross * sign < 0 or (sign != 0 and gross == 0):
         raise SettlementFormatError(number, f"gross {gross} has the wrong sign for a {line_type} line")
-    if not _CURRENCY.fullmatch(values["currency"]):
+    if not _CURRENCY.fullmatch(values["currency"]) or not is_currency(values["currency"]):
         raise SettlementFormatError(number, f"currency {values['currency']!r} is not lower-case ISO 4217")
     if not values["provider_reference"] or not values["batch_id"]:
         raise SettlementFormatError(number, "provider_reference and batch_id are required")

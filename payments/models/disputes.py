@@ -42,6 +42,9 @@ class Dispute(FSMModelMixin, models.Model):
     evidence = models.JSONField(default=dict, blank=True, help_text="text fields and file ids")
     evidence_due_by = models.DateTimeField(null=True, blank=True)
     evidence_submitted_at = models.DateTimeField(null=True, blank=True)
+    # Why the provider refused the evidence we sent (e.g. its deadline passed by its clock): the merchant and the
+    # back office see it; the dispute needs a response again.
+    evidence_refused_reason = models.CharField(max_length=200, blank=True)
     connector = models.CharField(max_length=40)
     provider_reference = models.CharField(max_length=255)
     # Sent with every retry of the one evidence submission (or acceptance) the provider may see.
@@ -67,6 +70,11 @@ class Dispute(FSMModelMixin, models.Model):
     @transition(field=status, source=D.NEEDS_RESPONSE, target=D.UNDER_REVIEW)
     def submit(self) -> None:
         """Evidence goes to the provider, once."""
+
+    @transition(field=status, source=D.UNDER_REVIEW, target=D.NEEDS_RESPONSE)
+    def refuse_evidence(self, *, reason: str) -> None:
+        """The provider refused the evidence: it never reached the issuer, so nobody is reviewing it."""
+        self.evidence_refused_reason = reason[:200]
 
     @transition(field=status, source=D.NEEDS_RESPONSE, target=D.ACCEPTED)
     def accept(self) -> None:

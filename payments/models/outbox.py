@@ -29,6 +29,9 @@ class OutboxMessage(models.Model):
     created = models.DateTimeField(db_default=Now(), editable=False)
     available_at = models.DateTimeField(db_default=Now(), help_text="not to be published before this instant")
     published_at = models.DateTimeField(null=True, blank=True)
+    # The W3C trace context (traceparent) of the span that wrote the row: the relay publishes under it, so the
+    # worker's task continues the request's trace (core/tracing.py). Empty when tracing is off.
+    trace_context = models.JSONField(default=dict, blank=True)
     publish_attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
 

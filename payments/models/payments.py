@@ -7,6 +7,7 @@ the outbox event in the same transaction. ``status`` is protected: nothing assig
 
 from __future__ import annotations
 
+import datetime as _dt
 import secrets
 from typing import Any
 
@@ -82,6 +83,8 @@ class Payment(FSMModelMixin, models.Model):
     failure_message = models.CharField(max_length=500, blank=True)
     cancellation_reason = models.CharField(max_length=32, choices=CancellationReason.choices, blank=True)
     disputed = models.BooleanField(default=False)
+    # When the provider reported that it took the money after the payment had failed or been canceled on our side.
+    late_succeeded_at = models.DateTimeField(null=True, blank=True)
     # The merchant's money from this payment while it waits in the pending balance (payments.services.funds): set
     # to the captured net at capture, reduced by what its refunds and disputes draw on it, moved to available (and
     # set to zero) by its release on ``funds_available_on``. Only ever changed under the payment's row lock.
@@ -174,6 +177,21 @@ class Payment(FSMModelMixin, models.Model):
         self.failure_code = "payment_expired"
         self.failure_message = "The payer did not complete the payment before it expired."
         self.next_action = None
+
+    @transition(field=status, source=[S.FAILED, S.CANCELED], target=None)
+    def record_late_success(self, *, at: _dt.datetime) -> None:
+        """The provider took the money after we gave up (UPI "deemed" success), and the merchant's policy refunds it:
+        the payment stays failed, but what was captured is on it, and the refund that follows counts against it."""
+        self.amount_captured = self.amount
+        self.late_succeeded_at = at
+
+    @transition(field=status, source=[S.FAILED, S.CANCELED], target=S.SUCCEEDED)
+    def succeed_late(self, *, at: _dt.datetime) -> None:
+        """The provider took the money after we gave up, and the merchant's policy keeps it (``fulfil``)."""
+        self.amount_captured = self.amount
+        self.late_succeeded_at = at
+        self.failure_code = ""
+        self.failure_message = ""
 
     @transition(
         field=status, source=[S.REQUIRES_CONFIRMATION, S.REQUIRES_ACTION, S.REQUIRES_CAPTURE], target=S.CANCELED

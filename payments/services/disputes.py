@@ -113,7 +113,8 @@ def _open(payment: Payment, dispute: ProviderDispute) -> Dispute:
         connector=dispute.connector,
         amount=amount,
         fee=dispute.fee,
-        occurred_at=dispute.created or timezone.now(),
+        occurred_at=timezone.now(),
+        provider_occurred_at=dispute.created,
         provider_reference=row.provider_reference,
     )
     _event(row, EventType.DISPUTE_CREATED)
@@ -240,8 +241,23 @@ def dispute_respond(*, dispute_id: str, action: str) -> str:
         return f"{action}_retry"
     if result.outcome is not Outcome.SUCCEEDED:
         logger.error("dispute_response_refused", dispute_id=dispute.id, action=action, error=result.decline_code)
+        if action == "evidence":
+            return _evidence_refused(dispute_id, reason=result.decline_code or result.error or "refused")
         return f"{action}_refused"
     return f"{action}_sent"
+
+
+def _evidence_refused(dispute_id: str, *, reason: str) -> str:
+    """The refusal reaches the dispute (status and reason), the back office and the merchant (an event)."""
+    with transaction.atomic():
+        dispute = _lock(dispute_id)
+        if dispute.status != DisputeStatus.UNDER_REVIEW:
+            return f"evidence_refused_while_{dispute.status}"
+        dispute.refuse_evidence(reason=reason)
+        dispute.updated = timezone.now()
+        dispute.save()
+        _event(dispute, EventType.DISPUTE_EVIDENCE_REFUSED)
+    return "evidence_refused"
 
 
 def evidence_file_add(*, dispute: Dispute, upload: UploadedFile[bytes], uploaded_by: str) -> EvidenceFile:

@@ -49,13 +49,15 @@ def funds_capture_post(
     fee: int,
     occurred_at: datetime,
     provider_reference: str | None = None,
+    provider_occurred_at: datetime | None = None,
     now: datetime | None = None,
     save: bool = True,
 ) -> JournalTransaction:
     """The provider captured ``gross``: the merchant's net goes to pending until the end of the pending period,
-    counted from ``now`` (our clock, never the provider's; tests pass a controlled one). Posting it again returns
-    the first posting. ``save=False`` when the caller saves the payment itself (the executor, which holds it
-    locked and writes it once)."""
+    counted from ``now`` (our clock, never the provider's; tests pass a controlled one). ``occurred_at`` is our
+    clock too; the provider's own time (``provider_occurred_at``) is kept on the transaction as a fact, its skew
+    flagged when large. Posting it again returns the first posting. ``save=False`` when the caller saves the
+    payment itself (the executor, which holds it locked and writes it once)."""
     now = now or timezone.now()
     available_on = payment.funds_available_on or now + timedelta(seconds=settings.BALANCE_PENDING_SECONDS)
     txn = ledger_recipes.payment_captured(
@@ -67,6 +69,7 @@ def funds_capture_post(
         occurred_at=occurred_at,
         available_on=available_on,
         provider_reference=provider_reference,
+        provider_occurred_at=provider_occurred_at,
     )
     if payment.funds_available_on is None:
         payment.funds_pending = gross - fee
@@ -97,6 +100,7 @@ def funds_refund_post(
     amount: int,
     occurred_at: datetime,
     provider_reference: str | None = None,
+    provider_occurred_at: datetime | None = None,
 ) -> MerchantDebit:
     """A refund of ``payment``: available first, then the payment's own pending funds, the rest owed."""
     return _draw(
@@ -111,6 +115,7 @@ def funds_refund_post(
             pending_cap=_pending_cap(payment),
             pending_available_on=payment.funds_available_on,
             provider_reference=provider_reference,
+            provider_occurred_at=provider_occurred_at,
         ),
     )
 
@@ -149,6 +154,7 @@ def funds_chargeback_post(
     fee: int,
     occurred_at: datetime,
     provider_reference: str | None = None,
+    provider_occurred_at: datetime | None = None,
 ) -> MerchantDebit:
     """A chargeback on ``payment``: the amount and the dispute fee, drawn like a refund."""
     return _draw(
@@ -164,6 +170,7 @@ def funds_chargeback_post(
             pending_cap=_pending_cap(payment),
             pending_available_on=payment.funds_available_on,
             provider_reference=provider_reference,
+            provider_occurred_at=provider_occurred_at,
         ),
     )
 

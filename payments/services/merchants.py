@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from payments.enums import LateSuccessPolicy
+from payments.exceptions import InvalidRequestError
 from payments.models import ApiKey, Merchant
 
 _KEY_RANDOM_BYTES = 24  # 32 url-safe characters, 192 bits: far beyond guessing, and hashing needs no salt
@@ -51,13 +53,34 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 @transaction.atomic
 def merchant_create(
-    *, name: str, email: str, livemode: bool = False, refuse_duplicate_email: bool = False
+    *,
+    name: str,
+    email: str,
+    livemode: bool = False,
+    refuse_duplicate_email: bool = False,
+    upi_late_success_policy: str = LateSuccessPolicy.REFUND,
 ) -> tuple[Merchant, IssuedKey]:
     """A new merchant and its first key. ``refuse_duplicate_email``: refuse an email another merchant already has
     (``create_merchant`` run twice by mistake silently made a second merchant and key for one business)."""
-    merchant = Merchant(name=name, email=email)
+    merchant = Merchant(name=name, email=email, upi_late_success_policy=upi_late_success_policy)
     merchant.full_clean()
     if refuse_duplicate_email and Merchant.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": ["A merchant with this email already exists."]})
     merchant.save()
     return merchant, api_key_create(merchant=merchant, livemode=livemode, name="default")
+
+
+def merchant_settings_update(*, merchant: Merchant, upi_late_success_policy: str | None = None) -> Merchant:
+    """The settings a merchant changes itself (the API): what happens to money a provider takes after the payment
+    failed on our side (``refund`` it automatically, or ``fulfil``: the payment succeeds late). Applies to late
+    successes learned from now on."""
+    if upi_late_success_policy is not None:
+        if upi_late_success_policy not in LateSuccessPolicy.values:
+            raise InvalidRequestError(
+                f"upi_late_success_policy must be one of {', '.join(LateSuccessPolicy.values)}.",
+                code="parameter_invalid",
+                param="upi_late_success_policy",
+            )
+        merchant.upi_late_success_policy = upi_late_success_policy
+        merchant.save(update_fields=["upi_late_success_policy"])
+    return merchant

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from django.db import transaction
 
+from core.tracing import trace_context_current
 from payments.enums import OutboxKind
 from payments.models import OutboxMessage
 
@@ -36,6 +37,7 @@ def outbox_event_add(
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,
         payload=payload,
+        trace_context=trace_context_current(),
     )
 
 
@@ -61,6 +63,7 @@ def outbox_command_add(
         aggregate_id=aggregate_id,
         payload=kwargs,
         queue=queue,
+        trace_context=trace_context_current(),
     )
     if not_before is not None:
         message.available_at = not_before

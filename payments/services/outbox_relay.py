@@ -23,6 +23,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.db import delete_in_chunks, skip_locked
+from core.tracing import trace_context_attached, trace_context_current
 from payments.enums import OutboxKind
 from payments.models import OutboxMessage
 from payments.services.events import events_create_from_outbox
@@ -46,13 +47,17 @@ class RelayResult:
 
 
 def _command_send(message: OutboxMessage) -> None:
-    current_app.send_task(
-        message.topic,
-        kwargs=message.payload,
-        queue=message.queue or None,
-        task_id=f"outbox-{message.id}",
-        retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
-    )
+    # Published inside the trace of the request that wrote the row: the task's headers carry its traceparent (set
+    # here, or by the Celery instrumentation's publish span when this process traces), and the worker continues it.
+    with trace_context_attached(message.trace_context):
+        current_app.send_task(
+            message.topic,
+            kwargs=message.payload,
+            queue=message.queue or None,
+            task_id=f"outbox-{message.id}",
+            headers=trace_context_current(),
+            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
+        )
 
 
 def _backoff(attempts: int) -> timedelta:

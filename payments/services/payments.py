@@ -277,6 +277,23 @@ def payment_mark_succeeded(*, payment: Payment, attempt: PaymentAttempt | None, 
     _save_transition(payment, from_status, "mark_succeeded", PaymentEventType.SUCCEEDED, attempt)
 
 
+def payment_record_late_success(*, payment: Payment, attempt: PaymentAttempt, upi_rrn: str = "") -> None:
+    """The provider took the money after the payment failed on our side and the merchant's policy refunds it: the
+    payment stays failed, shows what was captured, and tells the merchant (``payment.late_succeeded``). The caller
+    starts the refund in the same transaction."""
+    from_status = _apply(payment, "record_late_success", at=_db_now(payment))
+    payment.upi_rrn = payment.upi_rrn or upi_rrn
+    _save_transition(payment, from_status, "record_late_success", PaymentEventType.LATE_SUCCEEDED, attempt)
+
+
+def payment_succeed_late(*, payment: Payment, attempt: PaymentAttempt, upi_rrn: str = "") -> None:
+    """The provider took the money after the payment failed on our side and the merchant's policy keeps it
+    (``fulfil``): the payment succeeds, late (``late_succeeded_at``), with ``payment.succeeded``."""
+    from_status = _apply(payment, "succeed_late", at=_db_now(payment))
+    payment.upi_rrn = payment.upi_rrn or upi_rrn
+    _save_transition(payment, from_status, "succeed_late", PaymentEventType.SUCCEEDED, attempt)
+
+
 def payment_mark_failed(*, payment: Payment, attempt: PaymentAttempt | None, code: str, message: str) -> None:
     """The provider declined or the attempt failed for good (never for an unknown outcome: resolve that first)."""
     from_status = _apply(payment, "mark_failed", code=code, message=message)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import structlog
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -84,6 +86,26 @@ def provider_event_apply(*, event_pk: int) -> str:
     ProviderEvent.objects.filter(pk=row.pk, processed_at=None).update(processed_at=timezone.now(), result=outcome[:200])
     logger.info("provider_event_applied", connector=row.connector, event_id=row.event_id, type=row.type, result=outcome)
     return outcome
+
+
+def provider_events_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Beat: hands out again every stored event still unapplied ``PROVIDER_EVENT_RETRY_SECONDS`` after it arrived.
+
+    Its first apply is an outbox command, published once: a worker killed while running it, or a database restart
+    under it, lost it for good, and with it a late success or a chargeback the provider reported only this way.
+    Returns how many were handed out."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.PROVIDER_EVENT_RETRY_SECONDS)
+    stale = list(
+        ProviderEvent.objects.filter(processed_at=None, received_at__lt=cutoff)
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    with transaction.atomic():
+        for event_pk in stale:
+            outbox_command_add(task_name=APPLY_PROVIDER_EVENT_TASK, kwargs={"event_pk": event_pk})
+    if stale:
+        logger.warning("provider_events_handed_out_again", count=len(stale))
+    return len(stale)
 
 
 def _reparse(row: ProviderEvent) -> ProviderWebhookEvent:

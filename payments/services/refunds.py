@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from payments.enums import AttemptOperation, DisputeStatus, EventType, PaymentStatus, RefundStatus
+from payments.enums import AttemptOperation, DisputeStatus, EventType, PaymentStatus, RefundReason, RefundStatus
 from payments.exceptions import (
     InvalidRequestError,
     PaymentStateError,
@@ -107,7 +107,10 @@ def refund_create(
         )
         if payment is None:
             raise ResourceMissingError(f"No such payment: '{payment_id[:64]}'.", param="payment")
-        if payment.status != PaymentStatus.SUCCEEDED or payment.amount_captured == 0:
+        # A payment that failed on our side but whose money the provider took late (UPI) is refundable too: that is
+        # how its automatic refund is retried when it failed.
+        captured = payment.status == PaymentStatus.SUCCEEDED or payment.late_succeeded_at is not None
+        if not captured or payment.amount_captured == 0:
             raise PaymentStateError(
                 f"You cannot refund this payment because it has a status of {payment.status}.", param="payment"
             )
@@ -125,24 +128,63 @@ def refund_create(
             )
         if limit is not None:
             _refund_limit_check(payment=payment, amount=amount, limit=limit)
-        payment.amount_refunded += amount
         payment.updated = payment.db_now  # annotated above
-        payment.save(update_fields=["amount_refunded", "updated"])
-        refund = Refund.objects.create(
-            merchant_id=payment.merchant_id,
-            livemode=payment.livemode,
+        return _refund_open(
             payment=payment,
             amount=amount,
-            currency=payment.currency,
             reason=reason,
             metadata=metadata or {},
-            requested_by=requested_by[:150],
+            requested_by=requested_by,
+            connector=None,
         )
-        attempt = attempt_start(payment=payment, operation=AttemptOperation.REFUND, amount=amount, refund=refund)
-        # The merchant's balance pays for the refund now; a provider failure gives it back.
-        funds_refund_post(
-            payment=payment, refund_id=refund.id, connector=attempt.connector, amount=amount, occurred_at=timezone.now()
-        )
+
+
+def refund_late_success_open(*, payment: Payment, connector: str) -> Refund:
+    """The automatic refund of a late success (the merchant's policy ``refund``): a refund like any other, visible
+    to the merchant with its events, sent through the connector that took the money. The executor's, under the
+    payment's lock, right after the late success is recorded."""
+    return _refund_open(
+        payment=payment,
+        amount=payment.amount_captured - payment.amount_refunded,
+        reason=RefundReason.LATE_SUCCESS,
+        metadata={},
+        requested_by=LATE_SUCCESS_REQUESTER,
+        connector=connector,
+    )
+
+
+LATE_SUCCESS_REQUESTER = "platform:late_success"
+
+
+def _refund_open(
+    *,
+    payment: Payment,
+    amount: int,
+    reason: str,
+    metadata: dict[str, str],
+    requested_by: str,
+    connector: str | None,
+) -> Refund:
+    """Reserves ``amount`` on the locked payment, creates the refund and its attempt, and posts it to the ledger."""
+    payment.amount_refunded += amount
+    Payment.objects.filter(pk=payment.pk).update(amount_refunded=payment.amount_refunded, updated=Now())
+    refund = Refund.objects.create(
+        merchant_id=payment.merchant_id,
+        livemode=payment.livemode,
+        payment=payment,
+        amount=amount,
+        currency=payment.currency,
+        reason=reason,
+        metadata=metadata,
+        requested_by=requested_by[:150],
+    )
+    attempt = attempt_start(
+        payment=payment, operation=AttemptOperation.REFUND, amount=amount, refund=refund, connector=connector
+    )
+    # The merchant's balance pays for the refund now; a provider failure gives it back.
+    funds_refund_post(
+        payment=payment, refund_id=refund.id, connector=attempt.connector, amount=amount, occurred_at=timezone.now()
+    )
     return refund
 
 
@@ -166,4 +208,10 @@ def refund_attempt_apply(
     payment.save(update_fields=["amount_refunded"])
     funds_refund_failed_post(payment=payment, refund_id=refund.id, occurred_at=timezone.now())
     _refund_event(refund, EventType.REFUND_FAILED)
+    if refund.reason == RefundReason.LATE_SUCCESS:
+        # The payer's money is back with the merchant, who never asked for it: a person must see it through.
+        attempt.review_reason = (
+            f"automatic refund of a late success failed ({refund.failure_reason}): refund it again from the "
+            "payment page, or contact the payer"
+        )
     return "refund_failed"

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from core.db import lock_rows, skip_locked
 from payments.enums import WebhookDeliveryStatus, WebhookEndpointStatus
+from payments.metrics import webhook_delivery_count
 from payments.models import Event, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from payments.services.events import event_payload
 from payments.services.webhook_endpoints import webhook_endpoint_disable_locked, webhook_signing_secrets
@@ -38,8 +39,6 @@ DELIVER_TASK = "payments.webhook_deliver"
 _ENQUEUE_LEASE = timedelta(minutes=5)
 # A claimed delivery counts as in flight this long: more than the 10 s request plus the task's hard time limit.
 _IN_FLIGHT_LEASE = timedelta(seconds=75)
-_FIRST_RETRY_SECONDS = 60.0
-_MAX_RETRY_SECONDS = 12 * 3600.0
 _JITTER = 0.25  # ±25 %: enough to spread a thundering herd, small enough that each delay still outgrows the last
 _rng = random.SystemRandom()
 
@@ -58,26 +57,56 @@ class DeliveryAttemptResult:
 
 
 def webhook_deliveries_create(*, events: Sequence[Event], now: datetime | None = None) -> list[WebhookDelivery]:
-    """Fans new events out to every enabled endpoint of their merchant and mode that subscribes to their type.
+    """Fans new events out to every endpoint of their merchant and mode that subscribes to their type; returns the
+    deliveries to send.
 
-    Runs inside the relay's transaction, so a delivery exists exactly when its event does; the caller enqueues
-    them after commit (:func:`webhook_deliveries_enqueue`).
+    A disabled endpoint gets its delivery too, failed from the start and never sent: the event is listed as
+    undelivered (``delivery_success=false``, as the disable email says) and is sent once the endpoint is enabled
+    again and its missed events resent (:func:`webhook_endpoint_resend_missed`). Runs inside the relay's
+    transaction, so a delivery exists exactly when its event does; the caller enqueues them after commit
+    (:func:`webhook_deliveries_enqueue`).
     """
     if not events:
         return []
     now = now or timezone.now()
     endpoints: dict[tuple[str, bool], list[WebhookEndpoint]] = defaultdict(list)
-    for endpoint in WebhookEndpoint.objects.filter(
-        merchant_id__in={e.merchant_id for e in events}, status=WebhookEndpointStatus.ENABLED
-    ):
+    for endpoint in WebhookEndpoint.objects.filter(merchant_id__in={e.merchant_id for e in events}):
         endpoints[(endpoint.merchant_id, endpoint.livemode)].append(endpoint)
     deliveries = [
-        WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=now + _ENQUEUE_LEASE)
+        WebhookDelivery(
+            event=event,
+            endpoint=endpoint,
+            next_attempt_at=now + _ENQUEUE_LEASE,
+            status=(
+                WebhookDeliveryStatus.PENDING
+                if endpoint.status == WebhookEndpointStatus.ENABLED
+                else WebhookDeliveryStatus.FAILED
+            ),
+        )
         for event in events
         for endpoint in endpoints[(event.merchant_id, event.livemode)]
         if endpoint.subscribes_to(event.type)
     ]
-    return WebhookDelivery.objects.bulk_create(deliveries)
+    created = WebhookDelivery.objects.bulk_create(deliveries)
+    return [d for d in created if d.status == WebhookDeliveryStatus.PENDING]
+
+
+def webhook_endpoint_resend_missed(*, endpoint: WebhookEndpoint, now: datetime | None = None) -> int:
+    """Sends again, in bulk, every delivery of an enabled endpoint that was given up on or never sent (events
+    emitted while it was disabled): back to pending, enqueued now. Returns how many."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked: WebhookEndpoint = lock_rows(WebhookEndpoint.objects.filter(pk=endpoint.pk)).get()
+        if locked.status != WebhookEndpointStatus.ENABLED:
+            return 0
+        missed = WebhookDelivery.objects.filter(endpoint=locked, status=WebhookDeliveryStatus.FAILED)
+        ids = list(skip_locked(missed.order_by("created", "id")).values_list("id", flat=True))
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            status=WebhookDeliveryStatus.PENDING, next_attempt_at=now + _ENQUEUE_LEASE, in_flight_until=None
+        )
+        webhook_deliveries_enqueue(delivery_ids=ids)
+    logger.info("webhook_endpoint_missed_resent", endpoint_id=endpoint.id, count=len(ids))
+    return len(ids)
 
 
 def webhook_deliveries_enqueue(*, delivery_ids: Sequence[str], countdown: float | None = None) -> None:
@@ -141,8 +170,10 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery, now: datetime | None =
 
 
 def webhook_retry_delay(attempt: int, *, rng: random.Random | None = None) -> timedelta:
-    """How long to wait after the ``attempt``-th failure: 1 min, 2, 4, … doubling up to 12 h, ±25 % jitter."""
-    base = min(_FIRST_RETRY_SECONDS * 2 ** (attempt - 1), _MAX_RETRY_SECONDS)
+    """How long to wait after the ``attempt``-th failure: ``WEBHOOKS_RETRY_BASE_SECONDS`` (1 min), doubling up to
+    ``WEBHOOKS_RETRY_CAP_SECONDS`` (12 h), ±25 % jitter. The demo and tests set seconds."""
+    first, cap = float(settings.WEBHOOKS_RETRY_BASE_SECONDS), float(settings.WEBHOOKS_RETRY_CAP_SECONDS)
+    base = min(first * 2 ** (attempt - 1), cap)
     return timedelta(seconds=base * (rng or _rng).uniform(1 - _JITTER, 1 + _JITTER))
 
 
@@ -166,9 +197,12 @@ def webhook_delivery_attempt(*, delivery_id: str, now: datetime | None = None) -
     now = now or timezone.now()
     claim = _claim(delivery_id=delivery_id, now=now)
     if isinstance(claim, DeliveryAttemptResult):
+        webhook_delivery_count(claim.result)
         return claim
     result = webhook_post(url=claim.target_url, body=claim.body, secrets=claim.secrets, event_id=claim.event_id)
-    return _record(claim, result, now=now)
+    outcome = _record(claim, result, now=now)
+    webhook_delivery_count(outcome.result)
+    return outcome
 
 
 def _claim(*, delivery_id: str, now: datetime) -> _Claim | DeliveryAttemptResult:

@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection, transaction
 
 from payments.connectors.base import SettlementFormatError, SettlementLine
 from payments.connectors.registry import connector_get
-from reconciliation.enums import SettlementFileSource
+from reconciliation.enums import SettlementFileSource, SettlementFileStatus
 from reconciliation.exceptions import SettlementRejectedError
 from reconciliation.models import SettlementFile
 from reconciliation.models import SettlementLine as StagedLine
@@ -36,7 +36,7 @@ _line_values = operator.attrgetter(*LINE_FIELDS)
 @dataclass(frozen=True)
 class ImportResult:
     file: SettlementFile
-    created: bool  # False: this exact file (same SHA-256) was imported before, and nothing changed
+    created: bool  # False: this exact file (connector, day, SHA-256) was imported before, and nothing changed
 
 
 def settlement_file_import(
@@ -47,7 +47,9 @@ def settlement_file_import(
     source_kind: SettlementFileSource,
     uploaded_by: str = "",
 ) -> ImportResult:
-    """Import one settlement file, or find it again by its content hash (the same file twice is a no-op).
+    """Import one settlement file, or find it again by its identity (connector, settlement date, content hash): the
+    same file twice is a no-op. Other content for a connector-day already imported is the provider's corrected file:
+    it supersedes the earlier one, whose lines stop counting (see ``settlement_file_reconcile``).
 
     Every line is parsed by the connector's streaming parser and staged inside one transaction, so a malformed file
     (bad header, amount, encoding, a truncated line, a line of another day) raises ``SettlementRejectedError`` naming
@@ -56,7 +58,8 @@ def settlement_file_import(
     parser = connector_get(connector)
     with tempfile.TemporaryFile() as spool:
         digest, size = _spool(source, spool)
-        existing = SettlementFile.objects.filter(sha256=digest).first()
+        identity = {"connector": connector, "settlement_date": settlement_date, "sha256": digest}
+        existing = SettlementFile.objects.filter(**identity).first()
         if existing is not None:
             return ImportResult(existing, created=False)
         spool.seek(0)
@@ -76,12 +79,16 @@ def settlement_file_import(
                 name = f"{connector}_{settlement_date.isoformat()}_{digest[:16]}.csv"
                 settlement_file.raw.save(name, File(spool, name=name), save=False)
                 settlement_file.save(update_fields=["line_count", "raw"])
+                superseded = SettlementFile.objects.filter(
+                    connector=connector, settlement_date=settlement_date, superseded_by=None
+                ).exclude(pk=settlement_file.pk)
+                superseded.update(superseded_by=settlement_file, status=SettlementFileStatus.SUPERSEDED)
         except SettlementFormatError as exc:
             logger.warning("settlement_rejected", connector=connector, date=str(settlement_date), reason=str(exc))
             raise SettlementRejectedError(f"{connector} settlement {settlement_date}: {exc}") from exc
         except IntegrityError:
             # Imported concurrently by someone else a moment ago: the same file, so the same outcome.
-            return ImportResult(SettlementFile.objects.get(sha256=digest), created=False)
+            return ImportResult(SettlementFile.objects.get(**identity), created=False)
     logger.info("settlement_imported", connector=connector, date=str(settlement_date), lines=settlement_file.line_count)
     return ImportResult(settlement_file, created=True)
 

@@ -20,12 +20,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, F, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.fields.json import KT
+from django.db.models.fields.json import KT, KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ledger import references
-from ledger.models import JournalTransaction
+from ledger.enums import Direction
+from ledger.models import JournalEntry, JournalTransaction
 from ledger.money import Money
 from ledger.posting import Posting, post_many
 from ledger.recipes import psp_settlement_posting
@@ -36,9 +37,12 @@ from reconciliation.models import (
     Discrepancy,
     DiscrepancyResolution,
     ReconciliationRun,
+    RunTotal,
     SettlementFile,
     SettlementLine,
 )
+from reconciliation.services.corrections import LineKey, carry_over, settlement_id, superseded_ids
+from reconciliation.services.resolutions import written_off_arrivals_undo
 
 logger = structlog.get_logger(__name__)
 
@@ -82,13 +86,35 @@ def _other_postings(connector: str) -> QuerySet[Any]:
     )
 
 
-def _refunds(connector: str) -> QuerySet[Any]:
-    """Refunds our ledger recorded with this connector, by refund id (the provider's reference comes later)."""
-    return (
-        JournalTransaction.objects.filter(source_type="refund", metadata__connector=connector)
-        .values("source_id")
-        .distinct()
+def _receivable_credits(connector: str, source_type: str) -> QuerySet[Any]:
+    """What our ledger's refunds (or opened disputes) took off this connector's receivable, one row per transaction:
+    the amount a settlement line of theirs must net, with the refund id (dispute id) and the provider's reference.
+    Credits only, so a failed refund or a won dispute (reversals, debits) does not add a row."""
+    return JournalEntry.objects.filter(
+        transaction__source_type=source_type,
+        transaction__metadata__connector=connector,
+        direction=Direction.CREDIT,
+        account__code__startswith=f"platform:psp:{connector}:",
+        account__code__endswith=":receivable",
+    ).values(
+        "currency",
+        "amount",
+        source_id=F("transaction__source_id"),
+        occurred_at=F("transaction__occurred_at"),
+        provider_reference=KeyTextTransform("provider_reference", "transaction__metadata"),
+        payment_id=KeyTextTransform("payment_id", "transaction__metadata"),
     )
+
+
+def _disputes_won(connector: str) -> QuerySet[Any]:
+    """What our ledger gave back to this connector's receivable for each won dispute (the reversal of the opened
+    chargeback debits it), by dispute id: a chargeback reversal line must match it."""
+    return JournalEntry.objects.filter(
+        transaction__source_type="dispute",
+        direction=Direction.DEBIT,
+        account__code__startswith=f"platform:psp:{connector}:",
+        account__code__endswith=":receivable",
+    ).values("currency", "amount", source_id=F("transaction__source_id"), occurred_at=F("transaction__occurred_at"))
 
 
 def _classify(settlement_file: SettlementFile) -> None:
@@ -96,14 +122,19 @@ def _classify(settlement_file: SettlementFile) -> None:
     candidates = _compiled(settlement_candidates(connector=connector))
     captures = _compiled(_captures(connector))
     others = _compiled(_other_postings(connector))
-    refunds = _compiled(_refunds(connector))
+    refunds = _compiled(_receivable_credits(connector, "refund"))
+    chargebacks = _compiled(_receivable_credits(connector, "dispute"))
+    won = _compiled(_disputes_won(connector))
     lines = SettlementLine._meta.db_table
+    files = SettlementFile._meta.db_table
     sql = f"""
         CREATE TEMP TABLE {_CLASSIFIED} AS
         WITH cand AS ({candidates.sql}),
         cap AS ({captures.sql}),
         oth AS ({others.sql}),
         refl AS ({refunds.sql}),
+        cbk AS ({chargebacks.sql}),
+        wonr AS ({won.sql}),
         own AS (SELECT * FROM {lines} WHERE file_id = %s),
         repeated AS (
             SELECT type, provider_reference, MIN(line_number) AS first_line
@@ -113,9 +144,9 @@ def _classify(settlement_file: SettlementFile) -> None:
             SELECT s.id, s.file_id, s.line_number, s.type, s.provider_reference, s.our_reference, s.rrn,
                    s.currency, s.gross, s.fee, s.net, s.transaction_date,
                    CASE WHEN s.line_number > r.first_line OR EXISTS (
-                       SELECT 1 FROM {lines} o
+                       SELECT 1 FROM {lines} o JOIN {files} of ON of.id = o.file_id
                        WHERE o.connector = s.connector AND o.provider_reference = s.provider_reference
-                         AND o.type = s.type AND o.file_id < s.file_id
+                         AND o.type = s.type AND o.file_id < s.file_id AND of.superseded_by_id IS NULL
                    ) THEN 1 ELSE 0 END AS duplicate
             FROM own s
             LEFT JOIN repeated r ON r.type = s.type AND r.provider_reference = s.provider_reference
@@ -134,6 +165,20 @@ def _classify(settlement_file: SettlementFile) -> None:
         SELECT k.id AS line_id, k.file_id, k.line_number, k.type, k.provider_reference, k.our_reference,
                k.currency, k.gross, k.fee, k.net, k.transaction_date,
                c.payment_id, c.fee AS our_fee, cap.gross AS ledger_gross, c.payment_currency,
+               -- what our ledger holds for the line, signed as a settlement line (a refund nets negative)
+               CASE WHEN k.type = 'charge' THEN cap.gross
+                    WHEN k.type = 'refund' THEN -refl.amount
+                    WHEN k.type = 'chargeback' THEN -cbk.amount
+                    WHEN k.type = 'chargeback_reversal' THEN wonr.amount END AS our_amount,
+               CASE WHEN k.type = 'charge' THEN c.payment_currency
+                    WHEN k.type = 'refund' THEN refl.currency
+                    WHEN k.type = 'chargeback' THEN cbk.currency
+                    WHEN k.type = 'chargeback_reversal' THEN wonr.currency END AS our_currency,
+               -- the payment-side fact the line settles (see _unsettled_facts), so its timing clears
+               CASE WHEN k.type = 'charge' THEN c.payment_id
+                    WHEN k.type = 'refund' THEN 'refund:' || refl.source_id
+                    WHEN k.type = 'chargeback' THEN 'chargeback:' || cbk.source_id
+                    WHEN k.type = 'chargeback_reversal' THEN 'chargeback_reversal:' || wonr.source_id END AS fact_key,
                CASE
                    WHEN k.duplicate = 1 THEN '{K.DUPLICATE}'
                    WHEN k.type = 'charge' THEN CASE
@@ -147,8 +192,21 @@ def _classify(settlement_file: SettlementFile) -> None:
                    END
                    WHEN k.type = 'refund' AND c.id IS NOT NULL THEN CASE
                        WHEN refl.source_id IS NULL THEN '{K.MISSING_IN_LEDGER}'
-                       WHEN k.currency <> c.payment_currency THEN '{K.CURRENCY_MISMATCH}'
-                       WHEN -k.gross <> c.amount THEN '{K.AMOUNT_MISMATCH}'
+                       WHEN k.currency <> refl.currency THEN '{K.CURRENCY_MISMATCH}'
+                       WHEN -k.gross <> refl.amount THEN '{K.AMOUNT_MISMATCH}'
+                       WHEN k.fee <> 0 THEN '{K.FEE_MISMATCH}'
+                   END
+                   WHEN k.type = 'chargeback' THEN CASE
+                       WHEN cbk.source_id IS NULL THEN '{K.MISSING_IN_LEDGER}'
+                       WHEN k.currency <> cbk.currency THEN '{K.CURRENCY_MISMATCH}'
+                       WHEN -k.gross <> cbk.amount THEN '{K.AMOUNT_MISMATCH}'
+                       WHEN k.fee <> 0 THEN '{K.FEE_MISMATCH}'
+                   END
+                   WHEN k.type = 'chargeback_reversal' THEN CASE
+                       WHEN wonr.source_id IS NULL THEN '{K.MISSING_IN_LEDGER}'
+                       WHEN k.currency <> wonr.currency THEN '{K.CURRENCY_MISMATCH}'
+                       WHEN k.gross <> wonr.amount THEN '{K.AMOUNT_MISMATCH}'
+                       WHEN k.fee <> 0 THEN '{K.FEE_MISMATCH}'
                    END
                    WHEN oth.provider_reference IS NOT NULL THEN NULL
                    WHEN k.type = 'refund' THEN '{K.REFUND_NETTING}'
@@ -158,7 +216,10 @@ def _classify(settlement_file: SettlementFile) -> None:
         LEFT JOIN cand c ON c.id = k.attempt_id
         LEFT JOIN cap ON k.type = 'charge' AND cap.payment_id = c.payment_id
         LEFT JOIN refl ON k.type = 'refund' AND refl.source_id = COALESCE(c.refund_id, c.id)
-        LEFT JOIN oth ON k.type <> 'charge' AND oth.provider_reference = k.provider_reference
+        LEFT JOIN cbk ON k.type IN ('chargeback', 'chargeback_reversal')
+            AND cbk.provider_reference = k.provider_reference
+        LEFT JOIN wonr ON k.type = 'chargeback_reversal' AND wonr.source_id = cbk.source_id
+        LEFT JOIN oth ON k.type IN ('refund', 'fee_adjustment') AND oth.provider_reference = k.provider_reference
     """  # noqa: S608 - table names and enum values only; every value is a parameter
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -171,7 +232,15 @@ def _classify(settlement_file: SettlementFile) -> None:
         # Fresh statistics for the lines just loaded; without them the planner takes thousands for three.
         cursor.execute(f"ANALYZE {lines}")
         cursor.execute(f"DROP TABLE IF EXISTS {_CLASSIFIED}")
-        cursor.execute(sql, (*candidates.params, *captures.params, *others.params, *refunds.params, settlement_file.pk))
+        params = (
+            *candidates.params,
+            *captures.params,
+            *others.params,
+            *refunds.params,
+            *chargebacks.params,
+            *won.params,
+        )
+        cursor.execute(sql, (*params, settlement_file.pk))
         cursor.execute(f"CREATE INDEX {_CLASSIFIED}_line ON {_CLASSIFIED} (line_id)")
         cursor.execute(f"CREATE INDEX {_CLASSIFIED}_payment ON {_CLASSIFIED} (payment_id)")
         cursor.execute(f"ANALYZE {_CLASSIFIED}")
@@ -193,9 +262,9 @@ def _record_line_discrepancies(run: ReconciliationRun) -> int:
                          || CAST(line_number AS VARCHAR(20))
                     ELSE type || ':' || provider_reference END,
                %s, file_id, line_number, provider_reference, our_reference, COALESCE(payment_id, ''), currency,
-               COALESCE(payment_currency, ''), gross, ledger_gross, fee, our_fee, '', %s, ''
+               COALESCE(our_currency, payment_currency, ''), gross, our_amount, fee, our_fee, '', %s, ''
         FROM {_CLASSIFIED} WHERE kind IS NOT NULL
-        ON CONFLICT (connector, kind, key) DO NOTHING
+        ON CONFLICT (connector, key) DO NOTHING
     """  # noqa: S608 - table names only
     with connection.cursor() as cursor:
         cursor.execute(sql, (run.file.connector, run.pk, DiscrepancyStatus.OPEN))
@@ -206,12 +275,79 @@ def _day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _record_payment_side(run: ReconciliationRun) -> int:
-    """Captures the provider should have settled by now but has not, in any file so far.
+def _unsettled_facts(connector: str) -> _Sql:
+    """Every fact of ours the provider must settle, not settled by a line of a current (not superseded) file:
+    captures keyed by payment id, refunds by ``refund:<id>``, chargebacks by ``chargeback:<dispute id>`` and won
+    disputes by ``chargeback_reversal:<dispute id>``, each with what it holds in the receivable, signed as its
+    settlement line would be."""
+    captures = _compiled(_captures(connector))
+    refunds = _compiled(_receivable_credits(connector, "refund"))
+    chargebacks = _compiled(_receivable_credits(connector, "dispute"))
+    won = _compiled(_disputes_won(connector))
+    candidates = _compiled(settlement_candidates(connector=connector))
+    lines = SettlementLine._meta.db_table
+    files = SettlementFile._meta.db_table
+    settled = f"""
+        SELECT 1 FROM {lines} s JOIN {files} sf ON sf.id = s.file_id
+        WHERE s.connector = %s AND sf.superseded_by_id IS NULL AND s.type = %s AND s.provider_reference
+    """  # noqa: S608 - table names only
+    sql = f"""
+        SELECT cap.payment_id AS key, cap.occurred_at, COALESCE(cap.provider_reference, '') AS provider_reference,
+               cap.payment_id, '' AS currency, cap.gross AS amount
+        FROM ({captures.sql}) cap
+        WHERE NOT EXISTS ({settled} = cap.provider_reference)
+          AND NOT EXISTS (SELECT 1 FROM {_CLASSIFIED} m WHERE m.payment_id = cap.payment_id AND m.type = 'charge')
+        UNION ALL
+        SELECT 'refund:' || r.source_id, r.occurred_at, COALESCE(r.provider_reference, ''), r.payment_id,
+               r.currency, -r.amount
+        FROM ({refunds.sql}) r
+        -- Two NOT EXISTS with plain equalities, not one with an OR: each becomes a hash anti-join.
+        WHERE NOT EXISTS ({settled} = r.provider_reference)
+          AND NOT EXISTS (
+              SELECT 1 FROM {lines} s JOIN {files} sf ON sf.id = s.file_id
+              JOIN ({candidates.sql}) a ON a.provider_reference = s.provider_reference AND a.operation = 'refund'
+              WHERE s.connector = %s AND sf.superseded_by_id IS NULL AND s.type = 'refund'
+                AND COALESCE(a.refund_id, a.id) = r.source_id
+          )
+        UNION ALL
+        SELECT 'chargeback:' || d.source_id, d.occurred_at, COALESCE(d.provider_reference, ''), d.payment_id,
+               d.currency, -d.amount
+        FROM ({chargebacks.sql}) d
+        WHERE NOT EXISTS ({settled} = d.provider_reference)
+        UNION ALL
+        SELECT 'chargeback_reversal:' || w.source_id, w.occurred_at, COALESCE(o.provider_reference, ''), o.payment_id,
+               w.currency, w.amount
+        FROM ({won.sql}) w LEFT JOIN ({chargebacks.sql}) o ON o.source_id = w.source_id
+        WHERE NOT EXISTS ({settled} = o.provider_reference)
+    """  # noqa: S608 - table names only
+    params = (
+        *captures.params,
+        connector,
+        "charge",
+        *refunds.params,
+        connector,
+        "refund",
+        *candidates.params,
+        connector,
+        *chargebacks.params,
+        connector,
+        "chargeback",
+        *won.params,
+        *chargebacks.params,
+        connector,
+        "chargeback_reversal",
+    )
+    return _Sql(sql, params)
 
-    A capture on day T belongs in the file of T + lag. Absent from that file it is ``timing`` (it may come in a later
-    batch, and clears itself when it does); still absent ``RECONCILIATION_MISSING_AFTER_DAYS`` later it is
-    ``missing_at_provider``. Only a window of recent days is looked at, so a run's cost does not grow with history.
+
+def _record_payment_side(run: ReconciliationRun) -> int:
+    """What the provider should have settled by now but has not, in any file so far: captures, refunds, chargebacks.
+
+    A movement on day T belongs in the file of T + lag. Absent from that file it is ``timing`` (it may come in a
+    later batch, and clears itself when it does); still absent ``RECONCILIATION_MISSING_AFTER_DAYS`` later the same
+    discrepancy becomes ``missing_at_provider``: one fact, one discrepancy, so it is never corrected twice (and one
+    resolved while it was ``timing`` stays resolved). Only a window of recent days is looked at, so a run's cost does
+    not grow with history. The lines of a superseded file do not count: the corrected file replaces them.
     """
     settlement_file = run.file
     lag = settings.RECONCILIATION_SETTLEMENT_LAG_DAYS
@@ -219,49 +355,46 @@ def _record_payment_side(run: ReconciliationRun) -> int:
     expected_day = _day_start(settlement_file.settlement_date - timedelta(days=lag))
     missing_until = expected_day - timedelta(days=delay - 1)
     lookback_from = missing_until - timedelta(days=settings.RECONCILIATION_LOOKBACK_DAYS)
-    captures = _compiled(_captures(settlement_file.connector))
+    facts = _unsettled_facts(settlement_file.connector)
     table = Discrepancy._meta.db_table
-    lines = SettlementLine._meta.db_table
-    sql = f"""
-        INSERT INTO {table} ({_DISCREPANCY_COLUMNS})
-        SELECT CASE WHEN cap.occurred_at >= %s THEN '{K.TIMING}' ELSE '{K.MISSING_AT_PROVIDER}' END,
-               %s, cap.payment_id, %s, %s, NULL, COALESCE(cap.provider_reference, ''), '', cap.payment_id, '',
-               '', NULL, cap.gross, NULL, NULL, '', %s, ''
-        FROM ({captures.sql}) cap
-        WHERE ((cap.occurred_at >= %s AND cap.occurred_at < %s) OR (cap.occurred_at >= %s AND cap.occurred_at < %s))
-          AND NOT EXISTS (
-              SELECT 1 FROM {lines} s
-              WHERE s.connector = %s AND s.provider_reference = cap.provider_reference AND s.type = 'charge'
-          )
-          AND NOT EXISTS (SELECT 1 FROM {_CLASSIFIED} m WHERE m.payment_id = cap.payment_id AND m.type = 'charge')
-        ON CONFLICT (connector, kind, key) DO NOTHING
+    due = f"""
+        FROM ({facts.sql}) fact
+        WHERE (fact.occurred_at >= %s AND fact.occurred_at < %s) OR (fact.occurred_at >= %s AND fact.occurred_at < %s)
+    """
+    due_params = (*facts.params, expected_day, expected_day + timedelta(days=1), lookback_from, missing_until)
+    escalate = f"""
+        UPDATE {table} SET kind = '{K.MISSING_AT_PROVIDER}', run_id = %s, file_id = %s
+        WHERE connector = %s AND kind = '{K.TIMING}' AND status = %s
+          AND key IN (SELECT fact.key {due} AND fact.occurred_at < %s)
     """  # noqa: S608 - table names and enum values only
-    params = (
-        expected_day,
-        settlement_file.connector,
-        run.pk,
-        settlement_file.pk,
-        DiscrepancyStatus.OPEN,
-        *captures.params,
-        expected_day,
-        expected_day + timedelta(days=1),
-        lookback_from,
-        missing_until,
-        settlement_file.connector,
-    )
+    insert = f"""
+        INSERT INTO {table} ({_DISCREPANCY_COLUMNS})
+        SELECT CASE WHEN fact.occurred_at >= %s THEN '{K.TIMING}' ELSE '{K.MISSING_AT_PROVIDER}' END,
+               %s, fact.key, %s, %s, NULL, fact.provider_reference, '', COALESCE(fact.payment_id, ''), '',
+               fact.currency, NULL, fact.amount, NULL, NULL, '', %s, ''
+        {due}
+        ON CONFLICT (connector, key) DO NOTHING
+    """
+    connector, file_id = settlement_file.connector, settlement_file.pk
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return max(int(cursor.rowcount), 0)
+        cursor.execute(escalate, (run.pk, file_id, connector, DiscrepancyStatus.OPEN, *due_params, missing_until))
+        escalated = max(int(cursor.rowcount), 0)
+        cursor.execute(insert, (expected_day, connector, run.pk, file_id, DiscrepancyStatus.OPEN, *due_params))
+        return escalated + max(int(cursor.rowcount), 0)
 
 
 def _clear_arrived_timing(run: ReconciliationRun) -> int:
-    """A ``timing`` discrepancy whose charge arrived (matched) in this file is resolved, and the clearing audited."""
-    # Only charges clear a timing discrepancy: it is about a capture, and a refund line names the same payment.
-    arrived_sql = f"SELECT payment_id FROM {_CLASSIFIED} WHERE kind IS NULL AND type = 'charge'"  # noqa: S608 - fixed
+    """A payment-side discrepancy (``timing``, ``missing_at_provider``) whose line arrived in this file is closed,
+    and the closing audited: matched, the difference is gone; arrived with a difference of its own (an amount, a
+    fee), that line's discrepancy is the one open for the fact from now on, so it is not corrected twice."""
+    arrived_sql = f"SELECT fact_key FROM {_CLASSIFIED} WHERE fact_key IS NOT NULL"  # noqa: S608 - fixed
     arrived = RawSQL(arrived_sql, ())  # noqa: S611 - fixed SQL, no input
     ids = list(
         Discrepancy.objects.filter(
-            connector=run.file.connector, kind=K.TIMING, status=DiscrepancyStatus.OPEN, key__in=arrived
+            connector=run.file.connector,
+            kind__in=(K.TIMING, K.MISSING_AT_PROVIDER),
+            status=DiscrepancyStatus.OPEN,
+            key__in=arrived,
         ).values_list("id", flat=True)
     )
     if not ids:
@@ -271,7 +404,7 @@ def _clear_arrived_timing(run: ReconciliationRun) -> int:
             discrepancy_id=pk,
             action=Resolution.AUTO_CLEARED,
             actor="reconciliation",
-            reason=f"settled in {run.file} (run {run.pk})",
+            reason=f"its charge arrived in {run.file} (run {run.pk})",
         )
         for pk in ids
     )
@@ -280,7 +413,48 @@ def _clear_arrived_timing(run: ReconciliationRun) -> int:
     )
 
 
-def _matched_postings(connector: str) -> Iterator[Posting]:
+def _follow_correction(run: ReconciliationRun) -> int:
+    """Open discrepancies about lines of a file this one corrects follow the correction: one the corrected file still
+    has takes its line, amounts and class; one it no longer has (or now matches) is closed, audited."""
+    superseded = superseded_ids(run.file)
+    if not superseded:
+        return 0
+    table = Discrepancy._meta.db_table
+    placeholders = ", ".join(["%s"] * len(superseded))
+    refresh = f"""
+        UPDATE {table} SET kind = c.kind, run_id = %s, file_id = c.file_id, line_number = c.line_number,
+               currency = c.currency, settlement_amount = c.gross, settlement_fee = c.fee, our_amount = c.our_amount
+        FROM {_CLASSIFIED} c
+        WHERE {table}.connector = %s AND {table}.status = %s AND {table}.file_id IN ({placeholders})
+          AND c.kind IS NOT NULL AND c.kind <> '{K.DUPLICATE}' AND {table}.key = c.type || ':' || c.provider_reference
+    """  # noqa: S608 - table names and enum values only
+    with connection.cursor() as cursor:
+        cursor.execute(refresh, (run.pk, run.file.connector, DiscrepancyStatus.OPEN, *superseded))
+    stale = list(
+        Discrepancy.objects.filter(
+            connector=run.file.connector,
+            status=DiscrepancyStatus.OPEN,
+            file_id__in=superseded,
+            line_number__isnull=False,
+        ).values_list("id", flat=True)
+    )
+    DiscrepancyResolution.objects.bulk_create(
+        DiscrepancyResolution(
+            discrepancy_id=pk,
+            action=Resolution.AUTO_CLEARED,
+            actor="reconciliation",
+            reason=f"its line is gone or settled in the corrected file {run.file} (run {run.pk})",
+        )
+        for pk in stale
+    )
+    return Discrepancy.objects.filter(id__in=stale).update(
+        status=DiscrepancyStatus.RESOLVED, resolution=Resolution.AUTO_CLEARED
+    )
+
+
+def _matched_postings(settlement_file: SettlementFile, carried: dict[LineKey, str]) -> Iterator[Posting]:
+    connector = settlement_file.connector
+    corrected_file_id = settlement_file.pk if superseded_ids(settlement_file) else None
     last = 0
     sql = f"""
         SELECT line_id, type, provider_reference, our_reference, currency, gross, fee, transaction_date
@@ -296,7 +470,8 @@ def _matched_postings(connector: str) -> Iterator[Posting]:
                 continue
             yield psp_settlement_posting(
                 connector=connector,
-                settlement_id=f"{line_type}:{reference}",
+                settlement_id=carried.get((line_type, reference))
+                or settlement_id(line_type, reference, corrected_file_id=corrected_file_id),
                 gross=Money(gross, currency),
                 fee=Money(fee, currency),
                 occurred_at=_aware(occurred_at),
@@ -314,18 +489,34 @@ def _aware(value: datetime | str) -> datetime:
 
 
 def _totals(run: ReconciliationRun) -> None:
+    """Counts for the run, and its totals per currency; the ledger side is what the journal recorded."""
     sql = f"""
-        SELECT COUNT(*), COALESCE(SUM(gross), 0), COALESCE(SUM(fee), 0), COALESCE(SUM(net), 0),
+        SELECT currency, COUNT(*), COALESCE(SUM(gross), 0), COALESCE(SUM(fee), 0), COALESCE(SUM(net), 0),
                COALESCE(SUM(CASE WHEN kind IS NULL THEN 1 ELSE 0 END), 0),
                COALESCE(SUM(CASE WHEN kind IS NULL THEN gross ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN kind IS NULL THEN COALESCE(ledger_gross, gross) ELSE 0 END), 0)
-        FROM {_CLASSIFIED}
+               COALESCE(SUM(CASE WHEN kind IS NULL THEN our_amount ELSE 0 END), 0)
+        FROM {_CLASSIFIED} GROUP BY currency ORDER BY currency
     """  # noqa: S608 - fixed names
     with connection.cursor() as cursor:
         cursor.execute(sql)
-        row = cursor.fetchone() or (0,) * 7
-    (run.lines, run.settlement_gross, run.settlement_fee, run.settlement_net, run.matched, run.matched_gross,
-     run.ledger_gross) = (int(value) for value in row)  # fmt: skip
+        rows = cursor.fetchall()
+    totals = [
+        RunTotal(
+            run=run,
+            currency=currency,
+            lines=lines,
+            settlement_gross=gross,
+            settlement_fee=fee,
+            settlement_net=net,
+            matched=matched,
+            matched_gross=matched_gross,
+            ledger_gross=ledger_gross,
+        )
+        for currency, lines, gross, fee, net, matched, matched_gross, ledger_gross in rows
+    ]
+    RunTotal.objects.bulk_create(totals)
+    run.lines = sum(total.lines for total in totals)
+    run.matched = sum(total.matched for total in totals)
     run.unmatched = run.lines - run.matched
 
 
@@ -344,8 +535,15 @@ def settlement_file_reconcile(*, settlement_file: SettlementFile, post: bool = T
             new = _record_line_discrepancies(run)
             new += _record_payment_side(run)
             _clear_arrived_timing(run)
+            written_off_arrivals_undo(
+                connector=settlement_file.connector,
+                fact_keys=RawSQL(f"SELECT fact_key FROM {_CLASSIFIED} WHERE fact_key IS NOT NULL", ()),  # noqa: S608, S611 - fixed
+                where=f"{settlement_file} (run {run.pk})",
+            )
+            _follow_correction(run)
+            carried = carry_over(settlement_file) if post else {}
         if post:
-            result = post_many(_matched_postings(settlement_file.connector))
+            result = post_many(_matched_postings(settlement_file, carried))
             run.posted = result.posted
     finally:
         with connection.cursor() as cursor:

@@ -87,3 +87,24 @@ def test_live_keys_report_livemode(client):
     _, issued = merchant_create(name="Acme", email="ops@acme.test", livemode=True)
     assert issued.secret.startswith("sk_live_")
     assert client.get("/v1/merchant", HTTP_AUTHORIZATION=f"Bearer {issued.secret}").json()["livemode"] is True
+
+
+def test_the_late_success_policy_is_a_merchant_setting_in_the_command_and_the_api(client):
+    out = io.StringIO()
+    call_command(
+        "create_merchant", "Keeps", "--email", "k@x.test", "--late-success-policy", "fulfil", stdout=out, stderr=out
+    )
+    fields = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {fields['secret_key']}"}
+    assert client.get("/v1/merchant", **auth).json()["upi_late_success_policy"] == "fulfil"
+    changed = client.post(
+        "/v1/merchant", {"upi_late_success_policy": "refund"}, content_type="application/json", **auth
+    )
+    assert (changed.status_code, changed.json()["upi_late_success_policy"]) == (200, "refund")
+    assert Merchant.objects.get(pk=fields["merchant_id"]).upi_late_success_policy == "refund"
+    refused = client.post("/v1/merchant", {"upi_late_success_policy": "keep"}, content_type="application/json", **auth)
+    assert (refused.status_code, refused.json()["error"]["param"]) == (400, "upi_late_success_policy")
+    assert Merchant.objects.get(pk=fields["merchant_id"]).upi_late_success_policy == "refund"
+    # The default is to refund.
+    merchant, _ = merchant_create(name="Default", email="d@x.test")
+    assert merchant.upi_late_success_policy == "refund"

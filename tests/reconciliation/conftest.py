@@ -11,14 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
 
 from ledger import recipes
 from ledger.money import Money
 from payments.enums import AttemptOperation, AttemptOutcome, PaymentStatus, RefundStatus
 from payments.models import Merchant, Payment, PaymentAttempt, Refund
 from payments.services.merchants import merchant_create
-from reconciliation.enums import SettlementFileSource
+from reconciliation.enums import DiscrepancyStatus, Resolution, SettlementFileSource
 from reconciliation.models import Discrepancy, ReconciliationRun
+from reconciliation.services.resolutions import discrepancy_resolve
 from reconciliation.services.runs import reconcile_day
 
 DAY = date(2025, 1, 2)  # the settlement date; its file holds the movements of the day before (T+1)
@@ -66,7 +70,7 @@ class Day:
         method: str = "card",
         status: str = PaymentStatus.SUCCEEDED,
         rrn: str = "",
-        ledger: bool = True,
+        ledger: bool | None = None,
         at: datetime = CAPTURED_AT,
     ) -> Line:
         n = next(_numbers)
@@ -92,7 +96,8 @@ class Day:
             outcome=AttemptOutcome.SUCCEEDED if status == PaymentStatus.SUCCEEDED else AttemptOutcome.FAILED,
             fee=fee,
         )
-        if ledger and status == PaymentStatus.SUCCEEDED:
+        # ``ledger=None``: the capture is in our ledger when the payment succeeded; True/False force it either way.
+        if ledger if ledger is not None else status == PaymentStatus.SUCCEEDED:
             recipes.payment_captured(
                 merchant_id=self.merchant.pk,
                 connector=self.connector,
@@ -148,6 +153,26 @@ class Day:
         )
         return line
 
+    def chargeback(self, charge: Line, amount: int) -> Line:
+        """A chargeback as the payments side records it (the dispute opened in our ledger), and its provider line."""
+        n = next(_numbers)
+        payment_id = PaymentAttempt.objects.get(provider_reference=charge.provider_reference).payment_id
+        line = Line(
+            "chargeback", f"dp_{n}", f"dsp_{n}", -amount, 0, charge.currency, original=charge.provider_reference
+        )
+        recipes.chargeback_opened(
+            merchant_id=self.merchant.pk,
+            connector=self.connector,
+            dispute_id=line.our_reference,
+            payment_id=payment_id,
+            amount=Money(amount, charge.currency),
+            dispute_fee=Money(1500, charge.currency),
+            occurred_at=CAPTURED_AT + timedelta(hours=2),
+            provider_reference=line.provider_reference,
+        )
+        self.lines.append(line)
+        return line
+
 
 def settlement_csv(lines: Iterable[Line], day: date = DAY) -> bytes:
     return (HEADER + "".join(line.csv(day) for line in lines)).encode()
@@ -170,6 +195,29 @@ def _media_in_tmp(settings: Any, tmp_path: Path) -> None:
 
 
 @pytest.fixture
+def finance_user(db: Any) -> Any:
+    """A member of the Finance group as ``setup_groups`` makes it: the group that may resolve discrepancies."""
+    call_command("setup_groups", verbosity=0)
+    user = get_user_model().objects.create_user("fin", "fin@example.test", "pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="Finance"))
+    return get_user_model().objects.get(pk=user.pk)  # fresh: no permission cache
+
+
+@pytest.fixture
 def day(db: Any) -> Day:
     merchant, _ = merchant_create(name="Acme", email="acme@example.test")
     return Day(merchant)
+
+
+def payment_of(line: Line) -> str:
+    """The id of the payment a charge line settles (what payment-side discrepancies are keyed by)."""
+    return PaymentAttempt.objects.get(provider_reference=line.provider_reference).payment_id
+
+
+def resolve_all(action: str = Resolution.WRITTEN_OFF) -> None:
+    """Resolve every open discrepancy as a Finance user would (written off unless told otherwise)."""
+    call_command("setup_groups", verbosity=0)
+    finance, _ = get_user_model().objects.get_or_create(username="finance@acme", defaults={"is_staff": True})
+    finance.groups.add(Group.objects.get(name="Finance"))
+    for discrepancy in Discrepancy.objects.filter(status=DiscrepancyStatus.OPEN):
+        discrepancy_resolve(discrepancy_id=discrepancy.pk, action=action, user=finance, reason="checked")

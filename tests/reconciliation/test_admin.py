@@ -65,6 +65,48 @@ def test_a_rejected_upload_says_why_and_leaves_nothing(db: None, admin_client: A
     assert not ReconciliationRun.objects.exists()
 
 
+def test_only_the_resolve_permission_resolves_on_every_path(day: Day, finance_user: Any) -> None:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from ledger.models import JournalTransaction
+    from reconciliation.exceptions import ResolutionForbiddenError
+    from reconciliation.services.resolutions import discrepancy_resolve
+    from tests.reconciliation.conftest import reconcile
+
+    bad = day.capture()
+    reconcile(settlement_csv([replace(bad, gross=bad.gross + 1)]))
+    discrepancy = Discrepancy.objects.get()
+    viewer = get_user_model().objects.create_user("viewer", "v@example.test", "pw", is_staff=True)
+    viewer.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="reconciliation", codename__startswith="view_")
+    )
+    client = Client()
+    client.force_login(viewer)
+    changelist = reverse("admin:reconciliation_discrepancy_changelist")
+    action = {"action": "resolve_written_off", "_selected_action": [discrepancy.pk], "apply": "1", "reason": "x"}
+    adjustments = JournalTransaction.objects.filter(source_type="adjustment")
+
+    assert client.get(changelist).status_code == 200  # the viewer sees the queue
+    client.post(changelist, action)
+    try:
+        discrepancy_resolve(discrepancy_id=discrepancy.pk, action=Resolution.WRITTEN_OFF, user=viewer, reason="x")
+    except ResolutionForbiddenError:
+        pass
+    else:
+        raise AssertionError("a viewer resolved a discrepancy through the service")
+    discrepancy.refresh_from_db()
+    assert (discrepancy.status, adjustments.count()) == (DiscrepancyStatus.OPEN, 0)
+
+    finance = Client()
+    finance.force_login(finance_user)
+    finance.post(changelist, action)
+    discrepancy.refresh_from_db()
+    assert (discrepancy.status, discrepancy.resolutions.get().actor) == (DiscrepancyStatus.RESOLVED, "fin")
+    assert adjustments.count() == 1
+
+
 def test_the_upload_page_is_linked_from_the_back_office(admin_client: Any) -> None:
     """Issue 12: the settlement upload page existed, but nothing in the admin linked to it."""
     upload = reverse("admin:reconciliation_upload")

@@ -28,6 +28,7 @@ def test_a_faulty_day_is_found_resolved_and_then_reconciles_clean(
     api: Api,  # noqa: F811 - the fixture
     settings: Any,
     tmp_path: Any,
+    finance_user: Any,
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
     today = datetime.now(UTC).date() + timedelta(days=3)
@@ -54,7 +55,7 @@ def test_a_faulty_day_is_found_resolved_and_then_reconciles_clean(
     }
     for discrepancy in Discrepancy.objects.all():
         discrepancy_resolve(
-            discrepancy_id=discrepancy.pk, action=Resolution.WRITTEN_OFF, actor="finance", reason="end to end"
+            discrepancy_id=discrepancy.pk, action=Resolution.WRITTEN_OFF, user=finance_user, reason="end to end"
         )
 
     reconcile_connector_day("card_a", settle.isoformat())

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core import mail
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from reconciliation.alerts import ALERT_METRIC
 from reconciliation.enums import SettlementFileSource
@@ -67,3 +71,23 @@ def test_new_discrepancies_over_the_threshold_alert_finance(day: Day) -> None:
     assert counter_value(ALERT_METRIC) == before + 1
     assert [message.to for message in mail.outbox] == [["finance@example.test"]]
     assert "missing_in_ledger: 1" in mail.outbox[0].body
+
+
+def test_a_nul_byte_or_a_made_up_currency_is_a_line_numbered_rejection(day: Day) -> None:
+    good = day.capture()
+    for bad, says in (
+        (settlement_csv([good]).replace(b",usd,", b",u\x00d,"), "line 2: a NUL byte"),
+        (settlement_csv([replace(good, currency="xyz")]), "line 2: currency 'xyz'"),
+    ):
+        with pytest.raises(SettlementRejectedError, match=says):
+            reconcile(bad)
+    assert not SettlementFile.objects.exists()
+
+
+def test_an_unknown_connector_or_a_day_without_a_file_is_a_clear_command_error(
+    db: None, psp_settings: None, sandbox: Any
+) -> None:
+    with pytest.raises(CommandError, match="no connector 'card_z'"):
+        call_command("reconcile", "--connector", "card_z", "--date", "2025-01-02")
+    with pytest.raises(CommandError, match="card_a has no settlement file for 2999-01-01 yet"):
+        call_command("reconcile", "--connector", "card_a", "--date", "2999-01-01")

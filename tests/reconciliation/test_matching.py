@@ -18,8 +18,9 @@ def test_a_clean_day_matches_every_line_posts_each_settlement_and_finds_nothing(
     run = reconcile(settlement_csv(day.lines))
 
     assert (run.lines, run.matched, run.unmatched, run.new_discrepancies, run.posted) == (4, 4, 0, 0, 4)
-    assert run.settlement_gross == 1000 + 2500 + 99_999 - 400
-    assert run.ledger_gross == run.matched_gross == run.settlement_gross
+    (usd,) = run.totals.all()
+    assert (usd.currency, usd.settlement_gross) == ("usd", 1000 + 2500 + 99_999 - 400)
+    assert usd.ledger_gross == usd.matched_gross == usd.settlement_gross
     assert found() == set()
     assert JournalTransaction.objects.filter(source_type="settlement").count() == 4
     assert verify_ledger().ok

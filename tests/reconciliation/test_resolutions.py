@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,9 @@ def _receivable() -> int:
     return balance(accounts.psp_receivable("card_a", "usd")).amount
 
 
-def test_writing_off_every_kind_leaves_the_receivable_settled_and_a_second_run_clean(day: Day) -> None:
+def test_writing_off_every_kind_leaves_the_receivable_settled_and_a_second_run_clean(
+    day: Day, finance_user: Any
+) -> None:
     amount = day.capture(10_000)
     unrecorded = day.capture(ledger=False)
     fee = day.capture()
@@ -32,18 +35,18 @@ def test_writing_off_every_kind_leaves_the_receivable_settled_and_a_second_run_c
 
     for discrepancy in Discrepancy.objects.all():
         discrepancy_resolve(
-            discrepancy_id=discrepancy.pk, action=Resolution.WRITTEN_OFF, actor="finance@acme", reason="checked"
+            discrepancy_id=discrepancy.pk, action=Resolution.WRITTEN_OFF, user=finance_user, reason="checked"
         )
 
     assert _receivable() == 0
-    assert DiscrepancyResolution.objects.filter(action=Resolution.WRITTEN_OFF, actor="finance@acme").count() == 5
+    assert DiscrepancyResolution.objects.filter(action=Resolution.WRITTEN_OFF, actor="fin").count() == 5
     second = reconcile(content)
     assert second.new_discrepancies == 0
     assert not Discrepancy.objects.filter(status=DiscrepancyStatus.OPEN).exists()
     assert verify_ledger().ok
 
 
-def test_a_late_success_can_be_marked_refunded_and_nothing_else_can(day: Day) -> None:
+def test_a_late_success_can_be_marked_refunded_and_nothing_else_can(day: Day, finance_user: Any) -> None:
     late = day.capture(method="upi", status=PaymentStatus.FAILED, rrn="501111111111")
     stranger = Line("charge", "ch_stranger", "", 700, 0)
     reconcile(settlement_csv([late, stranger]))
@@ -51,15 +54,17 @@ def test_a_late_success_can_be_marked_refunded_and_nothing_else_can(day: Day) ->
     other = Discrepancy.objects.get(kind="missing_in_ledger")
 
     with pytest.raises(ResolutionError):
-        discrepancy_resolve(discrepancy_id=other.pk, action=Resolution.REFUNDED, actor="fin", reason="x")
+        discrepancy_resolve(discrepancy_id=other.pk, action=Resolution.REFUNDED, user=finance_user, reason="x")
     with pytest.raises(ResolutionError):
-        discrepancy_resolve(discrepancy_id=late_one.pk, action=Resolution.REFUNDED, actor="fin", reason=" ")
+        discrepancy_resolve(discrepancy_id=late_one.pk, action=Resolution.REFUNDED, user=finance_user, reason=" ")
     resolved = discrepancy_resolve(
-        discrepancy_id=late_one.pk, action=Resolution.REFUNDED, actor="fin", reason="sent back"
+        discrepancy_id=late_one.pk, action=Resolution.REFUNDED, user=finance_user, reason="sent back"
     )
 
     assert (resolved.status, resolved.resolution) == (DiscrepancyStatus.RESOLVED, Resolution.REFUNDED)
     assert "adjustment:discrepancy" in resolved.resolutions.get().journal_reference
     with pytest.raises(ResolutionError):
-        discrepancy_resolve(discrepancy_id=late_one.pk, action=Resolution.WRITTEN_OFF, actor="fin", reason="again")
+        discrepancy_resolve(
+            discrepancy_id=late_one.pk, action=Resolution.WRITTEN_OFF, user=finance_user, reason="again"
+        )
     assert verify_ledger().ok

@@ -35,6 +35,7 @@ FINANCE = [
     "ledger.view_account",
     "ledger.view_journaltransaction",
     "ledger.view_journalentry",
+    "reconciliation.resolve_discrepancy",
 ]
 GROUPS = {"Support": SUPPORT, "Finance": FINANCE}
 

@@ -6,10 +6,12 @@ a process that dies and stops them all gracefully; a line says when the whole pl
 
 import os
 import shlex
+import shutil
 import sys
 import threading
 import time
 from argparse import ArgumentParser
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -62,6 +64,16 @@ def platform_processes(*, host: str, port: int) -> dict[str, str]:
     return processes
 
 
+def metrics_folder_prepare() -> Path:
+    """One empty folder that every program of this run writes its Prometheus figures to (core/metrics.py):
+    the children inherit the variable, and figures of an earlier run (dead processes) must not be added in."""
+    folder = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.VAR_DIR / "metrics")))
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
 class Command(BaseCommand):
     help = "Runs web, Celery workers, beat, the outbox relay and the PSP sandbox together (Ctrl-C stops all)."
 
@@ -71,6 +83,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         base = f"http://{options['host']}:{options['port']}"
+        metrics_folder_prepare()
         sandbox = f"http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}"
         # The sandbox signs and sends its provider webhooks to this platform's inbound endpoint.
         sandbox_env = {**os.environ, "SANDBOX_WEBHOOK_URL": f"{base}/psp/webhooks/{{provider}}"}
@@ -88,7 +101,7 @@ class Command(BaseCommand):
             f"  API          {base}/v1/\n"
             f"  API docs     {base}/docs/\n"
             f"  Back office  {base}/admin/\n"
-            f"  Health       {base}/healthz  {base}/readyz\n"
+            f"  Health       {base}/healthz  {base}/readyz  {base}/metrics (Prometheus)\n"
             f"  PSP sandbox  {sandbox}/ (see sandbox/README.md)\n"
             "Ctrl-C stops everything.\n\n"
         )

@@ -4,6 +4,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from payments.enums import LateSuccessPolicy
 from payments.services.merchants import merchant_create
 
 
@@ -14,6 +15,12 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("--email", required=True)
         parser.add_argument("--live", action="store_true", help="issue an sk_live_ key instead of sk_test_")
+        parser.add_argument(
+            "--late-success-policy",
+            choices=LateSuccessPolicy.values,
+            default=LateSuccessPolicy.REFUND,
+            help="money a UPI provider takes after the payment failed: refund it automatically, or fulfil",
+        )
         parser.add_argument(
             "--allow-duplicate-email",
             action="store_true",
@@ -26,6 +33,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 email=options["email"],
                 livemode=options["live"],
+                upi_late_success_policy=options["late_success_policy"],
                 refuse_duplicate_email=not options["allow_duplicate_email"],
             )
         except ValidationError as exc:

@@ -16,6 +16,7 @@ import structlog
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connection
 
+from core.tracing import tracing_configure
 from payments.services.outbox_relay import DEFAULT_BATCH_SIZE, outbox_relay_batch
 
 logger = structlog.get_logger(__name__)
@@ -42,6 +43,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+        tracing_configure(service_name="ledgerline-relay")
         logger.info("outbox_relay_started", batch_size=batch_size, idle_sleep=idle_sleep)
         error_sleep = 0.5
         while not stop.is_set():

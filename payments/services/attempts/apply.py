@@ -45,7 +45,7 @@ from payments.services import payments as payment_services
 from payments.services import refunds as refund_services
 from payments.services.attempts import retries
 from payments.services.attempts.claim import attempt_authorization
-from payments.services.attempts.queue import CHECK_ATTEMPT_TASK, attempt_enqueue, attempt_start
+from payments.services.attempts.queue import CHECK_ATTEMPT_TASK, attempt_enqueue
 from payments.services.funds import funds_capture_post, funds_refund_post
 from payments.services.pricing import pricing_annotations, pricing_fee_of
 
@@ -259,7 +259,8 @@ def _post_capture(
         connector=attempt.connector,
         gross=amount,
         fee=fee,
-        occurred_at=evidence.result.occurred_at or timezone.now(),
+        occurred_at=timezone.now(),  # ours: the provider's clock dates nothing on our books
+        provider_occurred_at=evidence.result.occurred_at,
         provider_reference=evidence.result.provider_reference or attempt.provider_reference,
         save=save,
     )
@@ -384,7 +385,8 @@ def _captured(evidence: Evidence, attempt: PaymentAttempt) -> str:
 
 
 def _late_success(evidence: Evidence, attempt: PaymentAttempt) -> str:
-    """Money arrived after we gave up on the payment: record it, flag it, and refund it unless told to keep it."""
+    """Money arrived after we gave up on the payment: on the books and visible to the merchant either way; refunded
+    (a refund object with its events) unless the merchant's policy says fulfil (the payment then succeeds, late)."""
     payment, result = evidence.payment, evidence.result
     if attempt.outcome == AttemptOutcome.SUCCEEDED:
         return "already_applied"
@@ -393,17 +395,14 @@ def _late_success(evidence: Evidence, attempt: PaymentAttempt) -> str:
     attempt.review_reason = f"late_success: the provider reported success after the payment was {payment.status}; " + (
         "refunded automatically" if policy == LateSuccessPolicy.REFUND else "merchant policy says fulfil"
     )
-    payment.psp = attempt.connector
-    payment.upi_rrn = payment.upi_rrn or result.rrn or ""
     # The provider holds the money either way: it is on the books until it is refunded (no fee on money returned).
     fee = 0 if policy == LateSuccessPolicy.REFUND else None
-    _post_capture(evidence, attempt, amount=attempt.amount, fee=fee, save=False)
-    payment.save(update_fields=["psp", "upi_rrn", "funds_pending", "funds_available_on"])
-    if policy != LateSuccessPolicy.REFUND:
+    _post_capture(evidence, attempt, amount=attempt.amount, fee=fee, save=False)  # the transition saves the payment
+    if policy == LateSuccessPolicy.FULFIL:
+        payment_services.payment_succeed_late(payment=payment, attempt=attempt, upi_rrn=result.rrn or "")
         return "late_success_kept"
-    attempt_start(
-        payment=payment, operation=AttemptOperation.REFUND, amount=attempt.amount, connector=attempt.connector
-    )
+    payment_services.payment_record_late_success(payment=payment, attempt=attempt, upi_rrn=result.rrn or "")
+    refund_services.refund_late_success_open(payment=payment, connector=attempt.connector)
     return "late_success_refunding"
 
 
@@ -481,10 +480,7 @@ def _refund(evidence: Evidence, attempt: PaymentAttempt) -> str:
     if attempt.outcome not in OPEN:
         return "already_applied"
     if result.outcome is Outcome.PENDING:
-        _note(evidence, attempt)
-        attempt.locked_at = None
-        attempt.next_check_at = timezone.now() + timedelta(seconds=settings.PSP_UNKNOWN_RECHECK_SCHEDULE[0])
-        return "refund_pending"
+        return _refund_pending(evidence, attempt)
     succeeded = result.outcome is Outcome.SUCCEEDED
     if attempt.refund_id is not None:
         # A merchant's refund (its ledger posting was made when it was created): success only closes it, failure
@@ -503,12 +499,26 @@ def _refund(evidence: Evidence, attempt: PaymentAttempt) -> str:
             refund_id=attempt.id,
             connector=attempt.connector,
             amount=attempt.amount,
-            occurred_at=result.occurred_at or timezone.now(),
+            occurred_at=timezone.now(),
+            provider_occurred_at=result.occurred_at,
             provider_reference=result.provider_reference,
         )
         return "refunded"
     _close(evidence, attempt, AttemptOutcome.FAILED, code=result.decline_code or "refund_failed")
     return _flag(attempt, f"automatic refund failed ({result.decline_code}): refund by hand")
+
+
+def _refund_pending(evidence: Evidence, attempt: PaymentAttempt) -> str:
+    """Asked again on the recheck schedule, then left to a person and the provider's webhook: a refund that stays
+    pending is never polled without end."""
+    _note(evidence, attempt)
+    attempt.locked_at = None
+    schedule = settings.PSP_UNKNOWN_RECHECK_SCHEDULE
+    if attempt.checks >= len(schedule):
+        attempt.next_check_at = None
+        return _flag(attempt, f"refund still pending at the provider after {attempt.checks} checks")
+    attempt.next_check_at = timezone.now() + timedelta(seconds=schedule[attempt.checks])
+    return "refund_pending"
 
 
 _HANDLERS = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from payments.connectors import registry
 from payments.connectors.base import (
     CaptureRequest,
@@ -12,11 +14,25 @@ from payments.connectors.base import (
     VoidRequest,
 )
 from payments.enums import AttemptOperation
+from payments.metrics import provider_call_observe
 from payments.services.attempts.apply import attempt_result_apply
 from payments.services.attempts.claim import Claim, attempt_claim
 
 
 def attempt_call(claim: Claim) -> ProviderResult | ProviderMismatchError:
+    started = time.perf_counter()
+    result = _attempt_call(claim)
+    outcome = "mismatch" if isinstance(result, ProviderMismatchError) else str(result.outcome)
+    provider_call_observe(
+        connector=claim.connector,
+        operation=str(claim.operation),
+        outcome=outcome,
+        seconds=time.perf_counter() - started,
+    )
+    return result
+
+
+def _attempt_call(claim: Claim) -> ProviderResult | ProviderMismatchError:
     """What the provider answered, as a typed result; an answer about something else than we asked is returned as
     the error, for the apply step to flag."""
     if claim.request is None:

@@ -8,6 +8,7 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
+from core.logging import bind_payment
 from payments.connectors.base import (
     AuthorizeRequest,
     CaptureRequest,
@@ -46,6 +47,7 @@ def attempt_claim(*, attempt_id: str) -> Claim | None:
         if attempt is None:
             logger.warning("attempt_missing", attempt_id=attempt_id)
             return None
+        bind_payment(attempt.payment_id, merchant_id=attempt.merchant_id)
         if attempt.outcome != AttemptOutcome.PENDING or attempt.locked_at is not None or attempt.started_at:
             return None
         payment = attempt.payment

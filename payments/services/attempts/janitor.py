@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from core.logging import bind_payment
 from payments.connectors import registry
 from payments.connectors.base import Outcome, ProviderMismatchError, ProviderResult
 from payments.enums import AttemptOperation, AttemptOutcome, PaymentMethodType
@@ -69,6 +70,7 @@ def attempt_check(*, attempt_id: str) -> str:
         payment = payment_lock_with_attempts(attempt_id=attempt_id)
         if payment is None:
             return "no_such_attempt"
+        bind_payment(payment.id, merchant_id=payment.merchant_id)
         attempt = next(a for a in payment.known_attempts or [] if a.pk == attempt_id)
         # Its execute task never ran (lost message): run it now, on this provider's worker.
         run_now = attempt.outcome == AttemptOutcome.PENDING and attempt.started_at is None

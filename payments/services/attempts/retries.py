@@ -95,9 +95,11 @@ def attempt_send_again(*, attempt: PaymentAttempt) -> float | None:
 
 def late_success_watch(*, payment: Payment, attempt: PaymentAttempt) -> None:
     """A failed or expired UPI transaction may still succeed ("deemed" success): look again a few times, then
-    stop — every watch has an end."""
+    stop — every watch has an end. A request the provider refused outright (``vpa_not_found``: it never created a
+    transaction, so it has no reference of ours) cannot succeed later: nothing to watch."""
     schedule = settings.PSP_UNKNOWN_RECHECK_SCHEDULE
-    if payment.payment_method_type == PaymentMethodType.UPI and attempt.checks < len(schedule) - 1:
+    created = bool(attempt.provider_reference)
+    if payment.payment_method_type == PaymentMethodType.UPI and created and attempt.checks < len(schedule) - 1:
         attempt.next_check_at = timezone.now() + timedelta(seconds=schedule[max(2, attempt.checks)])
     else:
         attempt.next_check_at = None

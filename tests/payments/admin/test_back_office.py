@@ -71,3 +71,20 @@ def test_a_payment_page_shows_attempts_and_history_read_only(staff) -> None:
     before = Payment.objects.get(pk=payment["id"]).status
     staff.post(f"/admin/payments/payment/{payment['id']}/change/", {"amount": 1})
     assert Payment.objects.get(pk=payment["id"]).status == before
+
+
+def test_the_late_success_policy_is_set_in_the_admin(staff) -> None:
+    merchant = make_api(name="Policy").merchant
+    page = staff.get(f"/admin/payments/merchant/{merchant.pk}/change/").content.decode()
+    assert 'name="upi_late_success_policy"' in page
+    staff.post(
+        f"/admin/payments/merchant/{merchant.pk}/change/",
+        {
+            "name": merchant.name,
+            "email": merchant.email,
+            "upi_late_success_policy": "fulfil",
+            "api_keys-TOTAL_FORMS": 0,
+            "api_keys-INITIAL_FORMS": 0,
+        },
+    )
+    assert Merchant.objects.get(pk=merchant.pk).upi_late_success_policy == "fulfil"

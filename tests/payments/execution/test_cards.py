@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -211,3 +211,22 @@ def test_a_retryable_decline_is_tried_again_with_new_keys_then_fails(api, sandbo
     keys = {a.idempotency_key for a in attempts(payment_id)}
     assert len(keys) == 3
     assert sandbox.records() == []
+
+
+def test_a_provider_clock_ahead_of_ours_dates_nothing_and_delays_no_release(api, sandbox, settings):
+    settings.BALANCE_PENDING_SECONDS = 3600
+    sandbox.advance(6 * 3600)  # the provider's clock runs six hours ahead of ours
+    before = timezone.now()
+    payment_id = create(api)
+    drain()
+    assert payment(payment_id).status == PaymentStatus.SUCCEEDED
+    after = timezone.now()
+    capture = JournalTransaction.objects.get(reference=f"payment:{payment_id}:capture")
+    # Availability and ordering by our clock; the provider's time kept as a fact, its skew flagged.
+    assert before <= capture.occurred_at <= after
+    assert before + timedelta(seconds=3600) <= capture.available_on <= after + timedelta(seconds=3600)
+    assert capture.metadata["provider_clock_skew_seconds"] >= 6 * 3600 - 60
+    assert capture.metadata["provider_clock_skew_flagged"] is True
+    assert capture.metadata["provider_occurred_at"] > after.isoformat()
+    (txn,) = [t for t in api.get("/v1/balance_transactions").json()["data"] if t["source"] == payment_id]
+    assert datetime.fromisoformat(txn["created"]) <= after  # not dated in the future

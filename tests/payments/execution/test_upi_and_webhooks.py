@@ -88,42 +88,70 @@ def test_an_unapproved_upi_payment_expires(api, sandbox):
     assert sandbox.records() == []
 
 
-def test_a_late_upi_success_after_expiry_is_recorded_flagged_and_refunded(api, sandbox):
+def _late_success(api, sandbox) -> str:
+    """A UPI payment that expires on our side, then succeeds at the provider ("deemed"), found by the watch."""
     payment_id = create_upi(api, sandbox_payer_vpa="deemed@upi")
     drain()
     _expire_on_our_side(payment_id)
     sandbox.advance(601)
     janitor()  # the provider says expired too; the attempt stays watched for a deemed success
     sandbox.advance(61)
+    return payment_id
+
+
+def _topics(aggregate_id: str) -> list[str]:
+    rows = OutboxMessage.objects.filter(aggregate_id=aggregate_id, kind="event").order_by("id")
+    return list(rows.values_list("topic", flat=True))
+
+
+def test_a_late_upi_success_after_expiry_is_recorded_flagged_and_refunded(api, sandbox):
+    payment_id = _late_success(api, sandbox)
     assert janitor() == ["payments.check_attempt:late_success_refunding", "payments.execute_attempt:refund_pending"]
-    authorize, refund = attempts(payment_id)
+    authorize, refund_attempt = attempts(payment_id)
     assert authorize.outcome == AttemptOutcome.SUCCEEDED
     assert authorize.review_reason.startswith("late_success")
-    assert refund.operation == AttemptOperation.REFUND
+    assert refund_attempt.operation == AttemptOperation.REFUND
     assert payment(payment_id).status == PaymentStatus.FAILED  # the merchant was told it failed; it stays so
+    # Visible to the merchant: the payment shows the money the provider took and the refund of it, with events.
+    body = api.get(f"/v1/payments/{payment_id}").json()
+    assert (body["status"], body["amount_captured"], body["amount_refunded"]) == ("failed", 499_00, 499_00)
+    assert body["late_succeeded_at"] is not None
+    (refund,) = api.get("/v1/refunds").json()["data"]
+    assert (refund["payment"], refund["reason"], refund["status"]) == (payment_id, "late_success", "pending")
+    assert refund_attempt.refund_id == refund["id"]
     sandbox.advance(6)
-    assert janitor() == ["payments.check_attempt:refunded"]
+    assert janitor() == ["payments.check_attempt:refund_succeeded"]
+    assert api.get(f"/v1/refunds/{refund['id']}").json()["status"] == "succeeded"
+    assert _topics(payment_id)[-1] == "payment.late_succeeded"
+    assert _topics(refund["id"]) == ["refund.succeeded"]
     assert [r["kind"] for r in sandbox.records()] == ["charge", "refund"]
     # On the books: the money came in (no fee on money we hand back) and went out again; the merchant keeps none.
     assert JournalTransaction.objects.filter(reference=f"payment:{payment_id}:capture").exists()
-    assert JournalTransaction.objects.filter(reference=f"refund:{refund.id}").exists()
+    assert JournalTransaction.objects.filter(reference=f"refund:{refund['id']}").exists()
     balances = merchant_balances(api.merchant.id)
     assert sum(m.amount for m in balances.available + balances.pending) == 0
     assert verify_ledger().ok
+    # Every balance transaction's source answers.
+    for txn in api.get("/v1/balance_transactions").json()["data"]:
+        kind = "refunds" if txn["source"].startswith("re_") else "payments"
+        assert api.get(f"/v1/{kind}/{txn['source']}").status_code == 200, txn
 
 
 def test_a_late_success_is_kept_when_the_merchant_says_fulfil(api, sandbox):
     api.merchant.upi_late_success_policy = "fulfil"
     api.merchant.save()
-    payment_id = create_upi(api, sandbox_payer_vpa="deemed@upi")
-    drain()
-    _expire_on_our_side(payment_id)
-    sandbox.advance(601)
-    janitor()
-    sandbox.advance(61)
+    payment_id = _late_success(api, sandbox)
     assert janitor() == ["payments.check_attempt:late_success_kept"]
     assert [a.operation for a in attempts(payment_id)] == [AttemptOperation.AUTHORIZE]
     assert "fulfil" in attempts(payment_id)[0].review_reason
+    # A real outcome: the payment succeeded, late, and the merchant is told so.
+    body = api.get(f"/v1/payments/{payment_id}").json()
+    assert (body["status"], body["amount_captured"], body["failure_code"]) == ("succeeded", 499_00, None)
+    assert body["late_succeeded_at"] is not None
+    assert _topics(payment_id)[-1] == "payment.succeeded"
+    balances = merchant_balances(api.merchant.id)
+    assert 0 < sum(m.amount for m in balances.pending) < 499_00  # the capture, less the fee
+    assert verify_ledger().ok
 
 
 def test_duplicate_late_and_out_of_order_webhooks_change_nothing_twice(api, sandbox):
@@ -217,11 +245,52 @@ def test_a_collect_refused_for_an_unknown_vpa_fails_and_its_watch_ends(api, sand
     payment_id = api.post("/v1/payments", body).json()["id"]
     assert drain() == ["payments.execute_attempt:failed"]
     assert (payment(payment_id).status, payment(payment_id).failure_code) == (PaymentStatus.FAILED, "vpa_not_found")
-    # Watched once for a late success: the provider never created it, and the watch ends there, quietly.
-    assert janitor() == ["payments.check_attempt:already_applied"]
+    # A refusal at creation is definitive: the provider never created a transaction, so there is no late success to
+    # watch for and nothing is polled (it was once polled forever, an ERROR a minute).
     (attempt,) = attempts(payment_id)
     assert (attempt.next_check_at, attempt.review_reason) == (None, "")
     assert janitor() == []
+    assert [r["kind"] for r in sandbox.records()] == []
+
+
+def test_a_refund_that_stays_pending_is_polled_on_the_schedule_then_left_to_a_person(api, sandbox, settings):
+    settings.PSP_UNKNOWN_RECHECK_SCHEDULE = [15, 60]
+    payment_id = api.post("/v1/payments", card_payment_body(confirm=True)).json()["id"]
+    drain()
+    sandbox.control("/faults/next", {"provider": "card_a", "operation": "refund", "mode": "refund_pending"})
+    assert api.post("/v1/refunds", {"payment": payment_id, "amount": 100}).status_code == 200
+    assert drain() == ["payments.execute_attempt:refund_pending"]
+    # The sandbox's clock stands still: the provider keeps saying pending.
+    assert janitor() == ["payments.check_attempt:refund_pending"]
+    assert janitor() == ["payments.check_attempt:flagged"]
+    refund = attempts(payment_id)[-1]
+    assert (refund.next_check_at, refund.review_reason.startswith("refund still pending")) == (None, True)
+    assert janitor() == []
+
+
+def test_a_provider_event_whose_apply_was_lost_is_handed_out_again(api, sandbox):
+    """Found by the chaos run: the apply task of a UPI success ran while PostgreSQL restarted, failed, and its outbox
+    command was already published: the event stayed stored and unapplied for good (a chargeback reported the same
+    way would never have become a dispute). The sweep hands out every event still unapplied after a while."""
+    from payments.services.provider_events import provider_events_sweep
+
+    payment_id = create_upi(api)
+    drain()
+    (attempt,) = attempts(payment_id)
+    with receiving(sandbox) as hook:
+        sandbox.http.post(f"/upi/v1/transactions/{attempt.provider_reference}/approve", json={})
+        delivery = hook.wait_for(lambda ds: any(d["event"]["type"] == "upi_transaction.succeeded" for d in ds))[-1]
+    assert forward(delivery) == 200
+    # The relay sent the apply command and the worker died with it: published, never run.
+    lost = OutboxMessage.objects.filter(topic="payments.apply_provider_event", published_at=None)
+    assert lost.update(published_at=timezone.now()) == 1
+    assert drain() == []
+    assert provider_events_sweep() == 0  # not yet: its first apply may still be on its way
+    assert provider_events_sweep(now=timezone.now() + timedelta(minutes=5)) == 1
+    assert drain() == ["payments.apply_provider_event:succeeded"]
+    assert payment(payment_id).status == PaymentStatus.SUCCEEDED
+    assert ProviderEvent.objects.get(type="upi_transaction.succeeded").processed_at is not None
+    assert provider_events_sweep(now=timezone.now() + timedelta(minutes=5)) == 0
 
 
 def test_canceling_a_upi_payment_that_waits_for_the_payer_ends_cleanly(api, sandbox):

@@ -224,3 +224,18 @@ def test_a_won_dispute_leaves_the_whole_payment_refundable(api, sandbox):
     whole = api.post("/v1/refunds", {"payment": dispute.payment_id})
     assert whole.status_code == 200, whole.content
     assert whole.json()["amount"] == 3000
+
+
+def test_evidence_the_provider_refuses_reaches_the_dispute_the_back_office_and_the_merchant(api, sandbox, admin_client):
+    with receiving(sandbox) as hook:
+        dispute = chargeback(api, sandbox, hook)
+        sandbox.advance(8 * 24 * 3600)  # the provider's clock is past its deadline; ours is not
+        submitted = api.post(f"/v1/disputes/{dispute.id}", {"evidence": {"customer_name": "Ann"}, "submit": True})
+        assert submitted.json()["status"] == "under_review"
+        assert drain() == ["payments.dispute_respond:evidence_refused"]
+    body = api.get(f"/v1/disputes/{dispute.id}").json()
+    assert (body["status"], body["evidence_refused_reason"]) == ("needs_response", "evidence_past_due")
+    assert events(dispute.id) == [EventType.DISPUTE_CREATED, EventType.DISPUTE_EVIDENCE_REFUSED]
+    page = admin_client.get(f"/admin/payments/dispute/{dispute.id}/change/").content.decode()
+    assert "Evidence refused by the provider" in page
+    assert "evidence_past_due" in page

@@ -310,3 +310,41 @@ def test_events_older_than_thirty_days_are_pruned_with_their_deliveries(sent, ho
 
     assert list(Event.objects.values_list("id", flat=True)) == [recent.event_id]
     assert list(WebhookDelivery.objects.values_list("id", flat=True)) == [recent.id]
+
+
+def test_events_emitted_while_an_endpoint_was_disabled_are_undelivered_and_resent_in_bulk(sent, hook):
+    from payments.selectors import event_list
+    from payments.services.webhook_deliveries import webhook_endpoint_resend_missed
+
+    acme = merchant()
+    issued = endpoint(acme, hook.url)
+    webhook_endpoint_update(endpoint=issued.endpoint, disabled=True)
+    assert _publish(acme, 2)  # the deliveries exist, failed from the start
+    assert [d.status for d in WebhookDelivery.objects.all()] == [WebhookDeliveryStatus.FAILED] * 2
+    assert sent.calls == []
+    assert hook.requests == []
+    # Listed where the disable email says to look, not as delivered.
+    undelivered = event_list(merchant=acme, livemode=False, delivery_success=False)
+    assert undelivered.count() == 2
+    assert event_list(merchant=acme, livemode=False, delivery_success=True).count() == 0
+    assert webhook_endpoint_resend_missed(endpoint=issued.endpoint) == 0  # not while disabled
+    webhook_endpoint_update(endpoint=issued.endpoint, disabled=False)
+    assert webhook_endpoint_resend_missed(endpoint=issued.endpoint) == 2
+    assert len(sent.calls) == 2
+    for delivery in WebhookDelivery.objects.all():
+        assert webhook_delivery_attempt(delivery_id=delivery.id).result == "succeeded"
+    assert len(hook.requests) == 2
+    assert event_list(merchant=acme, livemode=False, delivery_success=False).count() == 0
+
+
+def test_the_retry_schedule_base_and_cap_are_settings(settings):
+    from random import Random
+
+    from payments.services.webhook_deliveries import webhook_retry_delay
+
+    settings.WEBHOOKS_RETRY_BASE_SECONDS = 2
+    settings.WEBHOOKS_RETRY_CAP_SECONDS = 10
+    delays = [webhook_retry_delay(n, rng=Random(1)).total_seconds() for n in range(1, 7)]  # noqa: S311
+    assert 1.5 <= delays[0] <= 2.5
+    assert 3 <= delays[1] <= 5
+    assert all(7.5 <= d <= 12.5 for d in delays[3:])  # capped at 10 s, ±25 %
