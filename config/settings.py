@@ -314,6 +314,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Links make created ids feed later operations (clients, schemathesis' stateful phase); enums as by default.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.strict_request_bodies_postprocess",
+        "payments.api.schema_links.links_postprocess",
+    ],
 }
 
 # --- Logging: one JSON object per line, from Django, Celery and our code alike -----------------------------

@@ -91,7 +91,8 @@ class CursorListPagination(BasePagination):
                 "name": "starting_after",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "string", "minLength": 1},
+                # The server refuses anything but an id's shape; the schema said "any string" (schemathesis).
+                "schema": {"type": "string", "pattern": _ID.pattern},
                 "description": "an object id of this list: the page after it. An empty value is a 400 "
                 "`parameter_invalid`; an id not in this list is a 400 `resource_missing`.",
             },
@@ -99,7 +100,7 @@ class CursorListPagination(BasePagination):
                 "name": "ending_before",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "string", "minLength": 1},
+                "schema": {"type": "string", "pattern": _ID.pattern},
                 "description": "an object id of this list: the page before it (same errors as starting_after).",
             },
         ]

@@ -87,3 +87,18 @@ class LedgerlineAutoSchema(AutoSchema):
                 error = OpenApiResponse(response=ErrorSerializer, description=description)
                 responses[str(status)] = self._get_response_for_code(error, str(status))  # type: ignore[no-untyped-call]
         return operation
+
+
+def strict_request_bodies_postprocess(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: request objects say ``additionalProperties: false``.
+
+    Every input serializer refuses unknown fields (400 ``parameter_unknown``, core/api/strict.py); a schema that
+    allowed them promised clients and fuzzers requests the server refuses (schemathesis, issue 12). Maps such as
+    ``metadata`` have their own ``additionalProperties`` and keep it.
+    """
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object" and "properties" in component:
+            component.setdefault("additionalProperties", False)
+    return result

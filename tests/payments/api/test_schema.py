@@ -75,3 +75,18 @@ def test_every_list_takes_the_same_created_filter_and_documents_its_cursors(sche
         assert {p["name"] for p in created[path]} == {"created[gte]", "created[lte]"}, path
     cursor = next(p for p in lists["/v1/payments"]["parameters"] if p["name"] == "starting_after")
     assert "resource_missing" in cursor["description"]
+
+
+def test_request_bodies_refuse_unknown_fields_as_the_server_does(schema: dict) -> None:
+    """The server answers an unknown body field with 400 parameter_unknown; the schema allowed any (issue 12)."""
+    requests = {n: c for n, c in schema["components"]["schemas"].items() if n.endswith("Request")}
+    assert "PaymentCreateInputRequest" in requests
+    for name, component in requests.items():
+        assert component["additionalProperties"] is False, name
+    metadata = requests["RefundCreateInputRequest"]["properties"]["metadata"]
+    assert metadata["additionalProperties"] == {"type": "string", "maxLength": 500}
+
+
+def test_cursor_parameters_declare_the_id_shape_the_server_checks(schema: dict) -> None:
+    cursor = next(p for p in schema["paths"]["/v1/events"]["get"]["parameters"] if p["name"] == "ending_before")
+    assert cursor["schema"]["pattern"] == "^[a-z]{2,8}_[0-9A-Za-z]{1,64}$"
