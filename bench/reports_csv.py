@@ -44,7 +44,8 @@ SEED_PAYMENTS = """
 INSERT INTO payments_payment (
     id, merchant_id, livemode, amount, currency, amount_captured, amount_refunded, status, capture_method,
     description, metadata, customer_email, payment_method_type, card_brand, card_last4, card_fingerprint, upi_flow,
-    upi_vpa, upi_rrn, setup_future_usage, off_session, psp, failure_code, failure_message, cancellation_reason, disputed, funds_pending,
+    upi_vpa, upi_rrn, setup_future_usage, off_session,
+    psp, failure_code, failure_message, cancellation_reason, disputed, funds_pending,
     created, updated)
 SELECT %(prefix)s || lpad(g::text, 10, '0'), %(merchant)s, false, 1000 + g %% 5000, 'usd', 1000 + g %% 5000, 0,
     'succeeded', 'automatic', 'bench payment ' || g, '{}'::jsonb, '', 'card', 'visa', '4242', '', '', '', '',
