@@ -11,7 +11,7 @@ from typing import Literal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, Q, When
 from django.db.models.functions import Now
 
 from core.logging import bind_payment
@@ -57,8 +57,13 @@ def attempts_janitor(*, limit: int = 200) -> dict[str, int]:
         )
         # Pushed forward now so the next run does not hand out the same check again; a stale claim is taken over
         # (a check task that dies too leaves it stale again, and it comes back here).
-        PaymentAttempt.objects.filter(pk__in=[a.pk for a in to_check + never_ran]).update(next_check_at=later)
-        PaymentAttempt.objects.filter(pk__in=[a.pk for a in to_check], locked_at__isnull=False).update(locked_at=Now())
+        # One UPDATE per row: PostgreSQL re-checks a foreign key when a row this transaction already updated is
+        # updated again, and that deferred check takes a KEY SHARE lock on the payment at commit, which deadlocks
+        # with a worker that holds the payment and waits for this attempt.
+        PaymentAttempt.objects.filter(pk__in=[a.pk for a in to_check]).update(
+            next_check_at=later, locked_at=Case(When(locked_at__isnull=False, then=Now()), default=None)
+        )
+        PaymentAttempt.objects.filter(pk__in=[a.pk for a in never_ran]).update(next_check_at=later)
         for attempt in to_check + never_ran:
             attempt_enqueue(attempt, task=CHECK_ATTEMPT_TASK)
     return {"checks": len(to_check), "never_ran": len(never_ran)}
