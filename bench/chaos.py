@@ -341,6 +341,9 @@ class Platform:
             "PSP_ATTEMPT_STALE_SECONDS": "15",
             "PSP_JANITOR_INTERVAL_SECONDS": "2",
             "PSP_ACTION_POLL_SECONDS": "5",
+            # A chargeback that overtook the news of its capture is applied by the sweep once the capture is known.
+            "PROVIDER_EVENT_RETRY_SECONDS": "5",
+            "PROVIDER_EVENT_SWEEP_SECONDS": "3",
             "BALANCE_PENDING_SECONDS": "20",
             "PAYOUT_TRANSIT_SECONDS": "10",
             "LEDGERLINE_API_RATE": "10000/s",
@@ -659,7 +662,8 @@ OPEN_WORK = """
            (SELECT COUNT(*) FROM payments_outboxmessage WHERE published_at IS NULL),
            (SELECT COUNT(*) FROM payments_webhookdelivery WHERE status = 'pending'),
            (SELECT COUNT(*) FROM payments_payment WHERE status IN ('processing', 'requires_action')),
-           (SELECT COUNT(*) FROM payments_refund WHERE status = 'pending')
+           (SELECT COUNT(*) FROM payments_refund WHERE status = 'pending'),
+           (SELECT COUNT(*) FROM payments_providerevent WHERE processed_at IS NULL)
 """
 # Waiting out the janitor's schedule (15 s, 1 min, 5 min …, and the late-success watch of failed UPI attempts) is
 # not what is being tested: every check due later than the janitor's own claim window is made due now. (Not the
@@ -688,7 +692,14 @@ def drain(platform: Platform, seconds: float) -> dict[str, int]:
             row = conn.execute(OPEN_WORK).fetchone()
         left = dict(
             zip(
-                ("open_attempts", "unpublished_outbox", "pending_deliveries", "payments_in_flight", "refunds_pending"),
+                (
+                    "open_attempts",
+                    "unpublished_outbox",
+                    "pending_deliveries",
+                    "payments_in_flight",
+                    "refunds_pending",
+                    "provider_events_unapplied",
+                ),
                 row or (),
                 strict=False,
             )

@@ -459,8 +459,14 @@ CELERY_BEAT_SCHEDULE.update(
 # A provider webhook stored but not applied this long after it arrived (its task died with a worker, or met the
 # database restarting) is handed out again by the sweep; applying one twice is a no-op.
 PROVIDER_EVENT_RETRY_SECONDS: float = env.float("PROVIDER_EVENT_RETRY_SECONDS", default=60.0)
+PROVIDER_EVENT_SWEEP_SECONDS: float = env.float("PROVIDER_EVENT_SWEEP_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE.update(
-    {"payments-provider-events-sweep": {"task": "payments.provider_events_sweep", "schedule": 30.0}}
+    {
+        "payments-provider-events-sweep": {
+            "task": "payments.provider_events_sweep",
+            "schedule": PROVIDER_EVENT_SWEEP_SECONDS,
+        }
+    }
 )
 
 # --- Events and webhooks -------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.chaos
 def test_a_minute_of_chaos_loses_and_doubles_nothing():
     seed = os.environ.get("CHAOS_SEED", "7")
     done = subprocess.run(
-        [sys.executable, "bench/chaos.py", "--seed", seed, "--minutes", "1", "--drain-seconds", "45"],
+        [sys.executable, "bench/chaos.py", "--seed", seed, "--minutes", "1", "--drain-seconds", "90"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -40,6 +40,16 @@ def _strict_integer(field: serializers.IntegerField, name: str, value: Any) -> N
         )
 
 
+class JsonStringField(serializers.CharField):
+    """A string that must be a JSON string: DRF's CharField turns ``0`` or ``true`` into ``"0"``/``"True"``, which
+    accepts what the schema refuses (found by schemathesis on metadata values)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class InputSerializer(serializers.Serializer[Any]):
     """Base of every request serializer (nested ones too): see the module docstring."""
 

@@ -130,3 +130,18 @@ def test_other_integers_are_json_integers_too(api: Api) -> None:
     body["payment_method"]["card"]["exp_month"] = "12"
     response = api.post("/v1/payments", body)
     assert (response.status_code, _error(response)["param"]) == (400, "payment_method[card][exp_month]")
+
+
+@pytest.mark.parametrize("value", [0, True, 1.5, ["x"], {"k": "v"}])
+@pytest.mark.parametrize("path", ["/v1/payments", "/v1/customers", "/v1/webhook_endpoints"])
+def test_metadata_values_are_json_strings_only(api: Api, path: str, value: Any) -> None:
+    """Found by schemathesis: DRF's CharField turned 0 into "0", so a body the schema refuses was stored."""
+    bodies = {
+        "/v1/payments": card_payment_body(),
+        "/v1/customers": {"email": "a@example.com"},
+        "/v1/webhook_endpoints": {"url": "https://example.com/hooks", "enabled_events": ["*"]},
+    }
+    response = api.post(path, {**bodies[path], "metadata": {"order": value}})
+    assert response.status_code == 400, (path, value, response.content)
+    assert str(_error(response)["param"]).startswith("metadata")
+    assert not Payment.objects.exists()
