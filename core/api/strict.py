@@ -64,6 +64,9 @@ class InputSerializer(serializers.Serializer[Any]):
                     continue
                 if isinstance(field, serializers.IntegerField):
                     _strict_integer(field, name, data[name])
+                elif isinstance(field, serializers.CharField) and not isinstance(data[name], str):
+                    # DRF's CharField turns 0 into "0": the schema says string (found by schemathesis).
+                    raise serializers.ValidationError({name: ["Must be a JSON string."]}, code="parameter_invalid")
                 elif isinstance(field, serializers.BooleanField) and type(data[name]) is not bool:
                     # DRF also takes "true", "yes", 1 and "on": a JSON API takes true and false.
                     raise serializers.ValidationError({name: ["Must be a JSON boolean."]}, code="parameter_invalid")

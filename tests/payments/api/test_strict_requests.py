@@ -145,3 +145,12 @@ def test_metadata_values_are_json_strings_only(api: Api, path: str, value: Any) 
     assert response.status_code == 400, (path, value, response.content)
     assert str(_error(response)["param"]).startswith("metadata")
     assert not Payment.objects.exists()
+
+
+@pytest.mark.parametrize("value", [0, True, ["x"]])
+def test_text_parameters_are_json_strings_only(api: Api, value: Any) -> None:
+    response = api.post("/v1/customers", {"email": "a@example.com", "name": value})
+    assert (response.status_code, _error(response)["param"]) == (400, "name")
+    response = api.post("/v1/payments", card_payment_body(description=value))
+    assert (response.status_code, _error(response)["param"]) == (400, "description")
+    assert not Payment.objects.exists()
