@@ -4,6 +4,7 @@ which decodes them with OpenTelemetry's own protobuf definitions."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 from collections.abc import Iterator
@@ -169,12 +170,25 @@ def test_one_trace_links_the_api_confirm_to_the_workers_provider_call(traced_pla
     assert call is not None
 
     # Its ancestry, span by span: the worker's task run, the relay's publication, back to the confirm request.
+    # A parent span ends (and is exported) after its children, so the whole chain may arrive a little later.
+    def ancestry() -> list[Span]:
+        spans = {s.span_id: s for s in receiver.spans if s.trace_id == confirm.trace_id}
+        chain: list[Span] = []
+        current: Span | None = call
+        while current is not None:
+            chain.append(current)
+            current = spans.get(current.parent_id)
+        return chain
+
+    with contextlib.suppress(AssertionError):
+        wait(
+            lambda: ancestry()[-1].span_id == confirm.span_id,
+            timeout=30,
+            what="the provider call's ancestry",
+            logs=logs,
+        )
+    chain = ancestry()
     spans = {s.span_id: s for s in receiver.spans if s.trace_id == confirm.trace_id}
-    chain = []
-    current: Span | None = call
-    while current is not None:
-        chain.append(current)
-        current = spans.get(current.parent_id)
     services = [s.service for s in chain]
     assert chain[-1].span_id == confirm.span_id, [(s.service, s.name) for s in chain]
     assert "ledgerline-relay" in services, [(s.service, s.name) for s in chain]
