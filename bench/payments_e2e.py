@@ -116,9 +116,12 @@ def _post_all(base: str, secret: str, total: int, clients: int) -> tuple[float, 
     return started, time.monotonic(), failures
 
 
-def _worker(env: dict[str, str], concurrency: int, log: Path, root: Path) -> subprocess.Popen[bytes]:
+def _worker(env: dict[str, str], concurrency: int, log: Path, root: Path, threads: int = 0) -> subprocess.Popen[bytes]:
+    """``concurrency`` prefork processes, or with ``threads`` one process running that many threads (what
+    run_platform starts for a provider queue on PostgreSQL: ``PSP_WORKER_POOL=threads``)."""
     args = [str(BIN / "celery"), "-A", "config", "worker", "--queues", "psp.card_a,celery"]
-    args += ["--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+    pool = ["--pool", "threads", "--concurrency", str(threads)] if threads else ["--concurrency", str(concurrency)]
+    args += [*pool, "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
     return subprocess.Popen(
         args, cwd=root, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -163,6 +166,9 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/8")
     parser.add_argument("--apply-payments", type=int, default=300, help="payments for the one-worker apply rate")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose code the worker runs")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="one worker process with this many threads instead of prefork"
+    )
     args = parser.parse_args()
     _psql(args.postgres, "postgres", f"DROP DATABASE IF EXISTS {args.database}")
     _psql(args.postgres, "postgres", f"CREATE DATABASE {args.database}")
@@ -184,7 +190,7 @@ def main() -> None:
         _wait(f"{sandbox_url}/healthz", "sandbox")
         _wait(f"http://127.0.0.1:{port}/healthz", "gunicorn")
         for concurrency in [int(c) for c in args.concurrency.split(",") if c]:
-            worker = _worker(env, concurrency, logs / f"e2e-worker-{concurrency}.log", args.root)
+            worker = _worker(env, concurrency, logs / f"e2e-worker-{concurrency}.log", args.root, args.threads)
             time.sleep(4)  # worker boot
             before = int(_psql(args.postgres, args.database, "SELECT count(*) FROM payments_payment"))
             first, last_created, failures = _post_all(f"http://127.0.0.1:{port}", secret, args.payments, args.clients)
