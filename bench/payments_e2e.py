@@ -20,6 +20,7 @@ worker's boot is not counted). Run it on two checkouts to compare code (``--root
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import signal
 import subprocess
@@ -35,12 +36,17 @@ if __package__ in (None, ""):  # run as a script (python bench/payments_e2e.py):
 from bench.api import BIN, BODY, ROOT, migrate_and_create_merchant, provider_credentials
 
 
-def _env(database_url: str, redis_url: str, sandbox_url: str, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"LEDGERLINE_ENV", "DATABASE_URL", "REDIS_URL"}}
+def _env(database_url: str, owner_url: str, redis_url: str, sandbox_url: str, port: int) -> dict[str, str]:
+    shape = {"LEDGERLINE_ENV", "DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in shape}
     env.update(
         LEDGERLINE_ENV="production",
         SECRET_KEY="bench-" + "x" * 50,
         DATABASE_URL=database_url,
+        DATABASE_OWNER_URL=owner_url,
+        # The production shape refuses to start without a real vault key (payments.E003).
+        LEDGERLINE_VAULT_KEYS="bench:" + base64.b64encode(os.urandom(32)).decode(),
+        LEDGERLINE_VAULT_ACTIVE_KEY="bench",
         REDIS_URL=redis_url,
         SANDBOX_URL=sandbox_url,
         ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -171,11 +177,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     _psql(args.postgres, "postgres", f"DROP DATABASE IF EXISTS {args.database}")
-    _psql(args.postgres, "postgres", f"CREATE DATABASE {args.database}")
-    database_url = f"{args.postgres}/{args.database}"
+    # Migrated as the owner role, served as the application's role, as the production shape requires (bench/api.py).
+    _psql(args.postgres, "postgres", f"CREATE DATABASE {args.database} OWNER ledgerline_owner")
+    host = args.postgres.rsplit("@", 1)[-1]
+    database_url = f"postgres://ledgerline_app:ledgerline_app@{host}/{args.database}"
+    owner_url = f"postgres://ledgerline_owner:ledgerline_owner@{host}/{args.database}"
     port, sandbox_port = 19000 + os.getpid() % 500, 19500 + os.getpid() % 500
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    env = _env(database_url, args.redis, sandbox_url, port)
+    env = _env(database_url, owner_url, args.redis, sandbox_url, port)
     secret = migrate_and_create_merchant(env)["secret_key"]
     logs = Path(os.environ.get("BENCH_LOG_DIR", "/tmp"))  # noqa: S108 - bench logs, inspected by hand
     # uvicorn reads WEB_CONCURRENCY too: the sandbox is one process.
