@@ -238,7 +238,9 @@ def test_metrics_after_payments_through_web_relay_worker_and_sandbox(platform, t
         for (name, labels), v in found.items()
         if name == "ledgerline_celery_task_duration_seconds_count" and ("task", "payments.execute_attempt") in labels
     )
-    assert attempts_run == sum(row["n"] for row in stored.annotate(n=Count("id")).order_by())
+    # At least one run per attempt. Delivery is at least once: under load a command can run again (a redelivery, a
+    # claim that found the attempt busy), and such a run calls no provider, which the exact count above proves.
+    assert attempts_run >= sum(row["n"] for row in stored.annotate(n=Count("id")).order_by())
     assert value(found, "ledgerline_celery_task_queue_wait_seconds_count", queue="psp.card_a") >= 4
 
     # Read at scrape time: circuits closed, nothing in doubt, the outbox drained, queues empty.
