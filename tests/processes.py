@@ -102,3 +102,19 @@ def embedded_shell(script: str, var_dir: Path) -> Any:
         done = subprocess.run(manage + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def django_probe(script: str, env: Mapping[str, str]) -> Any:
+    """Runs ``script`` in a fresh interpreter with ``env`` (settings read from it, e.g. the production shape) and
+    returns the JSON the script printed last."""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=clean_env(DJANGO_SETTINGS_MODULE="config.settings", **env),
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
 from tests import processes
@@ -29,23 +25,10 @@ print(json.dumps({
 
 @pytest.mark.django_db
 def test_production_answers_with_hsts_csp_nosniff_and_redirects_plain_http(worker_env):
-    env = {
-        **PRODUCTION,
-        "DATABASE_URL": worker_env["DATABASE_URL"],
-        "REDIS_URL": worker_env["REDIS_URL"],
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", _PROBE],
-        cwd=processes.ROOT,
-        env=processes.clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
+    seen = processes.django_probe(
+        _PROBE,
+        {**PRODUCTION, "DATABASE_URL": worker_env["DATABASE_URL"], "REDIS_URL": worker_env["REDIS_URL"]},
     )
-    assert result.returncode == 0, result.stderr
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
     secure = seen["secure"]
     assert secure["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
     assert secure["X-Content-Type-Options"] == "nosniff"

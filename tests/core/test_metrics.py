@@ -3,7 +3,6 @@ the PSP sandbox, each a process of its own writing to one multiprocess folder.""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -86,19 +85,8 @@ def test_the_production_shape_wants_the_token_even_on_loopback(worker_env):
         "DATABASE_URL": worker_env["DATABASE_URL"],
         "REDIS_URL": worker_env["REDIS_URL"],
         "METRICS_TOKEN": "prod-metrics-7c1e",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", _PRODUCTION_PROBE],
-        cwd=processes.ROOT,
-        env=processes.clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    statuses = json.loads(result.stdout.strip().splitlines()[-1])
+    statuses = processes.django_probe(_PRODUCTION_PROBE, env)
     # Prometheus scrapes the process directly on the private network: no redirect to https for /metrics.
     assert statuses == {"loopback_no_token": 401, "wrong_token": 401, "token": 200, "plain_http_token": 200}
 
