@@ -40,14 +40,15 @@ def _strict_integer(field: serializers.IntegerField, name: str, value: Any) -> N
         )
 
 
-class JsonStringField(serializers.CharField):
-    """A string that must be a JSON string: DRF's CharField turns ``0`` or ``true`` into ``"0"``/``"True"``, which
-    accepts what the schema refuses (found by schemathesis on metadata values)."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return str(super().to_internal_value(data))
+def _json_strings(field: serializers.Field[Any, Any, Any, Any], value: Any) -> bool:
+    """False when a text field, or a map or list of text (metadata, event lists), holds something not a string."""
+    if isinstance(field, serializers.CharField):
+        return isinstance(value, str)
+    if isinstance(field, serializers.DictField) and isinstance(field.child, serializers.CharField):
+        return not isinstance(value, Mapping) or all(isinstance(v, str) for v in value.values())
+    if isinstance(field, serializers.ListField) and isinstance(field.child, serializers.CharField):
+        return not isinstance(value, list) or all(isinstance(v, str) for v in value)
+    return True
 
 
 class InputSerializer(serializers.Serializer[Any]):
@@ -64,7 +65,7 @@ class InputSerializer(serializers.Serializer[Any]):
                     continue
                 if isinstance(field, serializers.IntegerField):
                     _strict_integer(field, name, data[name])
-                elif isinstance(field, serializers.CharField) and not isinstance(data[name], str):
+                elif not _json_strings(field, data[name]):
                     # DRF's CharField turns 0 into "0": the schema says string (found by schemathesis).
                     raise serializers.ValidationError({name: ["Must be a JSON string."]}, code="parameter_invalid")
                 elif isinstance(field, serializers.BooleanField) and type(data[name]) is not bool:

@@ -11,13 +11,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import CursorListPagination
-from core.api.strict import JsonStringField
 from payments.api.payments import _metadata_validate
 
 
 def metadata_field() -> serializers.DictField:
     return serializers.DictField(
-        child=JsonStringField(max_length=500, allow_blank=True), default=dict, validators=[_metadata_validate]
+        child=serializers.CharField(max_length=500, allow_blank=True), default=dict, validators=[_metadata_validate]
     )
 
 

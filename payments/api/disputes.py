@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.pagination import CursorListPagination
-from core.api.strict import ApiView, InputSerializer, JsonStringField
+from core.api.strict import ApiView, InputSerializer
 from payments import selectors
 from payments.api.authentication import request_api_key, request_merchant
 from payments.api.common import list_response
@@ -22,7 +22,7 @@ from payments.services.disputes import EVIDENCE_TEXT_FIELDS, dispute_accept, dis
 
 
 class _EvidenceInput(InputSerializer):
-    files = serializers.ListField(child=JsonStringField(max_length=40), required=False, max_length=20)
+    files = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=20)
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from core.api.filters import CREATED_PARAMETERS, TimestampField
 from core.api.pagination import CursorListPagination
-from core.api.strict import ApiView, InputSerializer, JsonStringField
+from core.api.strict import ApiView, InputSerializer
 from payments import selectors
 from payments.api.authentication import request_api_key, request_merchant
 from payments.api.idempotency import IdempotentApiView
@@ -127,7 +127,7 @@ class PaymentCreateInputSerializer(InputSerializer):
     confirm = serializers.BooleanField(default=False)
     description = serializers.CharField(max_length=1000, allow_blank=True, default="")
     metadata = serializers.DictField(
-        child=JsonStringField(max_length=500, allow_blank=True), default=dict, validators=[_metadata_validate]
+        child=serializers.CharField(max_length=500, allow_blank=True), default=dict, validators=[_metadata_validate]
     )
     # No default: "" is not an email, and the schema must not advertise a default its own format refuses.
     customer_email = serializers.EmailField(allow_blank=True, required=False)

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.pagination import CursorListPagination
-from core.api.strict import InputSerializer, JsonStringField
+from core.api.strict import InputSerializer
 from payments.api.authentication import request_livemode, request_merchant
 from payments.api.idempotency import IdempotentApiView
 from payments.enums import EventType
@@ -35,7 +35,7 @@ class MetadataField(serializers.DictField):
     """The contract's metadata: a string map of at most 50 keys."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(child=JsonStringField(max_length=500, allow_blank=True), **kwargs)
+        super().__init__(child=serializers.CharField(max_length=500, allow_blank=True), **kwargs)
 
     def to_internal_value(self, data: Any) -> dict[str, str]:
         value: dict[str, str] = super().to_internal_value(data)
@@ -53,9 +53,9 @@ class WebhookEndpointOutputSerializer(serializers.Serializer[WebhookEndpoint]):
     id = serializers.CharField()
     object = serializers.SerializerMethodField()
     url = serializers.CharField()
-    enabled_events = serializers.ListField(child=JsonStringField())
+    enabled_events = serializers.ListField(child=serializers.CharField())
     description = serializers.CharField()
-    metadata = serializers.DictField(child=JsonStringField())
+    metadata = serializers.DictField(child=serializers.CharField())
     status = serializers.CharField(help_text="enabled or disabled")
     disabled_reason = serializers.CharField(help_text="why the platform (or the merchant) disabled it")
     livemode = serializers.BooleanField()
