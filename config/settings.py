@@ -149,16 +149,32 @@ else:
     for database in DATABASES.values():
         database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
         database["CONN_HEALTH_CHECKS"] = True
+    # Behind a pooler in transaction mode (pgbouncer's ``pool_mode = transaction``) each transaction may run on
+    # another server session, so nothing may rely on session state (docs/operations.md, "pgbouncer"). Django's
+    # server-side cursors do: ``iterator()`` outside a transaction declares a cursor WITH HOLD and fetches from it
+    # in later transactions, so they are off for a pooled alias. Prepared statements are off already (Django's
+    # psycopg 3 cursors bind on the client and it sets ``prepare_threshold`` to None); advisory locks are
+    # transaction-scoped (``pg_try_advisory_xact_lock``) and session settings are ``set_config(…, true)``.
+    DATABASE_POOLED: set[str] = {
+        alias
+        for alias, variable in (
+            ("default", "DATABASE_TRANSACTION_POOLING"),
+            ("replica", "DATABASE_REPLICA_TRANSACTION_POOLING"),
+        )
+        if alias in DATABASES and env.bool(variable, default=False)
+    }
+    for _alias in DATABASE_POOLED:
+        DATABASES[_alias]["DISABLE_SERVER_SIDE_CURSORS"] = True
     # The application's connections (not the owner's, which migrates) give up on a statement or a lock wait after
     # these many milliseconds (0 = never): no request holds or waits on a lock for long, and the API answers 503 +
-    # Retry-After (core/api/errors.py) with nothing written. Behind pgbouncer in transaction mode, which does not
-    # pass startup options, set them on the role instead (docs/operations.md).
+    # Retry-After (core/api/errors.py) with nothing written. pgbouncer refuses the startup option that carries them,
+    # so behind it they are set on the role instead, which core/database_pooling.py checks (docs/operations.md).
     DATABASE_TIMEOUTS_MS: dict[str, int] = {
         "statement_timeout": env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=60_000),
         "lock_timeout": env.int("DATABASE_LOCK_TIMEOUT_MS", default=10_000),
     }
     _startup_options = " ".join(f"-c {name}={ms}" for name, ms in DATABASE_TIMEOUTS_MS.items() if ms)
-    if _startup_options:
+    if _startup_options and "default" not in DATABASE_POOLED:
         _options = DATABASES["default"].setdefault("OPTIONS", {})
         _options["options"] = f"{_options.get('options', '')} {_startup_options}".strip()
     if TESTING:
