@@ -39,10 +39,18 @@ from payments.enums import (
     UpiFlow,
 )
 from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
-from payments.models import Customer, Merchant, Payment, PaymentAttempt, PaymentMethod, PaymentStateChange
+from payments.models import (
+    Customer,
+    Merchant,
+    OutboxMessage,
+    Payment,
+    PaymentAttempt,
+    PaymentMethod,
+    PaymentStateChange,
+)
 from payments.representations import payment_representation
 from payments.services.attempts.queue import attempt_start
-from payments.services.outbox import outbox_event_add
+from payments.services.outbox import outbox_event_build, outbox_messages_add
 from payments.services.payment_methods import payment_method_card_build, payment_method_test_get_or_create
 from payments.upi import UPI_EXPIRES_IN_DEFAULT, UPI_EXPIRES_IN_MAX, UPI_EXPIRES_IN_MIN
 
@@ -272,7 +280,12 @@ def payment_create(
             return payment
         payment.confirm()
         payment.save(force_insert=True)
-        attempt = attempt_start(payment=payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount)
+        # Rows that go together go in together: the attempt's command and the event in one insert, after the
+        # attempt they name; the two history rows in another.
+        outbox: list[OutboxMessage] = []
+        attempt = attempt_start(
+            payment=payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount, outbox=outbox
+        )
         PaymentStateChange.objects.bulk_create(
             [
                 _history_row(
@@ -281,7 +294,8 @@ def payment_create(
                 _history_row(payment, from_status=PaymentStatus.REQUIRES_CONFIRMATION, transition="confirm"),
             ]
         )
-        _events(payment, [PaymentEventType.PROCESSING], attempts=[attempt])
+        outbox += _event_rows(payment, [PaymentEventType.PROCESSING], attempts=[attempt])
+        outbox_messages_add(outbox)
     return payment
 
 
@@ -517,11 +531,17 @@ def _history(payment: Payment, *, from_status: str, transition: str, attempt: Pa
 
 
 def _events(payment: Payment, events: Sequence[str], *, attempts: list[PaymentAttempt]) -> None:
+    outbox_messages_add(_event_rows(payment, events, attempts=attempts))
+
+
+def _event_rows(payment: Payment, events: Sequence[str], *, attempts: list[PaymentAttempt]) -> list[OutboxMessage]:
+    """The events' outbox rows, unsaved. The representation is built once, here, for every event and for the
+    response (``payment.known_representation``)."""
     payment.known_attempts = attempts
     payload = payment_representation(payment, attempts=attempts)
     payment.known_representation = payload
-    for event in events:
-        outbox_event_add(
+    return [
+        outbox_event_build(
             merchant_id=payment.merchant_id,
             livemode=payment.livemode,
             event_type=event,
@@ -529,3 +549,5 @@ def _events(payment: Payment, events: Sequence[str], *, attempts: list[PaymentAt
             aggregate_id=payment.id,
             payload=payload,
         )
+        for event in events
+    ]
