@@ -69,7 +69,8 @@ class PaymentMethod(models.Model):
     detached_at = models.DateTimeField(null=True, blank=True)
     # Test mode: the Stripe test payment method (``pm_card_visa`` …) this row stands for. Every use of that name by
     # the merchant charges this one row (unique while not detached), instead of a new row and vault entry per use.
-    test_alias = models.CharField(max_length=64, blank=True, default="")
+    # A database default too, so a row inserted without it (raw SQL, an older process during a deploy) is no alias.
+    test_alias = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-id"]
