@@ -314,6 +314,9 @@ REST_FRAMEWORK = {
 LEDGERLINE_API_RATE: str = env.str("LEDGERLINE_API_RATE", default="100/s")
 # Failed authentications per client address: without it a bad key could be tried at hundreds of requests a second.
 LEDGERLINE_AUTH_FAILURE_RATE: str = env.str("LEDGERLINE_AUTH_FAILURE_RATE", default="60/m")
+# How long a process trusts an API key (and its merchant) it read from the database: a revocation made by another
+# process takes effect here within this many seconds (one made by this process, at once). 0: no cache.
+LEDGERLINE_API_KEY_CACHE_SECONDS: float = env.float("LEDGERLINE_API_KEY_CACHE_SECONDS", default=5.0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ledgerline API",
     "DESCRIPTION": "The merchant API of Ledgerline: payments, refunds, disputes, balances, payouts, events.",
