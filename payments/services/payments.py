@@ -50,6 +50,7 @@ from payments.models import (
 )
 from payments.representations import payment_representation
 from payments.services.attempts.queue import attempt_start
+from payments.services.checkout_completion import checkout_session_payment_succeeded
 from payments.services.outbox import outbox_event_build, outbox_messages_add
 from payments.services.payment_methods import payment_method_card_build, payment_method_test_get_or_create
 from payments.upi import UPI_EXPIRES_IN_DEFAULT, UPI_EXPIRES_IN_MAX, UPI_EXPIRES_IN_MIN
@@ -390,6 +391,7 @@ def payment_mark_succeeded(*, payment: Payment, attempt: PaymentAttempt | None, 
     if upi_rrn:
         payment.upi_rrn = upi_rrn
     _save_transition(payment, from_status, "mark_succeeded", PaymentEventType.SUCCEEDED, attempt)
+    checkout_session_payment_succeeded(payment=payment, at=_db_now(payment))
 
 
 def payment_record_late_success(*, payment: Payment, attempt: PaymentAttempt, upi_rrn: str = "") -> None:
@@ -407,6 +409,7 @@ def payment_succeed_late(*, payment: Payment, attempt: PaymentAttempt, upi_rrn: 
     from_status = _apply(payment, "succeed_late", at=_db_now(payment))
     payment.upi_rrn = payment.upi_rrn or upi_rrn
     _save_transition(payment, from_status, "succeed_late", PaymentEventType.SUCCEEDED, attempt)
+    checkout_session_payment_succeeded(payment=payment, at=_db_now(payment))
 
 
 def payment_mark_failed(*, payment: Payment, attempt: PaymentAttempt | None, code: str, message: str) -> None:
