@@ -1,5 +1,15 @@
 from django.urls import path
 
+from stripe_api.views.balance import (
+    BalanceApi,
+    BalanceTransactionListApi,
+    DisputeCloseApi,
+    DisputeDetailApi,
+    DisputeListApi,
+    PayoutCancelApi,
+    PayoutDetailApi,
+    PayoutListCreateApi,
+)
 from stripe_api.views.customers import (
     CustomerDetailApi,
     CustomerListCreateApi,
@@ -17,6 +27,12 @@ from stripe_api.views.payment_intents import (
     PaymentIntentListCreateApi,
 )
 from stripe_api.views.refunds import RefundDetailApi, RefundListCreateApi
+from stripe_api.views.webhooks import (
+    EventDetailApi,
+    EventListApi,
+    WebhookEndpointDetailApi,
+    WebhookEndpointListCreateApi,
+)
 
 urlpatterns = [
     path("payment_intents", PaymentIntentListCreateApi.as_view(), name="stripe-payment-intents"),
@@ -59,5 +75,24 @@ urlpatterns += [
         "payment_methods/<str:payment_method_id>/detach",
         PaymentMethodDetachApi.as_view(),
         name="stripe-payment-method-detach",
+    ),
+]
+
+urlpatterns += [
+    path("balance", BalanceApi.as_view(), name="stripe-balance"),
+    path("balance_transactions", BalanceTransactionListApi.as_view(), name="stripe-balance-transactions"),
+    path("payouts", PayoutListCreateApi.as_view(), name="stripe-payouts"),
+    path("payouts/<str:payout_id>", PayoutDetailApi.as_view(), name="stripe-payout"),
+    path("payouts/<str:payout_id>/cancel", PayoutCancelApi.as_view(), name="stripe-payout-cancel"),
+    path("disputes", DisputeListApi.as_view(), name="stripe-disputes"),
+    path("disputes/<str:dispute_id>", DisputeDetailApi.as_view(), name="stripe-dispute"),
+    path("disputes/<str:dispute_id>/close", DisputeCloseApi.as_view(), name="stripe-dispute-close"),
+    path("events", EventListApi.as_view(), name="stripe-events"),
+    path("events/<str:event_id>", EventDetailApi.as_view(), name="stripe-event"),
+    path("webhook_endpoints", WebhookEndpointListCreateApi.as_view(), name="stripe-webhook-endpoints"),
+    path(
+        "webhook_endpoints/<str:webhook_endpoint_id>",
+        WebhookEndpointDetailApi.as_view(),
+        name="stripe-webhook-endpoint",
     ),
 ]
