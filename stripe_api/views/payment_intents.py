@@ -32,6 +32,7 @@ from payments.services.payments import (
     payment_confirm,
     payment_create,
     payment_create_validate,
+    payment_update,
 )
 from stripe_api import objects
 from stripe_api.errors import card_error_for
@@ -201,17 +202,32 @@ def settle_confirm(request: Request, response: Response) -> Response | None:
     return Response(settled)
 
 
+class PaymentIntentUpdateInput(StripeInput):
+    description = serializers.CharField(max_length=1000, allow_blank=True, required=False)
+    metadata = metadata_field()
+    receipt_email = serializers.EmailField(allow_blank=True, required=False)
+
+
 class PaymentIntentDetailApi(StripeWriteView):
-    """``GET`` retrieves; ``POST`` updates (only what the platform lets change after creation: nothing yet)."""
+    """``GET`` retrieves; ``POST`` updates what describes the payment (the amount and method are fixed once created)."""
+
+    input_serializer = PaymentIntentUpdateInput
 
     def get(self, request: Request, payment_intent_id: str) -> Response:
         merchant, livemode = scope(request)
         payment = selectors.payment_get(merchant=merchant, livemode=livemode, payment_id=payment_intent_id)
         return Response(objects.payment_intent(payment_representation(payment)))
 
-    def perform_post(self, request: Request, data: Any, **kwargs: Any) -> Response:
+    def perform_post(self, request: Request, data: dict[str, Any], **kwargs: Any) -> Response:
         merchant, livemode = scope(request)
-        payment = selectors.payment_get(merchant=merchant, livemode=livemode, payment_id=kwargs["payment_intent_id"])
+        payment = payment_update(
+            merchant=merchant,
+            livemode=livemode,
+            payment_id=kwargs["payment_intent_id"],
+            description=data.get("description"),
+            metadata=data.get("metadata"),
+            customer_email=data.get("receipt_email"),
+        )
         return Response(objects.payment_intent(payment_representation(payment)))
 
 

@@ -72,11 +72,11 @@ def platform_url(worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFa
 def stripe_key(platform_url: str, transactional_db: None) -> Iterator[str]:
     """A fresh merchant's test key, and the SDK pointed at the platform: the one line a merchant changes."""
     _, issued = merchant_create(name="Stripe Shop", email=f"ops-{uuid.uuid4().hex[:6]}@stripe-shop.test")
-    saved = (stripe.api_key, stripe.api_base, stripe.max_network_retries)
+    saved = (stripe.api_key, stripe.api_base)
+    # The SDK's defaults otherwise, network retries included: every POST then carries an Idempotency-Key.
     stripe.api_key = issued.secret
     stripe.api_base = f"{platform_url}/stripe"
-    stripe.max_network_retries = 0
     try:
         yield issued.secret
     finally:
-        stripe.api_key, stripe.api_base, stripe.max_network_retries = saved
+        stripe.api_key, stripe.api_base = saved
