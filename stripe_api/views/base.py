@@ -78,6 +78,12 @@ class StripeView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authentication and throttling first: a 401 stays a 401
+        if request.headers.get("Stripe-Account"):
+            # Acting for a connected account would silently act on this merchant's own: refused, not ignored.
+            raise serializers.ValidationError(
+                {"Stripe-Account": ["Connected accounts (Stripe-Account) are not supported."]},
+                code="parameter_invalid",
+            )
         self.query = query_decode(request.META.get("QUERY_STRING", ""))
         allowed = self.query_parameters | {"expand"} | (_PAGE_PARAMETERS if self.is_list else frozenset())
         for name in self.query:

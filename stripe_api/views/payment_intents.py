@@ -233,9 +233,8 @@ class PaymentIntentDetailApi(StripeWriteView):
 
 class PaymentIntentConfirmInput(StripeInput):
     payment_method = serializers.CharField(max_length=64, required=False)
+    # Accepted for Stripe integrations that always send it; nothing here redirects (no 3-D Secure).
     return_url = serializers.URLField(max_length=2048, required=False)
-    off_session = serializers.CharField(max_length=10, required=False)
-    receipt_email = serializers.EmailField(allow_blank=True, required=False)
 
 
 class PaymentIntentConfirmApi(StripeWriteView):

@@ -135,3 +135,11 @@ def test_lists_give_the_url_the_sdk_pages_with(secret: str) -> None:
     )
     assert response.status_code == 200, response.content
     assert response.json() == {"object": "list", "data": [], "has_more": False, "url": "/v1/payment_intents"}
+
+
+def test_a_connected_account_header_is_refused_not_ignored(secret: str) -> None:
+    response = APIClient().get(
+        "/stripe/v1/balance", headers={"Authorization": f"Bearer {secret}", "Stripe-Account": "acct_123"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "Stripe-Account"
