@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "reports",
     "backoffice",
     "audit",
+    "stripe_api",
 ]
 
 MIDDLEWARE = [
@@ -446,6 +447,9 @@ LEDGER_CLOCK_SKEW_FLAG_SECONDS: int = env.int("LEDGER_CLOCK_SKEW_FLAG_SECONDS", 
 LEDGER_SEAL_KEY: str = env.str("LEDGER_SEAL_KEY", default=f"ledger-seal:{SECRET_KEY}")
 # Idempotency keys are kept at least this long (the contract says 24 hours), then the beat task removes them.
 IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# The Stripe-compatible API answers a card confirm with its outcome when the provider answers within this long
+# (Stripe's SDK users expect it), and with ``processing`` otherwise.
+STRIPE_API_CONFIRM_WAIT_SECONDS: float = env.float("STRIPE_API_CONFIRM_WAIT_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE.update(
     {
         "idempotency-keys-delete-expired": {"task": "payments.idempotency_keys_delete_expired", "schedule": 3600.0},

@@ -340,6 +340,34 @@ def payment_cancel(*, merchant: Merchant, livemode: bool, payment_id: str, reaso
         return _cancel(payment, reason=reason)
 
 
+def payment_update(
+    *,
+    merchant: Merchant,
+    livemode: bool,
+    payment_id: str,
+    description: str | None = None,
+    metadata: dict[str, str] | None = None,
+    customer_email: str | None = None,
+) -> Payment:
+    """Changes what describes a payment, never what it charges: ``metadata`` is merged (a key set to "" is removed,
+    Stripe's semantics), ``description`` and ``customer_email`` replaced. No status changes, so no event."""
+    with transaction.atomic():
+        payment = _lock(payment_id, merchant=merchant, livemode=livemode)
+        fields = ["updated"]
+        if description is not None:
+            payment.description, fields = description, [*fields, "description"]
+        if customer_email is not None:
+            payment.customer_email, fields = customer_email, [*fields, "customer_email"]
+        if metadata is not None:
+            merged = {k: v for k, v in {**payment.metadata, **metadata}.items() if v != ""}
+            if len(merged) > 50:
+                raise InvalidRequestError("At most 50 metadata keys.", param="metadata")
+            payment.metadata, fields = merged, [*fields, "metadata"]
+        payment.updated = _db_now(payment)
+        payment.save(update_fields=fields)
+    return payment
+
+
 # --- the executor's transitions: the caller holds the payment (and its attempts) locked ----------------------
 def payment_lock_with_attempts(
     *, payment_id: str | None = None, attempt_id: str | None = None, annotate: dict[str, Any] | None = None
