@@ -166,3 +166,22 @@ def test_state_survives_restart_with_db(tmp_path: Path) -> None:
         assert client.control_get("/clock")["offset_seconds"] >= 3600
     finally:
         stop_server(second)
+
+
+def test_spent_rules_are_dropped_so_a_long_run_keeps_its_speed() -> None:
+    # Every provider call scans the rules; a chaos run adds one every half second for hours. Spent rules must go,
+    # or each call walks all of them (a 90-minute run made the sandbox stop answering).
+    from sandbox.faults import Faults
+
+    faults = Faults(seed=1)
+    for _ in range(1000):
+        faults.add_rule("card_a", "authorize", "error", 1, {"status": 503})
+        faults.add_rule("card_a", "webhook", "duplicate", 1, {})
+    for _ in range(1000):
+        assert faults.request_plan("card_a", "authorize").action == "error"
+        assert "duplicate" in faults.webhook_plan("card_a", "charge.captured")
+    assert faults.rules == []
+    assert faults.request_plan("card_a", "authorize").action is None
+    faults.add_rule("card_a", "authorize", "error", 0, {})
+    assert faults.snapshot()["rules"] == []
+    assert faults.rules == []
