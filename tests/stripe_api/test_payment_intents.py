@@ -109,3 +109,12 @@ def test_an_idempotent_retry_replays_the_outcome(stripe_key: str) -> None:
         stripe.PaymentIntent.create(
             amount=2600, currency="usd", payment_method="pm_card_visa", idempotency_key="order-77"
         )
+
+
+def test_a_test_payment_method_is_one_payment_method_however_often_it_is_used(stripe_key: str) -> None:
+    # As on /v1: pm_card_visa is the merchant's one test card, not a new vaulted card (and a new token) per payment.
+    first = stripe.PaymentIntent.create(amount=1200, currency="usd", payment_method="pm_card_visa")
+    second = stripe.PaymentIntent.create(amount=1300, currency="usd", payment_method="pm_card_visa")
+    assert first.payment_method
+    assert first.payment_method == second.payment_method
+    assert stripe.PaymentMethod.retrieve(first.payment_method).card.last4 == "4242"
