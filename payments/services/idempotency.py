@@ -219,6 +219,16 @@ def _replay(*, merchant_id: str, livemode: bool, key: str, fingerprint: str) -> 
     )
 
 
+def idempotent_response_replace(*, merchant_id: str, livemode: bool, key: str, response: StoredResponse) -> None:
+    """Stores ``response`` as the answer of a completed key, in place of the one its work returned.
+
+    For an endpoint that answers after waiting, once its work committed, on what that work started (the Stripe
+    API's confirm waits on the provider's answer): what it finally told the client is what a retry replays."""
+    IdempotencyKey.objects.filter(
+        merchant_id=merchant_id, livemode=livemode, key=key, status=IdempotencyStatus.COMPLETED
+    ).update(response_status=response.status, response_body=response.body, response_content=response.content)
+
+
 def idempotency_keys_delete_expired(*, batch_size: int = 5000) -> int:
     """Deletes keys older than ``IDEMPOTENCY_KEY_TTL_HOURS``, in batches so no statement holds locks for long."""
     cutoff = Now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)

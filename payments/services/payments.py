@@ -50,6 +50,7 @@ from payments.models import (
 )
 from payments.representations import payment_representation
 from payments.services.attempts.queue import attempt_start
+from payments.services.checkout_completion import checkout_session_payment_succeeded
 from payments.services.outbox import outbox_event_build, outbox_messages_add
 from payments.services.payment_methods import payment_method_card_build, payment_method_test_get_or_create
 from payments.upi import UPI_EXPIRES_IN_DEFAULT, UPI_EXPIRES_IN_MAX, UPI_EXPIRES_IN_MIN
@@ -339,6 +340,34 @@ def payment_cancel(*, merchant: Merchant, livemode: bool, payment_id: str, reaso
         return _cancel(payment, reason=reason)
 
 
+def payment_update(
+    *,
+    merchant: Merchant,
+    livemode: bool,
+    payment_id: str,
+    description: str | None = None,
+    metadata: dict[str, str] | None = None,
+    customer_email: str | None = None,
+) -> Payment:
+    """Changes what describes a payment, never what it charges: ``metadata`` is merged (a key set to "" is removed,
+    Stripe's semantics), ``description`` and ``customer_email`` replaced. No status changes, so no event."""
+    with transaction.atomic():
+        payment = _lock(payment_id, merchant=merchant, livemode=livemode)
+        fields = ["updated"]
+        if description is not None:
+            payment.description, fields = description, [*fields, "description"]
+        if customer_email is not None:
+            payment.customer_email, fields = customer_email, [*fields, "customer_email"]
+        if metadata is not None:
+            merged = {k: v for k, v in {**payment.metadata, **metadata}.items() if v != ""}
+            if len(merged) > 50:
+                raise InvalidRequestError("At most 50 metadata keys.", param="metadata")
+            payment.metadata, fields = merged, [*fields, "metadata"]
+        payment.updated = _db_now(payment)
+        payment.save(update_fields=fields)
+    return payment
+
+
 # --- the executor's transitions: the caller holds the payment (and its attempts) locked ----------------------
 def payment_lock_with_attempts(
     *, payment_id: str | None = None, attempt_id: str | None = None, annotate: dict[str, Any] | None = None
@@ -390,6 +419,7 @@ def payment_mark_succeeded(*, payment: Payment, attempt: PaymentAttempt | None, 
     if upi_rrn:
         payment.upi_rrn = upi_rrn
     _save_transition(payment, from_status, "mark_succeeded", PaymentEventType.SUCCEEDED, attempt)
+    checkout_session_payment_succeeded(payment=payment, at=_db_now(payment))
 
 
 def payment_record_late_success(*, payment: Payment, attempt: PaymentAttempt, upi_rrn: str = "") -> None:
@@ -407,6 +437,7 @@ def payment_succeed_late(*, payment: Payment, attempt: PaymentAttempt, upi_rrn: 
     from_status = _apply(payment, "succeed_late", at=_db_now(payment))
     payment.upi_rrn = payment.upi_rrn or upi_rrn
     _save_transition(payment, from_status, "succeed_late", PaymentEventType.SUCCEEDED, attempt)
+    checkout_session_payment_succeeded(payment=payment, at=_db_now(payment))
 
 
 def payment_mark_failed(*, payment: Payment, attempt: PaymentAttempt | None, code: str, message: str) -> None:
