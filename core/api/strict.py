@@ -79,9 +79,21 @@ def reject_unknown_parameters(serializer_class: type[InputSerializer] | None, da
     if not isinstance(data, Mapping) and data not in (None, [], ""):
         # A serializer refuses a non-object itself; an endpoint without a body must refuse it here.
         raise serializers.ValidationError("The request body must be a JSON object.", code="parameter_invalid")
-    unknown = unknown_parameter(serializer_class() if serializer_class is not None else None, data)
+    unknown = unknown_parameter(_declared(serializer_class) if serializer_class is not None else None, data)
     if unknown is not None:
         raise _unknown(unknown)
+
+
+_DECLARED: dict[type[InputSerializer], InputSerializer] = {}
+
+
+def _declared(serializer_class: type[InputSerializer]) -> InputSerializer:
+    """One instance per class, only ever read for its fields: a new serializer per request deep-copied every
+    declared field (nested ones too) just to list their names."""
+    found = _DECLARED.get(serializer_class)
+    if found is None:
+        found = _DECLARED[serializer_class] = serializer_class()
+    return found
 
 
 def unknown_parameter(serializer: serializers.Serializer[Any] | None, data: Any, path: str = "") -> str | None:

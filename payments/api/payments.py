@@ -323,7 +323,7 @@ class PaymentListCreateApi(IdempotentApiView[PaymentCreateInput]):
         )
         paginator = CursorListPagination()
         page = paginator.paginate_queryset(payments, request, view=self)
-        return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
+        return paginator.get_paginated_response([payment_representation(payment) for payment in page])
 
     # The list is paginated by hand above; this tells drf-spectacular its shape.
     pagination_class = CursorListPagination

@@ -86,6 +86,36 @@ def auth_failures_wait(address: str) -> int | None:
     return math.ceil(wait) if failures >= limit else None
 
 
+def _rate_window(api_key_id: object) -> tuple[str, int, int, float]:
+    limit, period = parse_rate(settings.LEDGERLINE_API_RATE)
+    now = time.time()
+    return f"ll:throttle:{api_key_id}:{period}:{int(now // period)}", limit, period, period - (now % period)
+
+
+# Where authentication leaves the key's rate counter when it already counted it (``auth_check_and_count``).
+RATE_HITS_ATTRIBUTE = "ledgerline_rate_hits"
+
+
+def auth_check_and_count(address: str, api_key_id: object) -> tuple[int | None, int | None]:
+    """``auth_failures_wait(address)`` and the key's rate counter in one Redis round trip instead of two:
+    ``(wait, hits)``; ``hits`` is ``None`` when nothing was counted (no Redis, or it is away)."""
+    if not settings.REDIS_URL:
+        return auth_failures_wait(address), None
+    failure_key, failure_limit, _, failure_wait = _failure_window(address)
+    rate_key, _, period, _ = _rate_window(api_key_id)
+    try:
+        pipe = _redis(settings.REDIS_URL).pipeline(transaction=True)
+        pipe.get(failure_key)
+        pipe.set(rate_key, 0, ex=period + 1, nx=True)
+        pipe.incr(rate_key)
+        failures, _, hits = pipe.execute()
+    except _COUNTER_DOWN as exc:
+        logger.warning("throttle_counter_unavailable", error=f"{type(exc).__name__}: {exc}")
+        return None, None
+    wait = math.ceil(failure_wait) if int(failures or 0) >= failure_limit else None
+    return wait, int(hits)
+
+
 def auth_failure_record(address: str) -> None:
     key, _, period, _ = _failure_window(address)
     try:
@@ -102,17 +132,17 @@ class ApiKeyRateThrottle(BaseThrottle):
         api_key = request.auth
         if not isinstance(api_key, ApiKey):
             return True  # unauthenticated requests are refused before they cost anything
-        limit, period = parse_rate(settings.LEDGERLINE_API_RATE)
-        now = time.time()
-        window = int(now // period)
-        try:
-            hits = _hit(f"ll:throttle:{api_key.pk}:{period}:{window}", ttl=period + 1)
-        except _COUNTER_DOWN as exc:
-            logger.warning("throttle_counter_unavailable", error=f"{type(exc).__name__}: {exc}")
-            return True
+        key, limit, period, wait = _rate_window(api_key.pk)
+        hits = getattr(request, RATE_HITS_ATTRIBUTE, None)  # counted with the authentication's own Redis call
+        if hits is None:
+            try:
+                hits = _hit(key, ttl=period + 1)
+            except _COUNTER_DOWN as exc:
+                logger.warning("throttle_counter_unavailable", error=f"{type(exc).__name__}: {exc}")
+                return True
         if hits <= limit:
             return True
-        self._wait = period - (now % period)
+        self._wait = wait
         return False
 
     def wait(self) -> float | None:
