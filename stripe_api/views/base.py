@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+import structlog
 from django.conf import settings
 from django.db.models import QuerySet
 from rest_framework import serializers
@@ -30,8 +31,10 @@ from payments.services.idempotency import (
 )
 from stripe_api import objects
 from stripe_api.authentication import StripeKeyAuthentication
-from stripe_api.errors import stripe_exception_handler
+from stripe_api.errors import StripeCardError, stripe_exception_handler
 from stripe_api.wire import PARSERS, query_decode
+
+logger = structlog.get_logger(__name__)
 
 _PAGE_PARAMETERS = frozenset({"limit", "starting_after", "ending_before"})
 _POLL_SECONDS = 0.1
@@ -210,8 +213,13 @@ class StripeWriteView(StripeView):
     def _settled(self, request: Request, response: Response) -> Response | None:
         try:
             return self.settle(request, response)
-        except Exception as exc:  # a card decline is an error response, rendered like any other
+        except StripeCardError as exc:  # a decline is the outcome, answered as Stripe's 402
             return self.handle_exception(exc)
+        except Exception:
+            # The work committed and its answer is stored; failing to learn the outcome (the database briefly
+            # away) must not turn that answer into an error: the client gets the stored one, ``processing``.
+            logger.warning("stripe_confirm_wait_failed", exc_info=True)
+            return None
 
     @staticmethod
     def _render(response: Response) -> str:
