@@ -50,11 +50,12 @@ _CAPTURE_METHODS["manual"] = CaptureMethod.MANUAL
 
 
 def saved_payment_method(*, merchant: Merchant, livemode: bool, payment_method_id: str) -> PaymentMethodInput:
-    """A ``pm_…`` id as the payment services take it; in test mode Stripe's test ids are fresh test cards."""
+    """A ``pm_…`` id as the payment services take it; in test mode Stripe's test ids are the sandbox's test cards."""
     if not livemode:
         test_card = payment_method_test_card(payment_method_id, today=timezone.now().date())
         if test_card is not None:
-            return CardPaymentMethod(card=test_card[0], raw=test_card[1])
+            # The merchant's one payment method of that name, made at first use (as /v1 does).
+            return CardPaymentMethod(card=test_card[0], raw=test_card[1], test_alias=payment_method_id)
     method = selectors.payment_method_get(
         merchant=merchant, livemode=livemode, payment_method_id=payment_method_id, param="payment_method"
     )
