@@ -2,6 +2,7 @@ from django.urls import path
 
 from stripe_api.views.balance import (
     BalanceApi,
+    BalanceTransactionDetailApi,
     BalanceTransactionListApi,
     DisputeCloseApi,
     DisputeDetailApi,
@@ -81,6 +82,11 @@ urlpatterns += [
 urlpatterns += [
     path("balance", BalanceApi.as_view(), name="stripe-balance"),
     path("balance_transactions", BalanceTransactionListApi.as_view(), name="stripe-balance-transactions"),
+    path(
+        "balance_transactions/<str:balance_transaction_id>",
+        BalanceTransactionDetailApi.as_view(),
+        name="stripe-balance-transaction",
+    ),
     path("payouts", PayoutListCreateApi.as_view(), name="stripe-payouts"),
     path("payouts/<str:payout_id>", PayoutDetailApi.as_view(), name="stripe-payout"),
     path("payouts/<str:payout_id>/cancel", PayoutCancelApi.as_view(), name="stripe-payout-cancel"),

@@ -77,6 +77,7 @@ def test_balance_transactions_and_payouts(stripe_key: str) -> None:
     assert transactions.data
     assert transactions.data[0].object == "balance_transaction"
     assert isinstance(transactions.data[0].created, int)
+    assert stripe.BalanceTransaction.retrieve(transactions.data[0].id).net == transactions.data[0].net
 
     # Nothing is available yet (the money is pending): Stripe's error for it, naming nothing the SDK cannot read.
     with pytest.raises(stripe.InvalidRequestError):
