@@ -11,6 +11,7 @@ import structlog
 from django.conf import settings
 from django.db.models import QuerySet
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -44,9 +45,22 @@ def _unknown(name: str) -> serializers.ValidationError:
     return serializers.ValidationError({name: [f"Received unknown parameter: {name}"]}, code="parameter_unknown")
 
 
+METADATA_MAX_KEYS = 50
+
+
+def _metadata_validate(value: dict[str, str]) -> None:
+    # The contract's limits, as the merchant API checks them (and as Stripe's own are).
+    if len(value) > METADATA_MAX_KEYS:
+        raise serializers.ValidationError(f"At most {METADATA_MAX_KEYS} keys.", code="invalid")
+    if any(not key or len(key) > 40 for key in value):
+        raise serializers.ValidationError("Keys are 1 to 40 characters.", code="invalid")
+
+
 def metadata_field() -> serializers.DictField:
     # Stripe clears a key with an empty value; the services keep "" as "remove" where they support updates.
-    return serializers.DictField(child=serializers.CharField(max_length=500, allow_blank=True), required=False)
+    return serializers.DictField(
+        child=serializers.CharField(max_length=500, allow_blank=True), required=False, validators=[_metadata_validate]
+    )
 
 
 class ExpandField(serializers.ListField):
@@ -223,8 +237,6 @@ class StripeWriteView(StripeView):
 
     @staticmethod
     def _render(response: Response) -> str:
-        from rest_framework.renderers import JSONRenderer
-
         return JSONRenderer().render(response.data).decode()
 
 

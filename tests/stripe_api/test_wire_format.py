@@ -143,3 +143,11 @@ def test_a_connected_account_header_is_refused_not_ignored(secret: str) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "Stripe-Account"
+
+
+def test_metadata_keeps_the_contracts_limits(secret: str) -> None:
+    params = {"amount": "2000", "currency": "usd", "payment_method": "pm_card_visa"}
+    params.update({f"metadata[k{i}]": "v" for i in range(51)})
+    response = _post(APIClient(), "payment_intents", params, Authorization=f"Bearer {secret}")
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "metadata"
