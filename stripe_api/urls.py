@@ -21,6 +21,7 @@ from stripe_api.views.customers import (
     PaymentMethodListCreateApi,
 )
 from stripe_api.views.payment_intents import (
+    ChargeDetailApi,
     PaymentIntentCancelApi,
     PaymentIntentCaptureApi,
     PaymentIntentConfirmApi,
@@ -56,6 +57,7 @@ urlpatterns = [
 ]
 
 urlpatterns += [
+    path("charges/<str:charge_id>", ChargeDetailApi.as_view(), name="stripe-charge"),
     path("refunds", RefundListCreateApi.as_view(), name="stripe-refunds"),
     path("refunds/<str:refund_id>", RefundDetailApi.as_view(), name="stripe-refund"),
     path("customers", CustomerListCreateApi.as_view(), name="stripe-customers"),

@@ -38,6 +38,7 @@ from stripe_api import objects
 from stripe_api.errors import card_error_for
 from stripe_api.views.base import (
     StripeInput,
+    StripeView,
     StripeWriteView,
     created_filters,
     metadata_field,
@@ -302,3 +303,12 @@ class PaymentIntentCancelApi(StripeWriteView):
             reason=data.get("cancellation_reason", ""),
         )
         return Response(_intent(payment))
+
+
+class ChargeDetailApi(StripeView):
+    """``GET /v1/charges/{id}``: a PaymentIntent's ``latest_charge``, the Charge derived from its payment."""
+
+    def get(self, request: Request, charge_id: str) -> Response:
+        merchant, livemode = scope(request)
+        payment = selectors.payment_get_by_charge(merchant=merchant, livemode=livemode, attempt_id=charge_id)
+        return Response(objects.charge(payment_representation(payment)))
