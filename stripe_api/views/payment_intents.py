@@ -246,9 +246,11 @@ class PaymentIntentConfirmApi(StripeWriteView):
         merchant, livemode = scope(request)
         payment = selectors.payment_get(merchant=merchant, livemode=livemode, payment_id=kwargs["payment_intent_id"])
         given = data.get("payment_method")
-        # A test id (pm_card_visa) became a payment method of its own at creation: the same card, given again.
-        test_id = not livemode and payment_method_test_card(given or "", today=timezone.now().date()) is not None
-        if given and given != payment.payment_method_id and not test_id:
+        # A test id (pm_card_visa) became a payment method of its own at creation: the same card, given again, is
+        # the same fingerprint; another test card is another method, which this confirm cannot switch to.
+        test_card = None if livemode else payment_method_test_card(given or "", today=timezone.now().date())
+        same_test_card = test_card is not None and test_card[0].fingerprint == payment.card_fingerprint
+        if given and given != payment.payment_method_id and not same_test_card:
             raise InvalidRequestError(
                 "Ledgerline confirms a PaymentIntent with the payment method it was created with.",
                 code="parameter_invalid",
