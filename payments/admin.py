@@ -310,8 +310,8 @@ class EventAdmin(_ReadOnlyAdmin):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(_ReadOnlyAdmin):
-    list_display = ("id", "url", "merchant", "livemode", "status", "consecutive_failures", "failing_since")
-    list_filter = ("status", "livemode")
+    list_display = ("id", "url", "merchant", "livemode", "format", "status", "consecutive_failures", "failing_since")
+    list_filter = ("status", "livemode", "format")
     search_fields = ("id", "url", "merchant__id", "merchant__name")
     # The signing secrets are deliberately absent: nobody needs to read them here.
     readonly_fields = (
@@ -319,6 +319,7 @@ class WebhookEndpointAdmin(_ReadOnlyAdmin):
         "merchant",
         "livemode",
         "url",
+        "format",
         "enabled_events",
         "description",
         "metadata",

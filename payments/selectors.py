@@ -15,7 +15,7 @@ from ledger import references
 from ledger.balances import MerchantBalances, merchant_balances
 from ledger.models import JournalTransaction
 from payments.connectors import registry
-from payments.enums import RefundStatus, WebhookDeliveryStatus
+from payments.enums import AttemptOperation, RefundStatus, WebhookDeliveryStatus
 from payments.exceptions import ResourceMissingError
 from payments.models import (
     CheckoutSession,
@@ -77,6 +77,23 @@ def payment_get(*, merchant: Merchant, livemode: bool, payment_id: str) -> Payme
     )
     if payment is None:
         raise ResourceMissingError(f"No such payment: '{payment_id[:64]}'.")
+    return payment
+
+
+def payment_get_by_charge(*, merchant: Merchant, livemode: bool, attempt_id: str, param: str = "id") -> Payment:
+    """The payment an authorization attempt charged: what the Stripe-compatible API calls a charge (``att_…``)."""
+    payment = (
+        Payment.objects.filter(
+            merchant=merchant,
+            livemode=livemode,
+            attempts__id=attempt_id,
+            attempts__operation=AttemptOperation.AUTHORIZE,
+        )
+        .prefetch_related("attempts")
+        .first()
+    )
+    if payment is None:
+        raise ResourceMissingError(f"No such charge: '{attempt_id[:64]}'.", param=param)
     return payment
 
 

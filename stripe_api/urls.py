@@ -2,6 +2,7 @@ from django.urls import path
 
 from stripe_api.views.balance import (
     BalanceApi,
+    BalanceTransactionDetailApi,
     BalanceTransactionListApi,
     DisputeCloseApi,
     DisputeDetailApi,
@@ -20,6 +21,7 @@ from stripe_api.views.customers import (
     PaymentMethodListCreateApi,
 )
 from stripe_api.views.payment_intents import (
+    ChargeDetailApi,
     PaymentIntentCancelApi,
     PaymentIntentCaptureApi,
     PaymentIntentConfirmApi,
@@ -55,6 +57,7 @@ urlpatterns = [
 ]
 
 urlpatterns += [
+    path("charges/<str:charge_id>", ChargeDetailApi.as_view(), name="stripe-charge"),
     path("refunds", RefundListCreateApi.as_view(), name="stripe-refunds"),
     path("refunds/<str:refund_id>", RefundDetailApi.as_view(), name="stripe-refund"),
     path("customers", CustomerListCreateApi.as_view(), name="stripe-customers"),
@@ -81,6 +84,11 @@ urlpatterns += [
 urlpatterns += [
     path("balance", BalanceApi.as_view(), name="stripe-balance"),
     path("balance_transactions", BalanceTransactionListApi.as_view(), name="stripe-balance-transactions"),
+    path(
+        "balance_transactions/<str:balance_transaction_id>",
+        BalanceTransactionDetailApi.as_view(),
+        name="stripe-balance-transaction",
+    ),
     path("payouts", PayoutListCreateApi.as_view(), name="stripe-payouts"),
     path("payouts/<str:payout_id>", PayoutDetailApi.as_view(), name="stripe-payout"),
     path("payouts/<str:payout_id>/cancel", PayoutCancelApi.as_view(), name="stripe-payout-cancel"),

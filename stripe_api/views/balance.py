@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from ledger.models import JournalTransaction
 from payments import selectors
+from payments.exceptions import ResourceMissingError
 from payments.representations import dispute_representation, payout_representation
 from payments.services.disputes import dispute_accept, dispute_update
 from payments.services.payouts import payout_cancel, payout_create
@@ -67,6 +68,15 @@ class BalanceTransactionListApi(StripeView):
         now = timezone.now()
         txns = selectors.balance_transaction_list(merchant=merchant)
         return self.list_page(request, txns, lambda page: [_balance_transaction(t, now) for t in page])
+
+
+class BalanceTransactionDetailApi(StripeView):
+    def get(self, request: Request, balance_transaction_id: str) -> Response:
+        merchant, _ = scope(request)
+        txn = selectors.balance_transaction_list(merchant=merchant).filter(pk=balance_transaction_id).first()
+        if txn is None:
+            raise ResourceMissingError(f"No such balance transaction: '{balance_transaction_id[:64]}'.")
+        return Response(_balance_transaction(txn, timezone.now()))
 
 
 class PayoutCreateInput(StripeInput):

@@ -7,9 +7,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+import structlog
 from django.conf import settings
 from django.db.models import QuerySet
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,8 +32,10 @@ from payments.services.idempotency import (
 )
 from stripe_api import objects
 from stripe_api.authentication import StripeKeyAuthentication
-from stripe_api.errors import stripe_exception_handler
+from stripe_api.errors import StripeCardError, stripe_exception_handler
 from stripe_api.wire import PARSERS, query_decode
+
+logger = structlog.get_logger(__name__)
 
 _PAGE_PARAMETERS = frozenset({"limit", "starting_after", "ending_before"})
 _POLL_SECONDS = 0.1
@@ -41,9 +45,22 @@ def _unknown(name: str) -> serializers.ValidationError:
     return serializers.ValidationError({name: [f"Received unknown parameter: {name}"]}, code="parameter_unknown")
 
 
+METADATA_MAX_KEYS = 50
+
+
+def _metadata_validate(value: dict[str, str]) -> None:
+    # The contract's limits, as the merchant API checks them (and as Stripe's own are).
+    if len(value) > METADATA_MAX_KEYS:
+        raise serializers.ValidationError(f"At most {METADATA_MAX_KEYS} keys.", code="invalid")
+    if any(not key or len(key) > 40 for key in value):
+        raise serializers.ValidationError("Keys are 1 to 40 characters.", code="invalid")
+
+
 def metadata_field() -> serializers.DictField:
     # Stripe clears a key with an empty value; the services keep "" as "remove" where they support updates.
-    return serializers.DictField(child=serializers.CharField(max_length=500, allow_blank=True), required=False)
+    return serializers.DictField(
+        child=serializers.CharField(max_length=500, allow_blank=True), required=False, validators=[_metadata_validate]
+    )
 
 
 class ExpandField(serializers.ListField):
@@ -210,13 +227,16 @@ class StripeWriteView(StripeView):
     def _settled(self, request: Request, response: Response) -> Response | None:
         try:
             return self.settle(request, response)
-        except Exception as exc:  # a card decline is an error response, rendered like any other
+        except StripeCardError as exc:  # a decline is the outcome, answered as Stripe's 402
             return self.handle_exception(exc)
+        except Exception:
+            # The work committed and its answer is stored; failing to learn the outcome (the database briefly
+            # away) must not turn that answer into an error: the client gets the stored one, ``processing``.
+            logger.warning("stripe_confirm_wait_failed", exc_info=True)
+            return None
 
     @staticmethod
     def _render(response: Response) -> str:
-        from rest_framework.renderers import JSONRenderer
-
         return JSONRenderer().render(response.data).decode()
 
 

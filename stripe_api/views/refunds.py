@@ -33,12 +33,20 @@ class RefundListCreateApi(StripeWriteView):
     is_list = True
 
     def validate_post(self, request: Request, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if data.get("charge"):
+            # A charge is the attempt that charged the card (a PaymentIntent's latest_charge): refund its payment.
+            merchant, livemode = scope(request)
+            payment = selectors.payment_get_by_charge(
+                merchant=merchant, livemode=livemode, attempt_id=data["charge"], param="charge"
+            )
+            if data.get("payment_intent") not in (None, payment.id):
+                raise InvalidRequestError(
+                    "The charge belongs to another PaymentIntent.", code="parameter_invalid", param="charge"
+                )
+            return {**data, "payment_intent": payment.id}
         if not data.get("payment_intent"):
-            # A charge id here is the attempt that charged (latest_charge): refunds are by PaymentIntent.
             raise InvalidRequestError(
-                "Pass the payment_intent to refund (refunds by charge are not supported).",
-                code="parameter_missing",
-                param="payment_intent",
+                "Pass the payment_intent (or the charge) to refund.", code="parameter_missing", param="payment_intent"
             )
         return data
 

@@ -127,9 +127,11 @@ class EventListApi(StripeView):
     def get(self, request: Request) -> Response:
         merchant, livemode = scope(request)
         kind = self.query.get("type")
-        event_type = None
-        if isinstance(kind, str) and kind:
-            # Stripe's wildcard ``payment_intent.*`` is the platform's ``payment.*`` only where the names align.
+        event_type, wildcard = None, None
+        if isinstance(kind, str) and kind.endswith(".*"):
+            # Stripe's names, not ours, decide what ``charge.*`` covers (it spans refunds and disputes here).
+            wildcard = [ours for stripe_type, ours in PLATFORM_TYPES.items() if stripe_type.startswith(kind[:-1])]
+        elif isinstance(kind, str) and kind:
             event_type = PLATFORM_TYPES.get(kind, kind)
         delivery = self.query.get("delivery_success")
         created = created_filters(self.query)
@@ -141,6 +143,8 @@ class EventListApi(StripeView):
             created_lte=created.get("created_lte"),
             delivery_success=None if not isinstance(delivery, str) else delivery.lower() == "true",
         ).select_related("merchant")
+        if wildcard is not None:
+            events = events.filter(type__in=wildcard)
         types = self.query.get("types")
         if isinstance(types, list):
             events = events.filter(type__in=platform_event_types([str(t) for t in types], param="types"))

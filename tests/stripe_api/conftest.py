@@ -26,7 +26,14 @@ def _queues() -> str:
 def platform_url(worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     logs = tmp_path_factory.mktemp("stripe_platform")
     port = processes.free_port()
-    env = {**worker_env, "LEDGERLINE_API_RATE": "100000/s", "WEBHOOKS_RETRY_BASE_SECONDS": "1"}
+    # A confirm waits long enough here for the outcome to be the answer even on a loaded machine; the answer when
+    # the wait runs out (processing) is tested in process (test_wire_format.py).
+    env = {
+        **worker_env,
+        "LEDGERLINE_API_RATE": "100000/s",
+        "WEBHOOKS_RETRY_BASE_SECONDS": "1",
+        "STRIPE_API_CONFIRM_WAIT_SECONDS": "20",
+    }
     started = [
         processes.start(
             [str(processes.BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"],

@@ -43,6 +43,15 @@ def test_a_partial_refund_of_a_payment_intent(stripe_key: str) -> None:
         stripe.Refund.create(payment_intent=intent.id, amount=2001)
     assert raised.value.param == "amount"
 
+    # latest_charge leads to the charge, and a refund by charge refunds the same payment.
+    charge = stripe.Charge.retrieve(intent.latest_charge)
+    assert charge.object == "charge"
+    assert charge.payment_intent == intent.id
+    assert charge.amount_captured == 3000
+    assert charge.amount_refunded == 1000
+    by_charge = stripe.Refund.create(charge=intent.latest_charge, amount=500)
+    assert by_charge.payment_intent == intent.id
+
 
 def test_a_customer_with_a_saved_card_pays_off_session(stripe_key: str) -> None:
     customer = stripe.Customer.create(email="jenny@example.test", name="Jenny", metadata={"tier": "gold"})

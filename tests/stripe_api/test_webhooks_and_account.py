@@ -7,6 +7,7 @@ import time
 import pytest
 import stripe
 
+from tests import psp_sandbox
 from tests.payments.webhook_support import receiver
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -56,6 +57,7 @@ def test_an_endpoint_created_with_the_sdk_receives_events_construct_event_verifi
     listed = stripe.Event.list(type="payment_intent.succeeded")
     assert [e.data.object.id for e in listed.data] == [intent.id]
     assert stripe.Event.retrieve(listed.data[0].id).type == "payment_intent.succeeded"
+    assert {e.type for e in stripe.Event.list(type="charge.*").data} == {"charge.refunded"}
 
 
 def test_an_event_type_ledgerline_never_sends_is_refused_by_name(stripe_key: str) -> None:
@@ -75,9 +77,34 @@ def test_balance_transactions_and_payouts(stripe_key: str) -> None:
     assert transactions.data
     assert transactions.data[0].object == "balance_transaction"
     assert isinstance(transactions.data[0].created, int)
+    assert stripe.BalanceTransaction.retrieve(transactions.data[0].id).net == transactions.data[0].net
 
     # Nothing is available yet (the money is pending): Stripe's error for it, naming nothing the SDK cannot read.
     with pytest.raises(stripe.InvalidRequestError):
         stripe.Payout.create(amount=100, currency="usd")
     assert stripe.Payout.list().data == []
     assert stripe.Dispute.list().data == []
+
+
+def test_a_chargeback_reaches_the_endpoint_as_charge_dispute_created(
+    stripe_key: str, platform_url: str, sandbox: psp_sandbox.Client
+) -> None:
+    # The sandbox's provider webhooks go to this platform, which opens the dispute from them.
+    sandbox.control("/webhooks", {"template": f"{platform_url}/psp/webhooks/{{provider}}"})
+    with receiver() as hook:
+        endpoint = stripe.WebhookEndpoint.create(url=hook.url, enabled_events=["charge.dispute.created"])
+        intent = stripe.PaymentIntent.create(
+            amount=2500, currency="usd", payment_method="pm_card_createDispute", confirm=True
+        )
+        hook.wait_for(1, timeout=90)
+
+    event = stripe.Webhook.construct_event(
+        hook.requests[0].body, hook.requests[0].headers["Stripe-Signature"], endpoint.secret
+    )
+    assert event.type == "charge.dispute.created"
+    dispute = event.data.object
+    assert dispute.object == "dispute"
+    assert dispute.payment_intent == intent.id
+    assert dispute.status == "needs_response"
+    assert isinstance(dispute.evidence_details.due_by, int)
+    assert [d.id for d in stripe.Dispute.list(payment_intent=intent.id).data] == [dispute.id]

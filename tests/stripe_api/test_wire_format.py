@@ -143,3 +143,28 @@ def test_a_connected_account_header_is_refused_not_ignored(secret: str) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "Stripe-Account"
+
+
+def test_metadata_keeps_the_contracts_limits(secret: str) -> None:
+    params = {"amount": "2000", "currency": "usd", "payment_method": "pm_card_visa"}
+    params.update({f"metadata[k{i}]": "v" for i in range(51)})
+    response = _post(APIClient(), "payment_intents", params, Authorization=f"Bearer {secret}")
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "metadata"
+
+
+def test_a_confirm_cannot_switch_to_another_payment_method(secret: str, settings: Any) -> None:
+    settings.STRIPE_API_CONFIRM_WAIT_SECONDS = 0.1
+    client = APIClient()
+    auth = {"Authorization": f"Bearer {secret}"}
+    created = _post(
+        client, "payment_intents", {"amount": "2000", "currency": "usd", "payment_method": "pm_card_visa"}, **auth
+    ).json()
+    switched = _post(
+        client, f"payment_intents/{created['id']}/confirm", {"payment_method": "pm_card_chargeDeclined"}, **auth
+    )
+    assert switched.status_code == 400
+    assert switched.json()["error"]["param"] == "payment_method"
+    same = _post(client, f"payment_intents/{created['id']}/confirm", {"payment_method": "pm_card_visa"}, **auth)
+    assert same.status_code == 200, same.content
+    assert same.json()["status"] == "processing"
