@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install lock services browser format clean chaos
+.PHONY: run test lint audit install lock services browser format clean chaos
 
 # Every dependency, the dev tools included, pinned with the hashes of its files (`make lock` writes it).
 LOCK := requirements.lock
@@ -55,11 +55,19 @@ MINUTES ?= 1
 chaos: install
 	@$(PY) bench/chaos.py --seed $(SEED) --minutes $(MINUTES)
 
+## Includes the security lint: ruff's flake8-bandit rules (S, in pyproject.toml), each exception justified where it is.
 lint: install
 	@$(VENV)/bin/ruff check .
+	@! grep -rnE --include='*.py' --exclude-dir=.venv 'noqa: *S[0-9]+(, *S[0-9]+)*[[:space:]]*$$' . \
+	  || { echo "a security exception (noqa: S...) above says no why: add ' - <reason>'" >&2; exit 1; }
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy .
 	@$(VENV)/bin/lint-imports
+
+## Known vulnerabilities in the locked dependencies (asks the PyPI advisory database: needs the network, so not in CI).
+audit: install
+	@$(PY) -m pip install -q 'pip-audit>=2.7,<3'
+	@$(VENV)/bin/pip-audit --requirement $(LOCK) --require-hashes --disable-pip --progress-spinner off
 
 format: install
 	@$(VENV)/bin/ruff format .
