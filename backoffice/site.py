@@ -161,6 +161,7 @@ def navigation(request: HttpRequest) -> list[dict[str, Any]]:
                     variant="warning",
                 ),
                 _item("Merchants", "storefront", "admin:payments_merchant_changelist", "payments.view_merchant"),
+                _item("Customers", "group", "admin:payments_customer_changelist", "payments.view_customer"),
             ],
         },
         {
