@@ -433,6 +433,13 @@ PSP_CONNECTORS: dict[str, dict[str, Any]] = {
         "read_timeout": PSP_READ_TIMEOUT,
         "queue": f"psp.{name}",
         "circuit": PSP_CIRCUIT,
+        # Mutual TLS, as acquirers require: PEM paths of the CA that signs the provider's certificate (instead of the
+        # public CAs) and of the client certificate and key this account presents (payments/connectors/http.py).
+        "tls": {
+            "ca_bundle": env.str(f"PSP_{name.upper()}_CA_BUNDLE", default=""),
+            "client_cert": env.str(f"PSP_{name.upper()}_CLIENT_CERT", default=""),
+            "client_key": env.str(f"PSP_{name.upper()}_CLIENT_KEY", default=""),
+        },
     }
     for name, connector_class in PSP_CONNECTOR_CLASSES.items()
 }
