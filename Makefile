@@ -4,16 +4,30 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install services browser format clean chaos
+.PHONY: run test lint audit install lock services browser format clean chaos
 
-$(STAMP): pyproject.toml
+# Every dependency, the dev tools included, pinned with the hashes of its files (`make lock` writes it).
+LOCK := requirements.lock
+
+# From the lock only: pip refuses any file whose hash is not in it, and any dependency it does not pin.
+$(STAMP): pyproject.toml $(LOCK)
 	@bash deploy/bootstrap-python.sh
 	@test -x $(PY) || python3.11 -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -e '.[dev]'
+	@$(PY) -m pip install -q --require-hashes -r $(LOCK)
+	@$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+## Re-resolves requirements.lock after pyproject.toml's dependencies changed (UPGRADE=1: newest allowed of all).
+## Pins already in the lock are kept unless UPGRADE=1 or pyproject.toml no longer allows them.
+lock:
+	@bash deploy/bootstrap-python.sh
+	@test -x $(PY) || python3.11 -m venv $(VENV)
+	@$(PY) -m pip install -q 'pip-tools>=7.4,<8'
+	@$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --extra dev --strip-extras \
+	  --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) --output-file $(LOCK) pyproject.toml
 
 ## Runs web + worker + beat on SQLite and a file-system broker (or on DATABASE_URL/REDIS_URL when set).
 run: install
@@ -41,11 +55,19 @@ MINUTES ?= 1
 chaos: install
 	@$(PY) bench/chaos.py --seed $(SEED) --minutes $(MINUTES)
 
+## Includes the security lint: ruff's flake8-bandit rules (S, in pyproject.toml), each exception justified where it is.
 lint: install
 	@$(VENV)/bin/ruff check .
+	@! grep -rnE --include='*.py' --exclude-dir=.venv 'noqa: *S[0-9]+(, *S[0-9]+)*[[:space:]]*$$' . \
+	  || { echo "a security exception (noqa: S...) above says no why: add ' - <reason>'" >&2; exit 1; }
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy .
 	@$(VENV)/bin/lint-imports
+
+## Known vulnerabilities in the locked dependencies (asks the PyPI advisory database: needs the network, so not in CI).
+audit: install
+	@$(PY) -m pip install -q 'pip-audit>=2.7,<3'
+	@$(VENV)/bin/pip-audit --requirement $(LOCK) --require-hashes --disable-pip --progress-spinner off
 
 format: install
 	@$(VENV)/bin/ruff format .

@@ -168,7 +168,7 @@ def _apply_rate(args: argparse.Namespace, base: str, secret: str, env: dict[str,
         _psql(
             args.postgres,
             args.database,
-            f"SELECT extract(epoch FROM max(a.finished_at) - min(a.started_at)) {mine}",  # noqa: S608
+            f"SELECT extract(epoch FROM max(a.finished_at) - min(a.started_at)) {mine}",  # noqa: S608 - the bench's own timestamp
         )
     )
     return total / span

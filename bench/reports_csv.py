@@ -99,7 +99,7 @@ def child(mode: str, merchant_id: str, trace: bool) -> dict[str, Any]:
         if mode == "baseline":
             with psycopg.connect(DSN) as conn, conn.cursor() as cur:
                 query = (
-                    f"COPY (SELECT {COLUMNS} FROM payments_payment WHERE merchant_id = %s ORDER BY id) "  # noqa: S608
+                    f"COPY (SELECT {COLUMNS} FROM payments_payment WHERE merchant_id = %s ORDER BY id) "  # noqa: S608 - fixed
                     "TO STDOUT WITH CSV HEADER"
                 )
                 rows = -1

@@ -82,6 +82,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost, so the time it measures is the whole answer, redirects and refusals included.
     "core.metrics.RequestMetricsMiddleware",
+    # Before any work: a request that waited too long in front of the application is refused at once.
+    "core.load_shedding.QueueTimeSheddingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -331,6 +333,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["payments.api.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
+# Load shedding (core/load_shedding.py): a request the proxy stamped (X-Request-Start) more than this many
+# milliseconds ago is answered 503 + Retry-After before any work. 0 = never.
+LEDGERLINE_MAX_QUEUE_MS: float = env.float("LEDGERLINE_MAX_QUEUE_MS", default=1000.0)
 # Requests per API key, as "<count>/<s|m|h>" (a fixed window counted in Redis, or the cache when embedded).
 LEDGERLINE_API_RATE: str = env.str("LEDGERLINE_API_RATE", default="100/s")
 # Failed authentications per client address: without it a bad key could be tried at hundreds of requests a second.
@@ -433,6 +438,13 @@ PSP_CONNECTORS: dict[str, dict[str, Any]] = {
         "read_timeout": PSP_READ_TIMEOUT,
         "queue": f"psp.{name}",
         "circuit": PSP_CIRCUIT,
+        # Mutual TLS, as acquirers require: PEM paths of the CA that signs the provider's certificate (instead of the
+        # public CAs) and of the client certificate and key this account presents (payments/connectors/http.py).
+        "tls": {
+            "ca_bundle": env.str(f"PSP_{name.upper()}_CA_BUNDLE", default=""),
+            "client_cert": env.str(f"PSP_{name.upper()}_CLIENT_CERT", default=""),
+            "client_key": env.str(f"PSP_{name.upper()}_CLIENT_KEY", default=""),
+        },
     }
     for name, connector_class in PSP_CONNECTOR_CLASSES.items()
 }

@@ -91,7 +91,7 @@ class Supervisor:
     # --- processes ------------------------------------------------------------------------------------------
     def _start(self, program: Program) -> None:
         # The commands are the platform's own (run_platform builds them from settings), never outside input.
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(  # noqa: S603 - see above
             shlex.split(program.command),
             cwd=self.cwd,
             env=dict(program.env) if program.env is not None else None,

@@ -14,6 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
+from payments.connectors.http import ProviderTls
+
 # The sandbox's documented defaults: sandbox_<provider>_key and whsec_sandbox_<provider>. Anyone can read them.
 _PUBLISHED = re.compile(r"^(sandbox_[a-z0-9_]+_key|whsec_sandbox_[a-z0-9_]+)$")
 _CREDENTIALS = (("api_key", "API_KEY"), ("webhook_secret", "WEBHOOK_SECRET"))
@@ -73,3 +75,26 @@ def vault_keys_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
             )
         ]
     return []
+
+
+@register(Tags.security)
+def psp_tls_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A connector's TLS files load, in every shape: a missing or unreadable certificate stops start-up, rather than
+    failing each payment's call to that provider."""
+    errors: list[CheckMessage] = []
+    for name, config in settings.PSP_CONNECTORS.items():
+        tls = ProviderTls(**(config.get("tls") or {}))
+        if not tls:
+            continue
+        try:
+            tls.ssl_context()
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            errors.append(
+                Error(
+                    f"Connector {name!r}: its TLS files do not load ({exc}).",
+                    hint=f"Check PSP_{name.upper()}_CA_BUNDLE, PSP_{name.upper()}_CLIENT_CERT and "
+                    f"PSP_{name.upper()}_CLIENT_KEY: readable PEM files, the key matching the certificate.",
+                    id="payments.E005",
+                )
+            )
+    return errors

@@ -13,6 +13,7 @@ other answer, a decline included, is the provider working and counts as a succes
 from __future__ import annotations
 
 import os
+import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,32 @@ class HttpAnswer:
 
 
 @dataclass(frozen=True)
+class ProviderTls:
+    """A connector's TLS beyond the system's defaults: the CA that signs the provider's certificate (instead of the
+    system's public CAs) and the client certificate the provider requires (mutual TLS, as acquirers do).
+
+    Paths to PEM files; ``client_key`` may be left empty when the key is in ``client_cert``'s file.
+    """
+
+    ca_bundle: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.ca_bundle or self.client_cert or self.client_key)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Raises ``OSError``/``ssl.SSLError`` for a missing or unreadable file, ``ValueError`` for a key alone."""
+        if self.client_key and not self.client_cert:
+            raise ValueError("a client key needs its client certificate")
+        # Verification stays on (hostname and chain): a private CA replaces the public ones, it never relaxes them.
+        context = ssl.create_default_context(cafile=self.ca_bundle or None)
+        if self.client_cert:
+            context.load_cert_chain(self.client_cert, self.client_key or None)
+        return context
+
+
+@dataclass(frozen=True)
 class TransportFailure:
     outcome: Outcome  # UNKNOWN or NOT_SENT
     error: str
@@ -52,8 +79,11 @@ class ProviderHttp:
         read_timeout: float,
         breaker: CircuitBreaker | None = None,
         transport: httpx.BaseTransport | None = None,
+        tls: ProviderTls | None = None,
     ) -> None:
         self.name = name
+        # Built once, here: a bad certificate or key fails the connector's construction, not a payment's call.
+        self._verify: ssl.SSLContext | bool = tls.ssl_context() if tls else True
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=1.0)
@@ -73,6 +103,7 @@ class ProviderHttp:
                         base_url=self.base_url,
                         timeout=self._timeout,
                         transport=self._transport,
+                        verify=self._verify,
                         headers={"Authorization": f"Bearer {self._api_key}"},
                     )
                     self._client_pid = pid

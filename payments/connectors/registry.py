@@ -12,6 +12,7 @@ from django.utils.module_loading import import_string
 
 from payments.connectors.base import Connector
 from payments.connectors.circuit import CircuitBreaker, CircuitPolicy
+from payments.connectors.http import ProviderTls
 
 
 class UnknownConnectorError(LookupError):
@@ -42,6 +43,7 @@ def connector_get(name: str) -> Connector:
         if name not in _connectors:
             config = _config(name)
             cls = import_string(config["class"])
+            tls = ProviderTls(**(config.get("tls") or {}))
             _connectors[name] = cls(
                 name=name,
                 base_url=config["base_url"],
@@ -50,6 +52,8 @@ def connector_get(name: str) -> Connector:
                 connect_timeout=float(config.get("connect_timeout", 2.0)),
                 read_timeout=float(config.get("read_timeout", 10.0)),
                 breaker=breaker_get(name),
+                # Only when configured, so a connector class written without TLS options keeps working.
+                **({"tls": tls} if tls else {}),
             )
         return _connectors[name]
 

@@ -35,7 +35,7 @@ from payments.connectors.base import (
     amount_check,
 )
 from payments.connectors.circuit import CircuitBreaker
-from payments.connectors.http import HttpAnswer, ProviderHttp, TransportFailure
+from payments.connectors.http import HttpAnswer, ProviderHttp, ProviderTls, TransportFailure
 from payments.connectors.settlement import SettlementColumn, SettlementFormat
 
 SIGNATURE_HEADER = "sandbox-signature"
@@ -117,6 +117,7 @@ class SandboxConnector(Connector):
         read_timeout: float = 10.0,
         breaker: CircuitBreaker | None = None,
         http: ProviderHttp | None = None,
+        tls: ProviderTls | None = None,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
@@ -128,6 +129,7 @@ class SandboxConnector(Connector):
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             breaker=breaker,
+            tls=tls,
         )
 
     # --- results from answers ---------------------------------------------------------------------------------

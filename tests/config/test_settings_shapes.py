@@ -22,11 +22,13 @@ print(json.dumps({
 }))
 """
 
+REDIS_TLS = "rediss://cache.internal:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/ll/redis-ca.pem"
 PRODUCTION = {
     "LEDGERLINE_ENV": "production",
     "SECRET_KEY": "x7#Qm2!pL9vR4zT8wY1uK6nB3cF5hJ0dG_eA-sW%oI^xV*r8Lp2Zq0Nt4Mb",
-    "DATABASE_URL": "postgres://app:pw@db.internal:5432/ledgerline",
-    "REDIS_URL": "redis://cache.internal:6379/0",
+    # Services on other machines, reached over verified TLS (docs/operations.md; else ledgerline.W040/W041).
+    "DATABASE_URL": "postgres://app:pw@db.internal:5432/ledgerline?sslmode=verify-full&sslrootcert=/etc/ll/db-ca.pem",
+    "REDIS_URL": REDIS_TLS,
     "ALLOWED_HOSTS": "api.ledgerline.example",
     # Every connector's credentials, as a provider would issue them (never the sandbox's published ones).
     **{
@@ -102,7 +104,7 @@ def test_production_shape_reads_every_service_from_the_environment():
     assert loaded["debug"] is False
     assert loaded["engine"] == "django.db.backends.postgresql"
     assert loaded["db_name"] == "ledgerline"
-    assert loaded["broker"] == "redis://cache.internal:6379/0"
+    assert loaded["broker"] == REDIS_TLS
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL"])

@@ -128,7 +128,7 @@ def test_backoff_is_exponential_with_full_jitter_bounded_and_deterministic_when_
     policy = RetryPolicy(max_attempts=6, base_seconds=1, cap_seconds=8)
     assert [policy.ceiling(n) for n in range(1, 6)] == [1, 2, 4, 8, 8]
     first = [policy.delay(n, random.Random(42)) for n in range(1, 6)]  # noqa: S311 - jitter, not secrets
-    again = [policy.delay(n, random.Random(42)) for n in range(1, 6)]  # noqa: S311
+    again = [policy.delay(n, random.Random(42)) for n in range(1, 6)]  # noqa: S311 - jitter
     assert first == again
     assert all(0 <= d <= policy.ceiling(n) for n, d in enumerate(first, start=1))
     assert policy.delay(6) is None

@@ -349,7 +349,7 @@ def test_the_retry_schedule_base_and_cap_are_settings(settings):
 
     settings.WEBHOOKS_RETRY_BASE_SECONDS = 2
     settings.WEBHOOKS_RETRY_CAP_SECONDS = 10
-    delays = [webhook_retry_delay(n, rng=Random(1)).total_seconds() for n in range(1, 7)]  # noqa: S311
+    delays = [webhook_retry_delay(n, rng=Random(1)).total_seconds() for n in range(1, 7)]  # noqa: S311 - jitter
     assert 1.5 <= delays[0] <= 2.5
     assert 3 <= delays[1] <= 5
     assert all(7.5 <= d <= 12.5 for d in delays[3:])  # capped at 10 s, ±25 %
