@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install services browser format clean chaos
+.PHONY: run test lint install services browser format clean chaos multihost
 
 $(STAMP): pyproject.toml
 	@bash deploy/bootstrap-python.sh
@@ -40,6 +40,11 @@ SEED ?= 1
 MINUTES ?= 1
 chaos: install
 	@$(PY) bench/chaos.py --seed $(SEED) --minutes $(MINUTES)
+
+## Two hosts, pgbouncer, a streaming replica: hosts killed, failover (RPO, RTO), point-in-time recovery.
+multihost: install
+	@bash deploy/ensure-pgbouncer.sh
+	@$(PY) bench/multihost.py --seed $(SEED) --minutes $(MINUTES)
 
 lint: install
 	@$(VENV)/bin/ruff check .
