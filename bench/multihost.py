@@ -220,9 +220,6 @@ class MultiHost(Platform):
             # Reports on the replica are not cancelled by the cleanup the primary replays onto it.
             "hot_standby_feedback": "on",
         }
-        if self.synchronous:
-            # A commit returns once the standby has the WAL on disk: no acknowledged transaction can be lost.
-            settings["synchronous_standby_names"] = "*"
         self.postgres = PrivatePostgres(self.folder, "primary", settings)
         self.replica = PrivatePostgres(self.folder, "replica")
         self.base = self.folder / "base"
@@ -250,6 +247,12 @@ class MultiHost(Platform):
             conf.write("synchronous_standby_names = ''\n")
         self.replica.start()
         wait_for("streaming replication", self.streaming)
+        if self.synchronous:
+            # A commit returns once the standby has the WAL on disk: no acknowledged transaction can be lost. (Only
+            # now: with no standby yet, every commit would wait for one.)
+            with self.postgres.superuser() as conn:
+                conn.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+                conn.execute("SELECT pg_reload_conf()")
         self.bouncer = Bouncer(self.folder, self.logs, self.postgres.port, self.pool_size)
         self.processes["pgbouncer"] = self.bouncer.process
         self.bouncer.start()
