@@ -36,6 +36,7 @@ from reconciliation.enums import DiscrepancyKind, DiscrepancyStatus, Resolution,
 from reconciliation.models import (
     Discrepancy,
     DiscrepancyResolution,
+    InvalidSettlementLine,
     ReconciliationRun,
     RunTotal,
     SettlementFile,
@@ -290,9 +291,20 @@ def _record_line_discrepancies(run: ReconciliationRun) -> int:
         FROM {_CLASSIFIED} WHERE kind IS NOT NULL
         ON CONFLICT (connector, key) DO NOTHING
     """  # noqa: S608 - table names only
+    # A line its format could not read: its own fact (the file and line), with why; nothing about it is known to post.
+    invalid = f"""
+        INSERT INTO {table} ({_DISCREPANCY_COLUMNS})
+        SELECT '{K.INVALID_LINE}', %s,
+               'line:' || CAST(file_id AS VARCHAR(20)) || ':' || CAST(line_number AS VARCHAR(20)), %s,
+               file_id, line_number, '', '', '', '', '', NULL, NULL, NULL, NULL, reason, %s, ''
+        FROM {InvalidSettlementLine._meta.db_table} WHERE file_id = %s
+        ON CONFLICT (connector, key) DO NOTHING
+    """  # noqa: S608 - table names and enum values only
     with connection.cursor() as cursor:
         cursor.execute(sql, (run.file.connector, run.pk, DiscrepancyStatus.OPEN))
-        return max(int(cursor.rowcount), 0)
+        new = max(int(cursor.rowcount), 0)
+        cursor.execute(invalid, (run.file.connector, run.pk, DiscrepancyStatus.OPEN, run.file_id))
+        return new + max(int(cursor.rowcount), 0)
 
 
 def _day_start(day: date) -> datetime:
@@ -550,7 +562,8 @@ def _totals(run: ReconciliationRun) -> None:
         for currency, lines, gross, fee, net, matched, matched_gross, ledger_gross in rows
     ]
     RunTotal.objects.bulk_create(totals)
-    run.lines = sum(total.lines for total in totals)
+    invalid = InvalidSettlementLine.objects.filter(file_id=run.file_id).count()
+    run.lines = sum(total.lines for total in totals) + invalid
     run.matched = sum(total.matched for total in totals)
     run.unmatched = run.lines - run.matched
 
