@@ -274,6 +274,9 @@ class MultiHost(Platform):
             # chaos's 5 s makes the sweep hand out again every event a busy worker has not reached yet, and with a
             # host's worker gone those copies pile up faster than one worker applies them.
             "PROVIDER_EVENT_RETRY_SECONDS": "20",
+            # The balancer hands out connections, not requests, and a client keeping one connection alive would
+            # talk to one host only: without keep-alive every request is balanced, as by an HTTP load balancer.
+            "GUNICORN_CMD_ARGS": "--keep-alive 0",
             # Two hosts on two cores: one gunicorn process each, with threads.
             "WEB_CONCURRENCY": "1",
             "GUNICORN_THREADS": "8",
@@ -300,6 +303,11 @@ class MultiHost(Platform):
             commands |= {f"{host}.web": web, f"{host}.worker": worker, f"{host}.relay": single["relay"]}
         commands |= {"a.beat": single["beat"], "a.webhooks": single["webhooks"]}
         return commands
+
+    def requests_served(self, name: str) -> int:
+        """API requests a web process answered (its request log lines, health checks aside)."""
+        lines = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()
+        return sum(1 for line in lines if '"request_finished"' in line and '"GET /healthz"' not in line)
 
     def revive(self) -> None:
         """The dead hosts' processes replaced, as an operator (or the orchestrator) does after the incident."""
@@ -371,20 +379,27 @@ def hosts_die(
     duration = args.minutes * 60
     killed: dict[str, float] = {}
     pooling: dict[str, int] = {}
-    started = time.monotonic()
 
-    def kill(name: str) -> None:
-        killed[name] = round(time.monotonic() - started, 1)
-        platform.kill(name)
+    def faults() -> None:
+        # From the first payment on: chaos's load draws its whole plan before sending anything, which takes a while.
+        with platform.owner() as conn:
+            wait_for(
+                "traffic",
+                lambda: bool((conn.execute("SELECT EXISTS (SELECT 1 FROM payments_payment)").fetchone() or (0,))[0]),
+                timeout=600,
+            )
+        started = time.monotonic()
+        for name, at in sorted([*KILLS, ("pgbouncer", 0.25)], key=lambda kill: kill[1]):
+            time.sleep(max(0.0, started + duration * at - time.monotonic()))
+            if name == "pgbouncer":
+                with contextlib.suppress(Exception):
+                    pooling.update(platform.bouncer_connections())
+            else:
+                killed[name] = round(time.monotonic() - started, 1)
+                platform.kill(name)
 
-    def look_at_pool() -> None:
-        with contextlib.suppress(Exception):
-            pooling.update(platform.bouncer_connections())
-
-    timers = [threading.Timer(duration * at, kill, (name,)) for name, at in KILLS]
-    timers.append(threading.Timer(duration * 0.25, look_at_pool))
-    for timer in timers:
-        timer.start()
+    injector_thread = threading.Thread(target=faults, daemon=True)
+    injector_thread.start()
     # chaos's traffic and its careful client; no infrastructure faults of its own (the kills above are these),
     # and the provider's only when asked.
     load_args = argparse.Namespace(
@@ -396,9 +411,9 @@ def hosts_die(
         infra_interval=1e12,
     )
     traffic, injector = asyncio.run(load(platform, load_args, merchants, hooks))
-    for timer in timers:
-        timer.join()
+    injector_thread.join(timeout=60)
     print(f"multihost: phase 1 traffic done, killed {killed}; draining", flush=True)
+    served = {f"{host}.web": platform.requests_served(f"{host}.web") for host in HOSTS}
     left = drain(platform, args.drain_seconds)
     report = audit(platform, merchants)
     return {
@@ -407,6 +422,7 @@ def hosts_die(
         "client_retries": dict(traffic.retries),
         "provider_faults": sum(injector.done.values()),
         "killed_at_seconds": killed,
+        "api_requests_served": served,
         "pgbouncer_mid_traffic": pooling,
         "left_after_drain": left,
         "audit": {k: report[k] for k in ("ok", "by_check", "counts")},
