@@ -586,7 +586,8 @@ def point_in_time_recovery(platform: MultiHost, moment: Any, expected: tuple[int
         "expected": {"payments": expected[0], "journal_transactions": expected[1]},
         "recovered": {"payments": counts[0], "journal_transactions": counts[1]},
         "matches": counts == expected,
-        "verify_ledger": (verified.stdout + verified.stderr).strip().splitlines()[-1:],
+        "verify_ledger": [line for line in verified.stdout.splitlines() if line.startswith("ledger verified")]
+        or (verified.stdout + verified.stderr).strip().splitlines()[-3:],
         "ledger_verified": verified.returncode == 0,
     }
 
