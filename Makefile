@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint audit install lock services browser format clean chaos
+.PHONY: run test lint audit install lock services browser format clean chaos multihost
 
 # Every dependency, the dev tools included, pinned with the hashes of its files (`make lock` writes it).
 LOCK := requirements.lock
@@ -54,6 +54,11 @@ SEED ?= 1
 MINUTES ?= 1
 chaos: install
 	@$(PY) bench/chaos.py --seed $(SEED) --minutes $(MINUTES)
+
+## Two hosts, pgbouncer, a streaming replica: hosts killed, failover (RPO, RTO), point-in-time recovery.
+multihost: install
+	@bash deploy/ensure-pgbouncer.sh
+	@$(PY) bench/multihost.py --seed $(SEED) --minutes $(MINUTES)
 
 ## Includes the security lint: ruff's flake8-bandit rules (S, in pyproject.toml), each exception justified where it is.
 lint: install

@@ -177,9 +177,13 @@ def _pg_bin(name: str) -> str:
 
 
 class PrivatePostgres:
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.port = folder / "pg", free_port()
-        self.log = folder / "logs" / "postgres.log"
+    """One cluster of its own. ``settings`` go to its postgresql.conf when ``initdb`` makes it (bench/multihost.py
+    asks for WAL archiving; a replica made by ``pg_basebackup`` into ``folder / name`` copies them)."""
+
+    def __init__(self, folder: Path, name: str = "pg", settings: dict[str, str] | None = None) -> None:
+        self.folder, self.port = folder / name, free_port()
+        self.log = folder / "logs" / ("postgres.log" if name == "pg" else f"postgres-{name}.log")
+        self.settings = settings or {}
 
     def start(self) -> None:
         if not self.folder.exists():
@@ -194,6 +198,8 @@ class PrivatePostgres:
                 check=True,
                 capture_output=True,
             )
+            with (self.folder / "postgresql.conf").open("a") as conf:
+                conf.writelines(f"{name} = '{value}'\n" for name, value in self.settings.items())
         self._ctl(
             "start",
             "-o",
@@ -321,12 +327,18 @@ class Platform:
         redis.start()
         wait_for("redis", lambda: socket.create_connection(("127.0.0.1", self.redis_port), timeout=1).close() is None)
 
-    def setup(self) -> None:
+    def start_services(self) -> None:
         self.postgres.start()
         self.postgres.create_roles()
         self.start_redis()
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "PSP_", "DATABASE", "REDIS"))}
-        self.env = {
+
+    def platform_env(self) -> dict[str, str]:
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SANDBOX_", "PSP_", "DATABASE", "REDIS", "CELERY_"))
+        }
+        return {
             **base,
             "PYTHONUNBUFFERED": "1",
             "LEDGERLINE_ENV": "test",
@@ -350,6 +362,14 @@ class Platform:
             "WEB_CONCURRENCY": "2",
             "GUNICORN_THREADS": "4",
         }
+
+    def env_for(self, name: str) -> dict[str, str]:
+        """The environment of one of the platform's processes (bench/multihost.py gives each host its own)."""
+        return self.env
+
+    def setup(self) -> None:
+        self.start_services()
+        self.env = self.platform_env()
         (self.folder / "var").mkdir(exist_ok=True)
         self.manage("migrate", "--database", "owner", "--noinput", "-v", "0")
         sandbox_env = {
@@ -384,7 +404,7 @@ class Platform:
             sandbox_env,
         )
         for name, command in self.platform_commands().items():
-            self.add(name, command, self.env)
+            self.add(name, command, self.env_for(name))
         for process in self.processes.values():
             if not process.alive:
                 process.start()
