@@ -431,6 +431,7 @@ CELERY_BEAT_SCHEDULE.update(
     {
         "idempotency-keys-delete-expired": {"task": "payments.idempotency_keys_delete_expired", "schedule": 3600.0},
         "payments-expire-overdue": {"task": "payments.payments_expire_overdue", "schedule": 60.0},
+        "checkout-sessions-expire-overdue": {"task": "payments.checkout_sessions_expire_overdue", "schedule": 60.0},
     }
 )
 

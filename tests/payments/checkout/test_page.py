@@ -4,14 +4,17 @@ session's guarantee that it is paid once (same attempt, or a payment in flight, 
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from payments.models import CheckoutSession, OutboxMessage, Payment
+from payments.tasks import checkout_sessions_expire_overdue_task
 from tests.payments.checkout.test_api import session_body
 from tests.payments.execution.conftest import api, drain
 
@@ -170,3 +173,38 @@ def test_upi_is_offered_only_where_the_session_allows_it(api):
     payer = Payer(create_session(api))
     response = payer.pay("attempt-one-0000000", method="upi")
     assert (response.status_code, response.json()["errors"]) == (400, {"form": "Choose a payment method."})
+
+
+@pytest.mark.parametrize("same_key", [True, False], ids=["double-submit", "two-tabs"])
+def test_concurrent_submissions_make_one_payment(api, same_key):
+    """Both requests at once: the second waits for the session's lock, then sees the first one's payment."""
+    session_id = create_session(api)
+    payers = [Payer(session_id), Payer(session_id)]
+
+    def submit(index: int) -> bool:
+        try:
+            key = "attempt-same-000000" if same_key else f"attempt-tab-{index}-00000"
+            response = payers[index].card(key)
+            assert response.status_code == 200, response.content
+            return bool(response.json()["created"])
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(2) as pool:
+        created = sorted(pool.map(submit, range(2)))
+    assert created == [False, True]
+    (payment,) = Payment.objects.all()
+    assert CheckoutSession.objects.get(pk=session_id).payment_id == payment.id
+
+
+def test_the_minutely_sweep_expires_overdue_sessions_but_not_one_with_a_payment_in_flight(api):
+    idle, paying = create_session(api), create_session(api)
+    assert Payer(paying).card("attempt-one-0000000").json()["payment"]["status"] == "processing"
+    CheckoutSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert checkout_sessions_expire_overdue_task() == 1
+    assert CheckoutSession.objects.get(pk=idle).status == "expired"
+    assert CheckoutSession.objects.get(pk=paying).status == "open"
+    # Its payment succeeds after the deadline: the payer paid, the session completes.
+    drain()
+    assert CheckoutSession.objects.get(pk=paying).status == "complete"
+    assert checkout_sessions_expire_overdue_task() == 0
