@@ -122,14 +122,25 @@ def _post_all(base: str, secret: str, total: int, clients: int) -> tuple[float, 
     return started, time.monotonic(), failures
 
 
-def _worker(env: dict[str, str], concurrency: int, log: Path, root: Path, threads: int = 0) -> subprocess.Popen[bytes]:
-    """``concurrency`` prefork processes, or with ``threads`` one process running that many threads (what
-    run_platform starts for a provider queue on PostgreSQL: ``PSP_WORKER_POOL=threads``)."""
+def _workers(
+    env: dict[str, str], concurrency: int, log: Path, root: Path, threads: int = 0
+) -> list[subprocess.Popen[bytes]]:
+    """``concurrency`` prefork processes, or with ``threads`` that many worker processes each running a pool of
+    ``threads`` threads (what run_platform starts for a provider queue on PostgreSQL: ``PSP_WORKER_POOL=threads``;
+    scaling out is more such processes, on this host or others)."""
     args = [str(BIN / "celery"), "-A", "config", "worker", "--queues", "psp.card_a,celery"]
-    pool = ["--pool", "threads", "--concurrency", str(threads)] if threads else ["--concurrency", str(concurrency)]
-    args += [*pool, "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+    args += ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+    if not threads:
+        return [_spawn([*args, "--concurrency", str(concurrency)], env, log, root)]
+    return [
+        _spawn([*args, "--pool", "threads", "--concurrency", str(threads), "-n", f"e2e{n}@%h"], env, log, root)
+        for n in range(concurrency)
+    ]
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path, root: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        args, cwd=root, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+        args, cwd=root, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
     )
 
 
@@ -140,7 +151,7 @@ def _apply_rate(args: argparse.Namespace, base: str, secret: str, env: dict[str,
     waiting = "SELECT count(*) FROM payments_outboxmessage WHERE kind = 'command' AND published_at IS NULL"
     while int(_psql(args.postgres, args.database, waiting)):
         time.sleep(0.2)
-    worker = _worker(env, 1, logs / "e2e-worker-apply.log", args.root)
+    workers = _workers(env, 1, logs / "e2e-worker-apply.log", args.root)
     total = args.apply_payments - failures
     mine = f"FROM payments_paymentattempt a JOIN payments_payment p ON p.id = a.payment_id WHERE p.created > '{mark}'"
     try:
@@ -151,7 +162,8 @@ def _apply_rate(args: argparse.Namespace, base: str, secret: str, env: dict[str,
                 break
             time.sleep(0.2)
     finally:
-        _stop(worker)
+        for worker in workers:
+            _stop(worker)
     span = float(
         _psql(
             args.postgres,
@@ -173,7 +185,7 @@ def main() -> None:
     parser.add_argument("--apply-payments", type=int, default=300, help="payments for the one-worker apply rate")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose code the worker runs")
     parser.add_argument(
-        "--threads", type=int, default=0, help="one worker process with this many threads instead of prefork"
+        "--threads", type=int, default=0, help="worker processes with this many threads each instead of prefork"
     )
     args = parser.parse_args()
     _psql(args.postgres, "postgres", f"DROP DATABASE IF EXISTS {args.database}")
@@ -199,7 +211,7 @@ def main() -> None:
         _wait(f"{sandbox_url}/healthz", "sandbox")
         _wait(f"http://127.0.0.1:{port}/healthz", "gunicorn")
         for concurrency in [int(c) for c in args.concurrency.split(",") if c]:
-            worker = _worker(env, concurrency, logs / f"e2e-worker-{concurrency}.log", args.root, args.threads)
+            workers = _workers(env, concurrency, logs / f"e2e-worker-{concurrency}.log", args.root, args.threads)
             time.sleep(4)  # worker boot
             before = int(_psql(args.postgres, args.database, "SELECT count(*) FROM payments_payment"))
             first, last_created, failures = _post_all(f"http://127.0.0.1:{port}", secret, args.payments, args.clients)
@@ -215,7 +227,8 @@ def main() -> None:
                     break
                 time.sleep(0.1)
             last_success = time.monotonic()
-            _stop(worker)
+            for worker in workers:
+                _stop(worker)
             create_rate = (args.payments - failures) / (last_created - first)
             e2e_rate = (args.payments - failures) / (last_success - first)
             rows.append((concurrency, create_rate, e2e_rate, failures))

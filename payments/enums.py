@@ -125,6 +125,14 @@ class EventType(models.TextChoices):
     CHECKOUT_SESSION_COMPLETED = "checkout.session.completed"
 
 
+class WebhookEndpointFormat(models.TextChoices):
+    """The shape an endpoint's deliveries take: the platform's events, or Stripe's (endpoints created through the
+    Stripe-compatible API, so a merchant's Stripe webhook handler works unchanged)."""
+
+    LEDGERLINE = "ledgerline", "Ledgerline"
+    STRIPE = "stripe", "Stripe"
+
+
 class WebhookEndpointStatus(models.TextChoices):
     ENABLED = "enabled", "Enabled"
     DISABLED = "disabled", "Disabled"
