@@ -394,7 +394,11 @@ SANDBOX_HOST: str = env.str("SANDBOX_HOST", default="127.0.0.1")
 SANDBOX_PORT: int = env.int("SANDBOX_PORT", default=8100)
 SANDBOX_URL: str = env.str("SANDBOX_URL", default=f"http://{SANDBOX_HOST}:{SANDBOX_PORT}")
 # Where payers reach this platform: the hosted checkout page's address (``url`` of a checkout session) starts here.
-LEDGERLINE_BASE_URL: str = env.str("LEDGERLINE_BASE_URL", default="http://127.0.0.1:8000")
+# Production serves it over HTTPS only (a system check refuses anything else); by default at its first host name.
+LEDGERLINE_BASE_URL: str = env.str(
+    "LEDGERLINE_BASE_URL",
+    default=f"https://{ALLOWED_HOSTS[0]}" if PRODUCTION and ALLOWED_HOSTS else "http://127.0.0.1:8000",
+)
 
 # --- Payment providers ---------------------------------------------------------------------------------------
 # One entry per provider account: the connector class, where it lives, its credentials, its timeouts, the Celery
