@@ -208,3 +208,33 @@ def test_the_minutely_sweep_expires_overdue_sessions_but_not_one_with_a_payment_
     drain()
     assert CheckoutSession.objects.get(pk=paying).status == "complete"
     assert checkout_sessions_expire_overdue_task() == 0
+
+
+def test_upi_collect_to_the_payers_upi_id_where_the_merchant_allows_it(api):
+    session_id = create_session(api, currency="inr", amount=49900, payment_methods=["card", "upi"])
+    payer = Payer(session_id)
+    refused = payer.pay("attempt-one-0000000", method="upi", upi_vpa="success@upi")
+    assert (refused.status_code, list(refused.json()["errors"])) == (400, ["upi_vpa"])
+    api.merchant.upi_collect_enabled = True
+    api.merchant.save(update_fields=["upi_collect_enabled"])
+    malformed = payer.pay("attempt-one-0000000", method="upi", upi_vpa="not a vpa")
+    assert malformed.json()["errors"] == {"upi_vpa": "The UPI id (VPA) must look like name@bank."}
+    paid = payer.pay("attempt-one-0000000", method="upi", upi_vpa="Success@UPI")
+    assert paid.json()["created"] is True
+    (payment,) = Payment.objects.all()
+    assert (payment.upi_flow, payment.upi_vpa, payment.currency) == ("collect", "success@upi", "inr")
+    # The payment waits for the payer's approval in their app; the page names the UPI id the request went to.
+    drain()
+    upi = payer.status()["payment"]["upi"]
+    assert upi["vpa"] == "success@upi"
+
+
+def test_the_merchant_cannot_expire_a_session_while_its_payment_is_in_flight(api):
+    session_id = create_session(api)
+    Payer(session_id).card("attempt-one-0000000")
+    response = api.post(f"/v1/checkout/sessions/{session_id}/expire")
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "checkout_session_unexpected_state")
+    drain()
+    event = OutboxMessage.objects.get(topic="checkout.session.completed", aggregate_id=session_id)
+    assert (event.payload["status"], event.payload["payment"]) == ("complete", Payment.objects.get().id)
+    assert event.payload["url"].endswith(f"/checkout/{session_id}")
