@@ -3,6 +3,7 @@ session's guarantee that it is paid once (same attempt, or a payment in flight, 
 
 from __future__ import annotations
 
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -44,7 +45,7 @@ class Payer:
         )
 
     def card(self, key: str, number: str = "4242 4242 4242 4242", expiry: str = "12 / 39", cvc: str = "123") -> Any:
-        return self.pay(key, method="card", card_number=number, card_expiry=expiry, card_cvc=cvc)
+        return self.pay(key, method="card", card_number=number, card_expiry=expiry, cvc=cvc)
 
     def status(self) -> dict[str, Any]:
         return dict(self.client.get(f"/checkout/{self.session_id}/status").json())
@@ -238,3 +239,19 @@ def test_the_merchant_cannot_expire_a_session_while_its_payment_is_in_flight(api
     event = OutboxMessage.objects.get(topic="checkout.session.completed", aggregate_id=session_id)
     assert (event.payload["status"], event.payload["payment"]) == ("complete", Payment.objects.get().id)
     assert event.payload["url"].endswith(f"/checkout/{session_id}")
+
+
+def test_nothing_the_payer_typed_reaches_the_logs(api, capfd, caplog):
+    caplog.set_level(logging.DEBUG)
+    session_id = create_session(api)
+    payer = Payer(session_id)
+    assert payer.card("attempt-one-0000000", number="4000 0000 0000 0002").status_code == 200
+    drain()
+    assert payer.card("attempt-two-0000000", number="4242-4242-4242-4242").status_code == 200
+    drain()
+    assert payer.status()["status"] == "complete"
+    out, err = capfd.readouterr()
+    logs = out + err + "\n".join(str(record.msg) + record.getMessage() for record in caplog.records)
+    assert "request_finished" in logs  # the logs were captured
+    for number in ("4000000000000002", "4000 0000 0000 0002", "4242424242424242", "4242-4242-4242-4242"):
+        assert number not in logs
