@@ -219,3 +219,16 @@ def test_paying_in_two_tabs_makes_one_payment(checkout):
     (payment,) = Payment.objects.all()
     assert (payment.status, payment.card_last4) == ("succeeded", "4242")
     assert completed_events(session_id) == 1
+
+
+def test_a_refresh_while_the_payment_is_in_flight_follows_it_instead_of_offering_to_pay_again(checkout):
+    session_id, page = checkout()
+    fill_card(page, "4242424242424242")
+    page.get_by_role("button", name="Pay $20.00").click()
+    page.locator("#co-checkout[data-state='processing']").wait_for()  # the server answered: a payment is made
+    page.reload()
+    page.get_by_role("status").filter(has_text="Processing your payment").wait_for()
+    assert page.get_by_role("button", name="Pay $20.00").is_disabled()
+    until(page, lambda: left_for_the_shop(page))
+    assert Payment.objects.count() == 1
+    assert completed_events(session_id) == 1
