@@ -399,7 +399,11 @@ SANDBOX_HOST: str = env.str("SANDBOX_HOST", default="127.0.0.1")
 SANDBOX_PORT: int = env.int("SANDBOX_PORT", default=8100)
 SANDBOX_URL: str = env.str("SANDBOX_URL", default=f"http://{SANDBOX_HOST}:{SANDBOX_PORT}")
 # Where payers reach this platform: the hosted checkout page's address (``url`` of a checkout session) starts here.
-LEDGERLINE_BASE_URL: str = env.str("LEDGERLINE_BASE_URL", default="http://127.0.0.1:8000")
+# Production serves it over HTTPS only (a system check refuses anything else); by default at its first host name.
+LEDGERLINE_BASE_URL: str = env.str(
+    "LEDGERLINE_BASE_URL",
+    default=f"https://{ALLOWED_HOSTS[0]}" if PRODUCTION and ALLOWED_HOSTS else "http://127.0.0.1:8000",
+)
 
 # --- Payment providers ---------------------------------------------------------------------------------------
 # One entry per provider account: the connector class, where it lives, its credentials, its timeouts, the Celery
@@ -486,6 +490,7 @@ CELERY_BEAT_SCHEDULE.update(
     {
         "idempotency-keys-delete-expired": {"task": "payments.idempotency_keys_delete_expired", "schedule": 3600.0},
         "payments-expire-overdue": {"task": "payments.payments_expire_overdue", "schedule": 60.0},
+        "checkout-sessions-expire-overdue": {"task": "payments.checkout_sessions_expire_overdue", "schedule": 60.0},
     }
 )
 

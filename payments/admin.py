@@ -12,6 +12,7 @@ from core.admin_base import ModelAdmin, TabularInline
 from payments.enums import LateSuccessPolicy, WebhookDeliveryStatus
 from payments.models import (
     ApiKey,
+    CheckoutSession,
     Event,
     Merchant,
     MerchantPricing,
@@ -396,3 +397,32 @@ class WebhookDeliveryAttemptAdmin(_ReadOnlyAdmin):
         "error",
         "response_excerpt",
     )
+
+
+@admin.register(CheckoutSession)
+class CheckoutSessionAdmin(_ReadOnlyAdmin):
+    """Hosted checkout pages, as support looks one up: its status, its latest payment, where the payer goes next."""
+
+    list_display = ("id", "merchant", "status", "amount", "currency", "payment", "livemode", "created", "expires_at")
+    list_filter = ("status", "livemode")
+    search_fields = ("id", "merchant__id", "payment__id", "customer_email")
+    readonly_fields = (
+        "id",
+        "merchant",
+        "livemode",
+        "status",
+        "amount",
+        "currency",
+        "payment_methods",
+        "payment",
+        "attempt_count",
+        "customer",
+        "customer_email",
+        "success_url",
+        "cancel_url",
+        "metadata",
+        "created",
+        "expires_at",
+        "completed_at",
+    )
+    exclude = ("attempt_key",)

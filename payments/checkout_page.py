@@ -166,7 +166,8 @@ def _card(request: HttpRequest) -> CardPaymentMethod:
     expiry = _EXPIRY.match(request.POST.get("card_expiry", ""))
     if expiry is None:
         errors["card_expiry"] = "Enter the expiry date as MM / YY."
-    cvc = request.POST.get("card_cvc", "").strip()
+    # Named "cvc" (and the number "card_number") so the log redaction treats both as secrets wherever they appear.
+    cvc = request.POST.get("cvc", "").strip()
     if not cvc:
         errors["card_cvc"] = "Enter the security code (CVC)."
     if errors or expiry is None:

@@ -98,3 +98,17 @@ def psp_tls_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 )
             )
     return errors
+
+
+@register(Tags.security)
+def checkout_base_url_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Payers type card numbers into the hosted checkout page: in production its address is HTTPS."""
+    if not settings.PRODUCTION or str(settings.LEDGERLINE_BASE_URL).startswith("https://"):
+        return []
+    return [
+        Error(
+            "The hosted checkout page would be served over plain HTTP.",
+            hint="Set LEDGERLINE_BASE_URL to the platform's public https:// origin.",
+            id="payments.E006",
+        )
+    ]

@@ -7,10 +7,12 @@ from typing import Any
 import structlog
 from celery import shared_task
 
+from payments.enums import CheckoutSessionStatus
 from payments.exceptions import PaymentStateError
 from payments.services import events as events_service
 from payments.services import outbox_relay, provider_events, webhook_deliveries
 from payments.services.attempts import call, janitor
+from payments.services.checkout import checkout_session_expire_if_due, checkout_session_ids_overdue
 from payments.services.idempotency import idempotency_keys_delete_expired
 from payments.services.payments import payment_expire, payment_ids_overdue
 
@@ -36,6 +38,18 @@ def payments_expire_overdue_task() -> int:
         expired += 1
     if expired:
         logger.info("payments_expired", count=expired)
+    return expired
+
+
+@shared_task(name="payments.checkout_sessions_expire_overdue")
+def checkout_sessions_expire_overdue_task() -> int:
+    """Expires open checkout sessions whose time is up and that have no payment in flight (beat, every minute)."""
+    expired = 0
+    for session_id in checkout_session_ids_overdue():
+        if checkout_session_expire_if_due(session_id=session_id).status == CheckoutSessionStatus.EXPIRED:
+            expired += 1
+    if expired:
+        logger.info("checkout_sessions_expired", count=expired)
     return expired
 
 

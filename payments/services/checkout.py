@@ -109,15 +109,14 @@ def checkout_session_create(
 
 
 def _locked(session_id: str, **scope: Any) -> CheckoutSession:
-    session = (
-        CheckoutSession.objects.select_for_update(of=("self",))
-        .select_related("payment", "merchant")
-        .annotate(db_now=Now())
-        .filter(pk=session_id, **scope)
-        .first()
-    )
+    # The session's row alone: a join here would be re-checked after the lock wait against the statement's old
+    # snapshot, where the payment a concurrent submission just made does not exist yet (read as "no payment").
+    # The payment is read after the lock, by a statement of its own that sees what was committed before it.
+    session = CheckoutSession.objects.select_for_update().annotate(db_now=Now()).filter(pk=session_id, **scope).first()
     if session is None:
         raise ResourceMissingError(f"No such checkout session: '{session_id[:64]}'.")
+    if session.payment_id is not None:
+        session.payment = Payment.objects.get(pk=session.payment_id)
     return session
 
 

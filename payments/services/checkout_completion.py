@@ -13,7 +13,7 @@ from payments.models import CheckoutSession, Payment
 from payments.representations import checkout_session_representation
 from payments.services.outbox import outbox_event_add
 
-# The description of every payment a checkout page makes: the success transitions look for a session only then.
+# The description of every payment a checkout page makes, for people reading the payment.
 _DESCRIPTION = "Checkout "
 
 
@@ -24,8 +24,7 @@ def checkout_payment_description(session_id: str) -> str:
 def checkout_session_payment_succeeded(*, payment: Payment, at: datetime) -> CheckoutSession | None:
     """Completes the session whose payment this is, once (``checkout.session.completed``). The caller holds the
     payment locked inside its transaction; the session is locked after it (the order every checkout write keeps)."""
-    if not payment.description.startswith(f"{_DESCRIPTION}cs_"):
-        return None  # not a checkout payment: no query on the executor's hot path
+    # Found by the payment (a partial index), not by its description: a merchant may change that meanwhile.
     session = CheckoutSession.objects.select_for_update().filter(payment=payment).first()
     if session is None or session.status == CheckoutSessionStatus.COMPLETE:
         return session

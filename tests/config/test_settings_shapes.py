@@ -145,6 +145,7 @@ def test_production_shape_passes_the_deployment_checklist():
         ("LEDGERLINE_VAULT_KEYS", None, "payments.E003"),
         ("LEDGERLINE_VAULT_KEYS", "k1:c2hvcnQ=", "payments.E003"),
         ("LEDGERLINE_VAULT_KEYS", "dev:bGVkZ2VybGluZS1kZXYtdmF1bHQta2V5LTMyYnl0ZXM=", "payments.E004"),
+        ("LEDGERLINE_BASE_URL", "http://pay.ledgerline.example", "payments.E006"),
     ],
     ids=[
         "missing",
@@ -154,6 +155,7 @@ def test_production_shape_passes_the_deployment_checklist():
         "no-vault-key",
         "short-vault-key",
         "dev-vault-key",
+        "plain-http-checkout",
     ],
 )
 def test_production_does_not_start_on_missing_or_sandbox_credentials(variable, value, check_id):

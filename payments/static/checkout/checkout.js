@@ -152,12 +152,10 @@
     });
     var cvcInput = document.getElementById("card_cvc");
     cvcInput.addEventListener("input", function () { cvcInput.value = cvcInput.value.replace(/\D/g, "").slice(0, 4); });
+    // Checked on submit, not on blur: a message appearing as focus leaves would move the button under the pointer.
+    // Typing in a field clears its message.
     ["card_number", "card_expiry", "card_cvc"].forEach(function (id) {
-      document.getElementById(id).addEventListener("blur", function () {
-        var el = document.getElementById(id);
-        if (!el.value) { return; }
-        setError(id, cardErrors()[id] || "");
-      });
+      document.getElementById(id).addEventListener("input", function () { setError(id, ""); });
     });
     cardForm.addEventListener("submit", function (event) {
       event.preventDefault();

@@ -3,15 +3,19 @@ session's guarantee that it is paid once (same attempt, or a payment in flight, 
 
 from __future__ import annotations
 
+import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from payments.models import CheckoutSession, OutboxMessage, Payment
+from payments.tasks import checkout_sessions_expire_overdue_task
 from tests.payments.checkout.test_api import session_body
 from tests.payments.execution.conftest import api, drain
 
@@ -41,7 +45,7 @@ class Payer:
         )
 
     def card(self, key: str, number: str = "4242 4242 4242 4242", expiry: str = "12 / 39", cvc: str = "123") -> Any:
-        return self.pay(key, method="card", card_number=number, card_expiry=expiry, card_cvc=cvc)
+        return self.pay(key, method="card", card_number=number, card_expiry=expiry, cvc=cvc)
 
     def status(self) -> dict[str, Any]:
         return dict(self.client.get(f"/checkout/{self.session_id}/status").json())
@@ -170,3 +174,84 @@ def test_upi_is_offered_only_where_the_session_allows_it(api):
     payer = Payer(create_session(api))
     response = payer.pay("attempt-one-0000000", method="upi")
     assert (response.status_code, response.json()["errors"]) == (400, {"form": "Choose a payment method."})
+
+
+@pytest.mark.parametrize("same_key", [True, False], ids=["double-submit", "two-tabs"])
+def test_concurrent_submissions_make_one_payment(api, same_key):
+    """Both requests at once: the second waits for the session's lock, then sees the first one's payment."""
+    session_id = create_session(api)
+    payers = [Payer(session_id), Payer(session_id)]
+
+    def submit(index: int) -> bool:
+        try:
+            key = "attempt-same-000000" if same_key else f"attempt-tab-{index}-00000"
+            response = payers[index].card(key)
+            assert response.status_code == 200, response.content
+            return bool(response.json()["created"])
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(2) as pool:
+        created = sorted(pool.map(submit, range(2)))
+    assert created == [False, True]
+    (payment,) = Payment.objects.all()
+    assert CheckoutSession.objects.get(pk=session_id).payment_id == payment.id
+
+
+def test_the_minutely_sweep_expires_overdue_sessions_but_not_one_with_a_payment_in_flight(api):
+    idle, paying = create_session(api), create_session(api)
+    assert Payer(paying).card("attempt-one-0000000").json()["payment"]["status"] == "processing"
+    CheckoutSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert checkout_sessions_expire_overdue_task() == 1
+    assert CheckoutSession.objects.get(pk=idle).status == "expired"
+    assert CheckoutSession.objects.get(pk=paying).status == "open"
+    # Its payment succeeds after the deadline: the payer paid, the session completes.
+    drain()
+    assert CheckoutSession.objects.get(pk=paying).status == "complete"
+    assert checkout_sessions_expire_overdue_task() == 0
+
+
+def test_upi_collect_to_the_payers_upi_id_where_the_merchant_allows_it(api):
+    session_id = create_session(api, currency="inr", amount=49900, payment_methods=["card", "upi"])
+    payer = Payer(session_id)
+    refused = payer.pay("attempt-one-0000000", method="upi", upi_vpa="success@upi")
+    assert (refused.status_code, list(refused.json()["errors"])) == (400, ["upi_vpa"])
+    api.merchant.upi_collect_enabled = True
+    api.merchant.save(update_fields=["upi_collect_enabled"])
+    malformed = payer.pay("attempt-one-0000000", method="upi", upi_vpa="not a vpa")
+    assert malformed.json()["errors"] == {"upi_vpa": "The UPI id (VPA) must look like name@bank."}
+    paid = payer.pay("attempt-one-0000000", method="upi", upi_vpa="Success@UPI")
+    assert paid.json()["created"] is True
+    (payment,) = Payment.objects.all()
+    assert (payment.upi_flow, payment.upi_vpa, payment.currency) == ("collect", "success@upi", "inr")
+    # The payment waits for the payer's approval in their app; the page names the UPI id the request went to.
+    drain()
+    upi = payer.status()["payment"]["upi"]
+    assert upi["vpa"] == "success@upi"
+
+
+def test_the_merchant_cannot_expire_a_session_while_its_payment_is_in_flight(api):
+    session_id = create_session(api)
+    Payer(session_id).card("attempt-one-0000000")
+    response = api.post(f"/v1/checkout/sessions/{session_id}/expire")
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "checkout_session_unexpected_state")
+    drain()
+    event = OutboxMessage.objects.get(topic="checkout.session.completed", aggregate_id=session_id)
+    assert (event.payload["status"], event.payload["payment"]) == ("complete", Payment.objects.get().id)
+    assert event.payload["url"].endswith(f"/checkout/{session_id}")
+
+
+def test_nothing_the_payer_typed_reaches_the_logs(api, capfd, caplog):
+    caplog.set_level(logging.DEBUG)
+    session_id = create_session(api)
+    payer = Payer(session_id)
+    assert payer.card("attempt-one-0000000", number="4000 0000 0000 0002").status_code == 200
+    drain()
+    assert payer.card("attempt-two-0000000", number="4242-4242-4242-4242").status_code == 200
+    drain()
+    assert payer.status()["status"] == "complete"
+    out, err = capfd.readouterr()
+    logs = out + err + "\n".join(str(record.msg) + record.getMessage() for record in caplog.records)
+    assert "request_finished" in logs  # the logs were captured
+    for number in ("4000000000000002", "4000 0000 0000 0002", "4242424242424242", "4242-4242-4242-4242"):
+        assert number not in logs
