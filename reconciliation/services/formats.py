@@ -139,7 +139,8 @@ def _split(fmt: SettlementFormat) -> str:
     return f"CASE WHEN r.line IS NULL THEN NULL WHEN strpos(r.line, {q}) = 0 THEN {plain} ELSE {quoted} END"
 
 
-def _load_sql(fmt: SettlementFormat) -> str:
+def _load_sql(fmt: SettlementFormat) -> tuple[str, str]:
+    """The statement staging the good lines, and the one keeping the others with their reason."""
     width = len(fmt.columns)
 
     def cell(field: str) -> str:
@@ -238,32 +239,35 @@ def _load_sql(fmt: SettlementFormat) -> str:
     )
     staged = SettlementLine._meta.db_table
     invalid = InvalidSettlementLine._meta.db_table
-    return f"""
+    common = f"""
         WITH cur AS (
             SELECT * FROM unnest(%(codes)s::text[], %(codes_out)s::text[], %(exponents)s::int[])
                 AS u(file_code, code, exponent)
         ),
         -- The split MATERIALIZED, so done once a line: inlined, the planner copies it into every use of a field.
-        split AS MATERIALIZED (SELECT r.n, {_split(fmt)} AS f FROM {RAW} r WHERE r.n > %(first)s),
+        split AS MATERIALIZED (SELECT r.n, {_split(fmt)} AS f FROM {RAW} r WHERE r.n > %(first)s {{only}}),
         converted AS MATERIALIZED ({converted}),
-        checked AS (SELECT v.*, {error} AS error, {fatal} AS fatal FROM converted v),
-        staged AS (
-            INSERT INTO {staged} (file_id, connector, line_number, batch_id, settlement_date, type,
-                                  provider_reference, our_reference, rrn, currency, gross, fee, net,
-                                  transaction_date, original_provider_reference)
-            SELECT %(file)s, %(connector)s, n, COALESCE(batch_id_s, ''), settlement_date, line_type,
-                   provider_reference_s, COALESCE(our_reference_s, ''), COALESCE(rrn_s, ''), currency, gross, fee,
-                   gross - fee, transaction_date, COALESCE(original_provider_reference_s, '')
-            FROM checked WHERE error IS NULL
-            RETURNING 1
-        ),
-        bad AS (
-            INSERT INTO {invalid} (file_id, line_number, reason, fatal)
-            SELECT %(file)s, n, left(error, 500), fatal IS TRUE FROM checked WHERE error IS NOT NULL
-            RETURNING 1
-        )
-        SELECT (SELECT COUNT(*) FROM staged), (SELECT COUNT(*) FROM bad)
+        checked AS (SELECT v.*, {error} AS error, {fatal} AS fatal FROM converted v)
     """  # noqa: S608 - generated from the format and our table names; every value is a parameter
+    # The good lines in one pass; only when some are missing, a second pass over those finds why (a bad line is rare,
+    # and keeping every line's reasons for a second scan would cost each load a copy of the file).
+    insert_good = f"""
+        INSERT INTO {staged} (file_id, connector, line_number, batch_id, settlement_date, type, provider_reference,
+                              our_reference, rrn, currency, gross, fee, net, transaction_date,
+                              original_provider_reference)
+        SELECT %(file)s, %(connector)s, n, COALESCE(batch_id_s, ''), settlement_date, line_type, provider_reference_s,
+               COALESCE(our_reference_s, ''), COALESCE(rrn_s, ''), currency, gross, fee, gross - fee,
+               transaction_date, COALESCE(original_provider_reference_s, '')
+        FROM checked WHERE error IS NULL
+    """  # noqa: S608 - our table names
+    insert_bad = f"""
+        INSERT INTO {invalid} (file_id, line_number, reason, fatal)
+        SELECT %(file)s, n, left(error, 500), fatal IS TRUE FROM checked WHERE error IS NOT NULL
+    """  # noqa: S608 - our table names
+    unstaged = f"AND NOT EXISTS (SELECT 1 FROM {staged} s WHERE s.file_id = %(file)s AND s.line_number = r.n)"  # noqa: S608
+    good = common.replace("{only}", "") + insert_good
+    bad = common.replace("{only}", unstaged) + insert_bad
+    return good, bad
 
 
 def raw_header() -> str | None:
@@ -292,9 +296,14 @@ def load_described(
         "last": lines,
         "unterminated": unterminated,
     }
+    good, bad = _load_sql(fmt)
     with connection.cursor() as cursor:
-        cursor.execute(_load_sql(fmt), params)
-        staged, invalid = cursor.fetchone()
+        cursor.execute(good, params)
+        staged, invalid = max(int(cursor.rowcount), 0), 0
+        cursor.execute(f"SELECT COUNT(*) FROM {RAW} WHERE n > %(first)s", params)  # noqa: S608 - fixed name
+        if staged < cursor.fetchone()[0]:
+            cursor.execute(bad, params)
+            invalid = max(int(cursor.rowcount), 0)
         first_error = None
         if invalid:
             cursor.execute(
