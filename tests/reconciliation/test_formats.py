@@ -146,6 +146,7 @@ def test_the_same_bad_values_reject_a_file_whose_format_says_reject_naming_the_l
     for bad, says in (
         (Line.csv(good, DAY).replace("2025-01-01T", "2025-02-30T"), "line 2: transaction_date '2025-02-30T"),
         (Line.csv(good, DAY).replace("T10:00", "T24:00"), "is not a timestamp like YYYY-MM-DDTHH:MI:SS.FFTZ"),
+        (Line.csv(good, DAY).replace("2025-01-01T10:00:00.000000Z", "now"), "line 2: transaction_date 'now' is not"),
         (Line.csv(good, DAY).replace(",charge,", ",sale,"), "line 2: unknown line type 'sale'"),
         (Line.csv(good, DAY).replace(",10000,320,9680,", ",-10000,320,-10320,"), "line 2: gross -10000 has the wrong"),
     ):
