@@ -10,7 +10,7 @@ The SQL is portable between PostgreSQL and SQLite; our side is read through quer
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -146,8 +146,11 @@ def _classify(settlement_file: SettlementFile) -> None:
     won = _compiled(_disputes_won(connector))
     lines = SettlementLine._meta.db_table
     files = SettlementFile._meta.db_table
+    # Through a transaction pooler the table must not outlive the transaction: the next one may run on another
+    # server session, and this one's session goes to another client (settlement_file_reconcile).
+    on_commit = "ON COMMIT DROP" if _pooled() else ""
     sql = f"""
-        CREATE TEMP TABLE {_CLASSIFIED} AS
+        CREATE TEMP TABLE {_CLASSIFIED} {on_commit} AS
         WITH cand AS ({candidates.sql}),
         cap AS ({captures.sql}),
         oth AS ({others.sql}),
@@ -486,9 +489,11 @@ def _follow_correction(run: ReconciliationRun) -> int:
     )
 
 
-def _matched_postings(settlement_file: SettlementFile, carried: dict[LineKey, str]) -> Iterator[Posting]:
-    connector = settlement_file.connector
-    corrected_file_id = settlement_file.pk if superseded_ids(settlement_file) else None
+def _pooled() -> bool:
+    return "default" in getattr(settings, "DATABASE_POOLED", ())
+
+
+def _matched_lines() -> Iterator[tuple[Any, ...]]:
     last = 0
     sql = f"""
         SELECT line_id, type, provider_reference, our_reference, currency, gross, fee, transaction_date
@@ -498,22 +503,30 @@ def _matched_postings(settlement_file: SettlementFile, carried: dict[LineKey, st
         with connection.cursor() as cursor:
             cursor.execute(sql, (last,))
             rows = cursor.fetchall()
-        for line_id, line_type, reference, ours, currency, gross, fee, occurred_at in rows:
-            last = line_id
-            if not gross and not fee:
-                continue
-            yield psp_settlement_posting(
-                connector=connector,
-                settlement_id=carried.get((line_type, reference))
-                or settlement_id(line_type, reference, corrected_file_id=corrected_file_id),
-                gross=Money(gross, currency),
-                fee=Money(fee, currency),
-                occurred_at=_aware(occurred_at),
-                provider_reference=reference,
-                our_reference=ours,
-            )
+        yield from rows
         if len(rows) < _PAGE:
             return
+        last = rows[-1][0]
+
+
+def _matched_postings(
+    settlement_file: SettlementFile, carried: dict[LineKey, str], lines: Iterable[tuple[Any, ...]]
+) -> Iterator[Posting]:
+    connector = settlement_file.connector
+    corrected_file_id = settlement_file.pk if superseded_ids(settlement_file) else None
+    for _line_id, line_type, reference, ours, currency, gross, fee, occurred_at in lines:
+        if not gross and not fee:
+            continue
+        yield psp_settlement_posting(
+            connector=connector,
+            settlement_id=carried.get((line_type, reference))
+            or settlement_id(line_type, reference, corrected_file_id=corrected_file_id),
+            gross=Money(gross, currency),
+            fee=Money(fee, currency),
+            occurred_at=_aware(occurred_at),
+            provider_reference=reference,
+            our_reference=ours,
+        )
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -577,8 +590,13 @@ def settlement_file_reconcile(*, settlement_file: SettlementFile, post: bool = T
             )
             _follow_correction(run)
             carried = carry_over(settlement_file) if post else {}
+            # The postings commit in chunks of their own, after this transaction. Through a transaction pooler the
+            # temporary table is gone by then (see _classify), so the matched lines are read now, whole: memory
+            # grows with the file (about 0.5 kB a line) instead of staying flat.
+            read_now = list(_matched_lines()) if post and _pooled() else None
         if post:
-            result = post_many(_matched_postings(settlement_file, carried))
+            lines = _matched_lines() if read_now is None else read_now
+            result = post_many(_matched_postings(settlement_file, carried, lines))
             run.posted = result.posted
     finally:
         with connection.cursor() as cursor:
