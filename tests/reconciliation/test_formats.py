@@ -14,7 +14,17 @@ from payments.connectors.sandbox_card import SandboxCardConnector
 from payments.connectors.settlement import SettlementColumn, SettlementFormat
 from reconciliation.exceptions import SettlementRejectedError
 from reconciliation.models import Discrepancy, InvalidSettlementLine, SettlementFile, SettlementLine
-from tests.reconciliation.conftest import DAY, HEADER, Day, Line, found, payment_of, reconcile, resolve_all
+from tests.reconciliation.conftest import (
+    DAY,
+    HEADER,
+    Day,
+    Line,
+    found,
+    payment_of,
+    reconcile,
+    resolve_all,
+    settlement_csv,
+)
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 # Another acquirer's file: semicolons, its own column names and order, a column of its own we do not read, its own
@@ -136,6 +146,7 @@ def test_the_same_bad_values_reject_a_file_whose_format_says_reject_naming_the_l
     for bad, says in (
         (Line.csv(good, DAY).replace("2025-01-01T", "2025-02-30T"), "line 2: transaction_date '2025-02-30T"),
         (Line.csv(good, DAY).replace("T10:00", "T24:00"), "is not a timestamp like YYYY-MM-DDTHH:MI:SS.FFTZ"),
+        (Line.csv(good, DAY).replace("2025-01-01T10:00:00.000000Z", "now"), "line 2: transaction_date 'now' is not"),
         (Line.csv(good, DAY).replace(",charge,", ",sale,"), "line 2: unknown line type 'sale'"),
         (Line.csv(good, DAY).replace(",10000,320,9680,", ",-10000,320,-10320,"), "line 2: gross -10000 has the wrong"),
     ):
@@ -157,3 +168,14 @@ def test_a_description_without_what_matching_needs_is_refused_when_written() -> 
         SettlementFormat(columns=(SettlementColumn("t", "type"), SettlementColumn("c", "currency")))
     with pytest.raises(ValueError, match="lacks DD"):
         SettlementFormat(columns=SEMICOLONS.columns, date_format="YYYY-MM")
+
+
+def test_a_timestamp_with_an_offset_is_the_same_instant(day: Day) -> None:
+    line = day.capture()
+    content = settlement_csv([line]).replace(b"2025-01-01T10:00:00.000000Z", b"2025-01-01T15:30:00.5+05:30")
+
+    run = reconcile(content)
+
+    assert (run.matched, found()) == (1, set())
+    staged = SettlementLine.objects.get()
+    assert staged.transaction_date == line.transaction_date + timedelta(milliseconds=500)
