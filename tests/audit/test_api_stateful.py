@@ -449,6 +449,10 @@ class ApiMachine(RuleBasedStateMachine):
             assert response.status_code == 200, response.text
             model.captured = body.get("amount_to_capture", model.amount)
             assert (response.json()["status"], response.json()["amount_captured"]) == ("succeeded", model.captured)
+            if data.draw(st.booleans(), label="refund at once"):
+                # Before the worker has told the provider about the capture (defect 9 in docs/reliability.md).
+                self.refund_now(payment_id, "third")
+                TALLY["refund right after capture"] += 1
 
     def cancel(self, data: st.DataObject) -> None:
         payment_id = self.payment(data, lambda m: m.final_status() == "requires_capture")
@@ -470,8 +474,11 @@ class ApiMachine(RuleBasedStateMachine):
         if payment_id is None:
             return
         how = data.draw(st.sampled_from(["third", "rest", "more_than_left"]), label="how")
-        model = self.model[payment_id]
         self.settled(payment_id)
+        self.refund_now(payment_id, how)
+
+    def refund_now(self, payment_id: str, how: str) -> None:
+        model = self.model[payment_id]
         left = model.refundable()
         body: dict[str, Any] = {"payment": payment_id, "metadata": {}}
         if how == "third":
