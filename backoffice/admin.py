@@ -19,8 +19,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from backoffice import (  # noqa: F401 (auth_admin, report_admin: imported for their registrations)
+from backoffice import (  # noqa: F401 (auth_admin, customer_admin, report_admin: imported for their registrations)
     auth_admin,
+    customer_admin,
     payment_admin,
     report_admin,
     services,

@@ -61,6 +61,7 @@ class AuditLogEntry(models.Model):
             ("manage_payouts", "Can create and fail payouts"),
             ("view_reports", "Can view finance reports"),
             ("write_off_balance", "Can write off what a merchant owes (the platform takes the loss)"),
+            ("detach_payment_method", "Can detach a customer's saved payment method (never charged again)"),
         ]
 
     def __str__(self) -> str:

@@ -15,11 +15,12 @@ from core.amounts import amount_display
 from core.errors import LedgerlineError
 from ledger.balances import merchant_balances
 from payments.exceptions import RefundLimitExceededError
-from payments.models import Dispute, Merchant, Payment, Payout, Refund
+from payments.models import Dispute, Merchant, Payment, PaymentMethod, Payout, Refund
 from payments.services import disputes as dispute_services
 from payments.services import payments as payment_services
 from payments.services.attempts.review import attempts_check_now, attempts_mark_reviewed
 from payments.services.funds import funds_write_off
+from payments.services.payment_methods import payment_method_detach
 from payments.services.payouts import payout_fail
 from payments.services.refunds import RefundLimit, refund_create
 
@@ -265,6 +266,36 @@ def backoffice_dispute_accept(*, user: Any, dispute: Dispute, note: str, form_to
             merchant=dispute.merchant, livemode=dispute.livemode, dispute_id=dispute.id
         ),
         after=_dispute_snapshot,
+        reason=note,
+        form_token=form_token,
+    )
+
+
+def _payment_method_snapshot(method: PaymentMethod) -> dict[str, Any]:
+    detached = method.detached_at.isoformat() if method.detached_at is not None else None
+    return {"customer": method.customer_id, "detached_at": detached}
+
+
+def backoffice_payment_method_detach(
+    *, user: Any, method: PaymentMethod, note: str, form_token: str | None
+) -> PaymentMethod:
+    """The API's detach (the card is never charged again, off-session charges included), for a customer who asks
+    support to forget a card. The audit entry keeps which customer it was saved to; the row itself no longer does."""
+    if not user.has_perm("backoffice.detach_payment_method"):
+        raise BackofficeActionError("You may not detach payment methods.")
+    if not note.strip():
+        raise BackofficeActionError("A note for the audit log is required.")
+    if method.detached_at is not None:
+        raise BackofficeActionError(f"{method.id} is already detached.")
+    return _run(
+        user,
+        action="payment_method.detach",
+        obj=("payment_method", method.id),
+        before=_payment_method_snapshot(method),
+        work=lambda: payment_method_detach(
+            merchant=method.merchant, livemode=method.livemode, payment_method_id=method.id
+        ),
+        after=_payment_method_snapshot,
         reason=note,
         form_token=form_token,
     )

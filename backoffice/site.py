@@ -20,6 +20,7 @@ from unfold.sites import UnfoldAdminSite
 from backoffice import selectors
 from backoffice.dashboard_page import DASHBOARD_PERMISSION, dashboard_context
 from backoffice.search import search_objects
+from backoffice.signin import StaffLoginForm, second_factor_satisfied
 
 SEARCH_MAX_LENGTH = 255
 
@@ -28,6 +29,12 @@ class LedgerlineAdminSite(UnfoldAdminSite):
     site_header = "Ledgerline"
     site_title = "Ledgerline back office"
     index_title = "Back office"
+    login_form = StaffLoginForm
+    login_template = "admin/backoffice/login.html"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        # Staff who enrolled an authenticator only get in with a session that gave a code (backoffice.signin).
+        return super().has_permission(request) and second_factor_satisfied(request)
 
     def get_urls(self) -> list[URLPattern]:
         urls: list[URLPattern] = super().get_urls()
@@ -154,6 +161,7 @@ def navigation(request: HttpRequest) -> list[dict[str, Any]]:
                     variant="warning",
                 ),
                 _item("Merchants", "storefront", "admin:payments_merchant_changelist", "payments.view_merchant"),
+                _item("Customers", "group", "admin:payments_customer_changelist", "payments.view_customer"),
             ],
         },
         {

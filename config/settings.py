@@ -11,6 +11,7 @@ Every variable is documented in the README's configuration section.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Back-office sign-in: lockout after repeated failures and TOTP for enrolled staff (backoffice/signin.py).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -71,6 +76,7 @@ INSTALLED_APPS = [
     "reports",
     "backoffice",
     "audit",
+    "stripe_api",
 ]
 
 MIDDLEWARE = [
@@ -87,8 +93,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -149,16 +158,32 @@ else:
     for database in DATABASES.values():
         database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
         database["CONN_HEALTH_CHECKS"] = True
+    # Behind a pooler in transaction mode (pgbouncer's ``pool_mode = transaction``) each transaction may run on
+    # another server session, so nothing may rely on session state (docs/operations.md, "pgbouncer"). Django's
+    # server-side cursors do: ``iterator()`` outside a transaction declares a cursor WITH HOLD and fetches from it
+    # in later transactions, so they are off for a pooled alias. Prepared statements are off already (Django's
+    # psycopg 3 cursors bind on the client and it sets ``prepare_threshold`` to None); advisory locks are
+    # transaction-scoped (``pg_try_advisory_xact_lock``) and session settings are ``set_config(…, true)``.
+    DATABASE_POOLED: set[str] = {
+        alias
+        for alias, variable in (
+            ("default", "DATABASE_TRANSACTION_POOLING"),
+            ("replica", "DATABASE_REPLICA_TRANSACTION_POOLING"),
+        )
+        if alias in DATABASES and env.bool(variable, default=False)
+    }
+    for _alias in DATABASE_POOLED:
+        DATABASES[_alias]["DISABLE_SERVER_SIDE_CURSORS"] = True
     # The application's connections (not the owner's, which migrates) give up on a statement or a lock wait after
     # these many milliseconds (0 = never): no request holds or waits on a lock for long, and the API answers 503 +
-    # Retry-After (core/api/errors.py) with nothing written. Behind pgbouncer in transaction mode, which does not
-    # pass startup options, set them on the role instead (docs/operations.md).
+    # Retry-After (core/api/errors.py) with nothing written. pgbouncer refuses the startup option that carries them,
+    # so behind it they are set on the role instead, which core/database_pooling.py checks (docs/operations.md).
     DATABASE_TIMEOUTS_MS: dict[str, int] = {
         "statement_timeout": env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=60_000),
         "lock_timeout": env.int("DATABASE_LOCK_TIMEOUT_MS", default=10_000),
     }
     _startup_options = " ".join(f"-c {name}={ms}" for name, ms in DATABASE_TIMEOUTS_MS.items() if ms)
-    if _startup_options:
+    if _startup_options and "default" not in DATABASE_POOLED:
         _options = DATABASES["default"].setdefault("OPTIONS", {})
         _options["options"] = f"{_options.get('options', '')} {_startup_options}".strip()
     if TESTING:
@@ -225,6 +250,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Back-office sign-in (backoffice/signin.py): this many failures for one username from one address lock that pair
+# out for the cool-off; the API's keys are not passwords and are limited by LEDGERLINE_AUTH_FAILURE_RATE instead.
+AUTHENTICATION_BACKENDS = ["backoffice.signin.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT: int = env.int("BACKOFFICE_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("BACKOFFICE_LOGIN_COOLOFF_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "backoffice.signin.client_address"
+# Proxies in front of the web process that append the client's address to X-Forwarded-For (0: use the peer's).
+BACKOFFICE_TRUSTED_PROXIES: int = env.int("BACKOFFICE_TRUSTED_PROXIES", default=0)
+OTP_TOTP_ISSUER = "Ledgerline"
+
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -298,6 +335,9 @@ REST_FRAMEWORK = {
 LEDGERLINE_API_RATE: str = env.str("LEDGERLINE_API_RATE", default="100/s")
 # Failed authentications per client address: without it a bad key could be tried at hundreds of requests a second.
 LEDGERLINE_AUTH_FAILURE_RATE: str = env.str("LEDGERLINE_AUTH_FAILURE_RATE", default="60/m")
+# How long a process trusts an API key (and its merchant) it read from the database: a revocation made by another
+# process takes effect here within this many seconds (one made by this process, at once). 0: no cache.
+LEDGERLINE_API_KEY_CACHE_SECONDS: float = env.float("LEDGERLINE_API_KEY_CACHE_SECONDS", default=5.0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ledgerline API",
     "DESCRIPTION": "The merchant API of Ledgerline: payments, refunds, disputes, balances, payouts, events.",
@@ -353,6 +393,8 @@ METRICS_OPEN_ON_LOOPBACK: bool = not PRODUCTION
 SANDBOX_HOST: str = env.str("SANDBOX_HOST", default="127.0.0.1")
 SANDBOX_PORT: int = env.int("SANDBOX_PORT", default=8100)
 SANDBOX_URL: str = env.str("SANDBOX_URL", default=f"http://{SANDBOX_HOST}:{SANDBOX_PORT}")
+# Where payers reach this platform: the hosted checkout page's address (``url`` of a checkout session) starts here.
+LEDGERLINE_BASE_URL: str = env.str("LEDGERLINE_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Payment providers ---------------------------------------------------------------------------------------
 # One entry per provider account: the connector class, where it lives, its credentials, its timeouts, the Celery
@@ -425,6 +467,9 @@ LEDGER_CLOCK_SKEW_FLAG_SECONDS: int = env.int("LEDGER_CLOCK_SKEW_FLAG_SECONDS", 
 LEDGER_SEAL_KEY: str = env.str("LEDGER_SEAL_KEY", default=f"ledger-seal:{SECRET_KEY}")
 # Idempotency keys are kept at least this long (the contract says 24 hours), then the beat task removes them.
 IDEMPOTENCY_KEY_TTL_HOURS: int = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# The Stripe-compatible API answers a card confirm with its outcome when the provider answers within this long
+# (Stripe's SDK users expect it), and with ``processing`` otherwise.
+STRIPE_API_CONFIRM_WAIT_SECONDS: float = env.float("STRIPE_API_CONFIRM_WAIT_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE.update(
     {
         "idempotency-keys-delete-expired": {"task": "payments.idempotency_keys_delete_expired", "schedule": 3600.0},

@@ -17,5 +17,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("payments.api.urls")),
     path("v1/", include("reports.urls")),
+    path("checkout/", include("payments.checkout_page")),
+    path("stripe/v1/", include("stripe_api.urls")),
     path("psp/webhooks/<str:connector>", provider_events.provider_event_receive, name="provider-event-receive"),
 ]

@@ -13,7 +13,9 @@ class CoreConfig(AppConfig):
 
         from django.db.models.signals import post_migrate
 
-        from core import database_roles
+        from core import database_pooling, database_roles
+
+        database_pooling.register_checks()
 
         # Not ``sender=self``: Django sends post_migrate only for apps with models, and core has none, so the grant
         # never ran and a database migrated as the owner left the application's role without any privilege.

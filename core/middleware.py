@@ -52,7 +52,7 @@ class LogContextMiddleware:
             bind_payment(payment_id)
 
 
-_API_PREFIXES = ("/v1/", "/psp/")
+_API_PREFIXES = ("/v1/", "/psp/", "/stripe/")
 _STATUS_ERRORS = {
     400: ("invalid_request_error", "bad_request", "The request could not be understood."),
     404: ("invalid_request_error", "resource_missing", "Unrecognized request URL."),

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ledger.accounts import LOSS_ACCOUNT_SUFFIXES, WRITE_OFF_SOURCE
@@ -180,17 +180,14 @@ def verify_ledger(*, limit: int = 100, anchor: tuple[int, str] | None = None) ->
 @contextlib.contextmanager
 def _no_statement_timeout() -> Iterator[None]:
     """The verification reads the whole ledger: the one job allowed past the application's statement timeout
-    (DATABASE_STATEMENT_TIMEOUT_MS). RESET goes back to the connection's own setting afterwards."""
-    if connection.vendor != "postgresql":
+    (DATABASE_STATEMENT_TIMEOUT_MS). It runs in one transaction and the setting lasts for that transaction only: a
+    session-wide ``SET`` would, through a transaction pooler, land on one server session while the reads run on
+    another, and stay behind for whichever client gets that session next."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', '0', true)")
         yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET statement_timeout = 0")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET statement_timeout")
 
 
 def _verify_integrity(report: VerificationReport, *, limit: int, anchor: tuple[int, str] | None, now: datetime) -> None:

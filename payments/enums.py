@@ -16,6 +16,12 @@ class PaymentStatus(models.TextChoices):
     CANCELED = "canceled", "Canceled"
 
 
+class CheckoutSessionStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    COMPLETE = "complete", "Complete"
+    EXPIRED = "expired", "Expired"
+
+
 class CaptureMethod(models.TextChoices):
     AUTOMATIC = "automatic", "Automatic"
     MANUAL = "manual", "Manual"
@@ -117,6 +123,14 @@ class EventType(models.TextChoices):
     PAYOUT_PAID = "payout.paid"
     PAYOUT_FAILED = "payout.failed"
     CHECKOUT_SESSION_COMPLETED = "checkout.session.completed"
+
+
+class WebhookEndpointFormat(models.TextChoices):
+    """The shape an endpoint's deliveries take: the platform's events, or Stripe's (endpoints created through the
+    Stripe-compatible API, so a merchant's Stripe webhook handler works unchanged)."""
+
+    LEDGERLINE = "ledgerline", "Ledgerline"
+    STRIPE = "stripe", "Stripe"
 
 
 class WebhookEndpointStatus(models.TextChoices):

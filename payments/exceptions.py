@@ -63,3 +63,10 @@ class ServiceUnavailableError(LedgerlineError):
     code = "service_unavailable"
     should_retry = True
     retry_after = 1
+
+
+class CheckoutSessionStateError(LedgerlineError):
+    """The checkout session's status does not allow this operation."""
+
+    code = "checkout_session_unexpected_state"
+    param = "status"

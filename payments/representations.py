@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from payments.enums import PaymentMethodType
-from payments.models import Customer, Dispute, Payment, PaymentAttempt, PaymentMethod, Payout, Refund
+from payments.models import CheckoutSession, Customer, Dispute, Payment, PaymentAttempt, PaymentMethod, Payout, Refund
 
 
 class BlankAsNullField(serializers.CharField):
@@ -329,3 +330,51 @@ class PaymentMethodSerializer(serializers.ModelSerializer[PaymentMethod]):
 
 def payment_method_representation(method: PaymentMethod) -> dict[str, Any]:
     return dict(PaymentMethodSerializer(method).data)
+
+
+def checkout_session_url(session_id: str) -> str:
+    """The hosted page's address, given to the merchant to send the payer to."""
+    return f"{str(settings.LEDGERLINE_BASE_URL).rstrip('/')}/checkout/{session_id}"
+
+
+class CheckoutSessionSerializer(serializers.ModelSerializer[CheckoutSession]):
+    object = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    payment = serializers.CharField(source="payment_id", allow_null=True, read_only=True)
+    customer = serializers.CharField(source="customer_id", allow_null=True, read_only=True)
+    customer_email = BlankAsNullField()
+    payment_methods = serializers.ListField(child=serializers.CharField())
+    metadata = serializers.DictField(child=serializers.CharField())
+
+    class Meta:
+        model = CheckoutSession
+        fields = [
+            "id",
+            "object",
+            "created",
+            "livemode",
+            "status",
+            "url",
+            "amount",
+            "currency",
+            "payment_methods",
+            "success_url",
+            "cancel_url",
+            "customer",
+            "customer_email",
+            "payment",
+            "expires_at",
+            "completed_at",
+            "metadata",
+        ]
+        read_only_fields = fields
+
+    def get_object(self, obj: CheckoutSession) -> str:
+        return "checkout.session"
+
+    def get_url(self, obj: CheckoutSession) -> str:
+        return checkout_session_url(obj.id)
+
+
+def checkout_session_representation(session: CheckoutSession) -> dict[str, Any]:
+    return dict(CheckoutSessionSerializer(session).data)

@@ -18,6 +18,7 @@ from payments.connectors import registry
 from payments.enums import RefundStatus, WebhookDeliveryStatus
 from payments.exceptions import ResourceMissingError
 from payments.models import (
+    CheckoutSession,
     Customer,
     Dispute,
     Event,
@@ -270,3 +271,26 @@ def webhook_endpoint_get(*, merchant: Merchant, livemode: bool, endpoint_id: str
     if endpoint is None:
         raise ResourceMissingError(f"No such webhook endpoint: '{endpoint_id}'", param="id")
     return endpoint
+
+
+def checkout_session_get(*, merchant: Merchant, livemode: bool, session_id: str) -> CheckoutSession:
+    session = CheckoutSession.objects.filter(pk=session_id, merchant=merchant, livemode=livemode).first()
+    if session is None:
+        raise ResourceMissingError(f"No such checkout session: '{session_id[:64]}'.")
+    return session
+
+
+def checkout_session_list(
+    *, merchant: Merchant, livemode: bool, status: str | None = None
+) -> QuerySet[CheckoutSession]:
+    sessions = CheckoutSession.objects.filter(merchant=merchant, livemode=livemode)
+    if status:
+        sessions = sessions.filter(status=status)
+    return sessions.order_by("-id")
+
+
+def checkout_session_for_page(*, session_id: str) -> CheckoutSession | None:
+    """The hosted page's session, by its unguessable id alone (the payer has no key), with what the page shows."""
+    if not session_id.startswith("cs_") or len(session_id) > 60:
+        return None
+    return CheckoutSession.objects.select_related("merchant", "payment").filter(pk=session_id).first()

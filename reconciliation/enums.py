@@ -24,6 +24,7 @@ class DiscrepancyKind(models.TextChoices):
     DUPLICATE = "duplicate", "Duplicate"
     REFUND_NETTING = "refund_netting", "Refund netted, no refund of ours"
     TIMING = "timing", "Timing"  # not in the batch it was expected in; clears itself when it arrives
+    INVALID_LINE = "invalid_line", "Invalid line"  # not what the provider's format describes; nothing known to post
 
 
 class DiscrepancyStatus(models.TextChoices):

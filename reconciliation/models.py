@@ -79,6 +79,23 @@ class SettlementLine(models.Model):
         return f"{self.file_id}:{self.line_number} {self.type} {self.provider_reference}"
 
 
+class InvalidSettlementLine(models.Model):
+    """A line of a file that is not what its connector's format describes, and why, kept when the format queues bad
+    lines instead of rejecting the file: reconciliation makes each an ``invalid_line`` discrepancy."""
+
+    id = models.BigAutoField(primary_key=True)
+    file = models.ForeignKey(SettlementFile, on_delete=models.PROTECT, related_name="invalid_lines", db_index=False)
+    line_number = models.BigIntegerField()
+    reason = models.CharField(max_length=500)
+    fatal = models.BooleanField(default=False, help_text="makes the whole file unreadable (never kept)")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["file", "line_number"], name="invalid_line_once")]
+
+    def __str__(self) -> str:
+        return f"{self.file_id}:{self.line_number} {self.reason}"
+
+
 class ReconciliationRun(models.Model):
     id = models.BigAutoField(primary_key=True)
     file = models.ForeignKey(SettlementFile, on_delete=models.PROTECT, related_name="runs")

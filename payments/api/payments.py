@@ -166,8 +166,8 @@ def _saved_payment_method(request: Request, payment_method_id: str) -> PaymentMe
     if not livemode:
         test_card = payment_method_test_card(payment_method_id, today=timezone.now().date())
         if test_card is not None:
-            # Stripe's test payment methods: a fresh payment method of the sandbox's test card each time.
-            return CardPaymentMethod(card=test_card[0], raw=test_card[1])
+            # Stripe's test payment methods: the merchant's one payment method of that name (made at first use).
+            return CardPaymentMethod(card=test_card[0], raw=test_card[1], test_alias=payment_method_id)
     method = selectors.payment_method_get(
         merchant=request_merchant(request),
         livemode=livemode,

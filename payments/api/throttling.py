@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 import redis
@@ -34,7 +34,10 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 @cache
+@lru_cache(maxsize=4)
 def _redis(url: str) -> redis.Redis:
+    # One client (and its connection pool) per process and URL: a client per call opened a new TCP connection to
+    # Redis for every counter read, twice per request. The pool is thread-safe.
     return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
 
 

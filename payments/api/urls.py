@@ -1,6 +1,11 @@
 from django.urls import path
 
 from payments.api.balances import BalanceRetrieveApi, BalanceTransactionListApi
+from payments.api.checkout import (
+    CheckoutSessionExpireApi,
+    CheckoutSessionListCreateApi,
+    CheckoutSessionRetrieveApi,
+)
 from payments.api.customers import CustomerDetailApi, CustomerListCreateApi
 from payments.api.disputes import DisputeAcceptApi, DisputeListApi, DisputeRetrieveUpdateApi
 from payments.api.events import EventListApi, EventRetrieveApi
@@ -75,5 +80,14 @@ urlpatterns += [
     ),
     path(
         "payment_methods/<str:payment_method_id>/detach", PaymentMethodDetachApi.as_view(), name="payment-method-detach"
+    ),
+]
+
+# --- Checkout sessions (issue 17): the hosted page itself is payments.checkout_page ---------------------------------
+urlpatterns += [
+    path("checkout/sessions", CheckoutSessionListCreateApi.as_view(), name="checkout-session-list"),
+    path("checkout/sessions/<str:session_id>", CheckoutSessionRetrieveApi.as_view(), name="checkout-session-retrieve"),
+    path(
+        "checkout/sessions/<str:session_id>/expire", CheckoutSessionExpireApi.as_view(), name="checkout-session-expire"
     ),
 ]

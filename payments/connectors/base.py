@@ -21,9 +21,12 @@ import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from payments.enums import PaymentMethodType
+
+if TYPE_CHECKING:
+    from payments.connectors.settlement import SettlementFormat
 
 
 class Outcome(enum.StrEnum):
@@ -365,6 +368,11 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def parse_settlement(self, file: IO[bytes]) -> Iterator[SettlementLine]:
         """Stream a settlement file in constant memory; raises :class:`SettlementFormatError` with a line number."""
+
+    def settlement_format(self) -> SettlementFormat | None:
+        """The layout of this provider's settlement file, which reconciliation loads in SQL on PostgreSQL (copying the
+        raw lines, validating and converting them there); None: only :meth:`parse_settlement` reads it."""
+        return None
 
     def tokenize(self, card: RawCard, *, idempotency_key: str) -> TokenizeResult:
         raise UnsupportedOperationError(f"{self.name} does not tokenize cards")

@@ -36,6 +36,7 @@ from payments.connectors.base import (
 )
 from payments.connectors.circuit import CircuitBreaker
 from payments.connectors.http import HttpAnswer, ProviderHttp, TransportFailure
+from payments.connectors.settlement import SettlementColumn, SettlementFormat
 
 SIGNATURE_HEADER = "sandbox-signature"
 SIGNATURE_TOLERANCE_SECONDS = 300
@@ -57,6 +58,25 @@ SETTLEMENT_COLUMNS = (
     "net",
     "transaction_date",
     "original_provider_reference",
+)
+# The same file, described: what reconciliation loads in SQL (``parse_settlement_csv`` is the embedded shape's reader).
+# The sandbox produces a day's file whole, so a bad line means a broken file: rejected, never half-imported.
+SETTLEMENT_FORMAT = SettlementFormat(
+    columns=(
+        SettlementColumn("batch_id", "batch_id"),
+        SettlementColumn("settlement_date", "settlement_date"),
+        SettlementColumn("type", "type"),
+        SettlementColumn("provider_reference", "provider_reference"),
+        SettlementColumn("our_reference", "our_reference"),
+        SettlementColumn("rrn", "rrn"),
+        SettlementColumn("currency", "currency"),
+        SettlementColumn("gross", "gross"),
+        SettlementColumn("fee", "fee"),
+        SettlementColumn("net", "net"),
+        SettlementColumn("transaction_date", "transaction_date"),
+        SettlementColumn("original_provider_reference", "original_provider_reference"),
+    ),
+    invalid_lines="reject",
 )
 _DISPUTE_STATES = {"won": DisputeState.WON, "lost": DisputeState.LOST}
 _SIGN_OF_TYPE: dict[str, int] = {"charge": 1, "refund": -1, "chargeback": -1, "chargeback_reversal": 1}
@@ -307,6 +327,9 @@ class SandboxConnector(Connector):
 
     def parse_settlement(self, file: IO[bytes]) -> Iterator[SettlementLine]:
         return parse_settlement_csv(file)
+
+    def settlement_format(self) -> SettlementFormat:
+        return SETTLEMENT_FORMAT
 
 
 def _decoded(file: IO[bytes]) -> Iterator[str]:

@@ -1,5 +1,6 @@
 """The payments app's models, one module per concept; import them from here."""
 
+from payments.models.checkout import CheckoutSession
 from payments.models.customers import Customer, PaymentMethod
 from payments.models.disputes import Dispute, EvidenceFile
 from payments.models.events import Event, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookSecret
@@ -15,6 +16,7 @@ from payments.models.vault import CardVaultEntry
 __all__ = [
     "ApiKey",
     "CardVaultEntry",
+    "CheckoutSession",
     "Customer",
     "Dispute",
     "Event",

@@ -67,6 +67,10 @@ class PaymentMethod(models.Model):
     created = models.DateTimeField(db_default=Now(), editable=False)
     # Detached (by the merchant, support, or its customer's deletion): never charged again.
     detached_at = models.DateTimeField(null=True, blank=True)
+    # Test mode: the Stripe test payment method (``pm_card_visa`` …) this row stands for. Every use of that name by
+    # the merchant charges this one row (unique while not detached), instead of a new row and vault entry per use.
+    # A database default too, so a row inserted without it (raw SQL, an older process during a deploy) is no alias.
+    test_alias = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-id"]
@@ -77,6 +81,13 @@ class PaymentMethod(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(type__in=PaymentMethodType.values), name="pm_type_valid"),
             models.CheckConstraint(condition=Q(card_last4__regex=r"^([0-9]{4})?$"), name="pm_card_last4_digits"),
+            # The ground truth of "one per merchant" when two first uses race (payment_method_test_get_or_create).
+            models.UniqueConstraint(
+                fields=["merchant", "test_alias"],
+                condition=~Q(test_alias="") & Q(detached_at__isnull=True),
+                name="pm_test_alias_unique",
+            ),
+            models.CheckConstraint(condition=Q(test_alias="") | Q(livemode=False), name="pm_test_alias_test_mode"),
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 
 from core.ids import new_id
-from payments.enums import WebhookDeliveryStatus, WebhookEndpointStatus
+from payments.enums import WebhookDeliveryStatus, WebhookEndpointFormat, WebhookEndpointStatus
 from payments.models.merchants import Merchant
 
 
@@ -65,6 +65,12 @@ class WebhookEndpoint(models.Model):
         max_length=10, choices=WebhookEndpointStatus.choices, default=WebhookEndpointStatus.ENABLED
     )
     disabled_reason = models.CharField(max_length=300, blank=True)
+    format = models.CharField(
+        max_length=12,
+        choices=WebhookEndpointFormat.choices,
+        default=WebhookEndpointFormat.LEDGERLINE,
+        help_text="the shape and signature header of its deliveries",
+    )
     disabled_at = models.DateTimeField(null=True, blank=True)
     # Failure streak since the last successful delivery: what decides that an endpoint is dead.
     consecutive_failures = models.PositiveIntegerField(default=0)

@@ -2,14 +2,19 @@
 
 How a request under a key runs, in ONE database transaction:
 
-1. ``pg_try_advisory_xact_lock`` on the key: if another transaction holds it, that request is still executing, and
-   this one gets ``409 idempotency_key_in_use`` at once (no waiting, no Redis).
-2. ``INSERT … ON CONFLICT DO NOTHING`` claims the key (the unique constraint on merchant, livemode and key is the
-   ground truth; the advisory lock only turns "would wait" into an immediate 409). On conflict the stored row is
-   read: a different fingerprint is ``400 idempotency_key_reused``, the same one replays the stored response.
-3. The work runs in a savepoint. Success: the response is stored and commits together with everything the work
-   wrote (the payment, its outbox rows). Failure of any kind: the savepoint is rolled back, the error response
-   (a 500 included) is stored, and that commits instead.
+1. One statement takes ``pg_try_advisory_xact_lock`` on the key and, only if it got it, claims the key with
+   ``INSERT … ON CONFLICT DO NOTHING``. Lock not taken: another transaction holds it, that request is still
+   executing, and this one gets ``409 idempotency_key_in_use`` at once (no waiting, no Redis). The unique
+   constraint on merchant, livemode and key is the ground truth; the advisory lock only turns "would wait" into an
+   immediate 409. On conflict the stored row is read: a different fingerprint is ``400 idempotency_key_reused``,
+   the same one replays the stored response.
+2. The work runs in that same transaction, with no savepoint of its own (a savepoint and its release were two
+   round trips on every request to serve the rare failure). Success: the response is stored and commits together
+   with everything the work wrote (the payment, its outbox rows).
+3. Failure of any kind (an exception, or an error response returned): the whole transaction is rolled back, the
+   claim with it, and a second transaction claims the key again and stores the error response (a 500 included).
+   If another request under the key got in between, its stored response is what this one answers: the first
+   response stored under a key is the only one ever given.
 
 A crash anywhere before the commit leaves nothing behind, so a retry simply executes: the only visible states are
 "no row" and ``completed``. Nothing in these requests calls the network (providers are called by the executor
@@ -71,17 +76,6 @@ def request_fingerprint(*, method: str, path: str, body: Any) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def _try_lock(*, merchant_id: str, livemode: bool, key: str) -> bool:
-    if connection.vendor != "postgresql":
-        return True  # the embedded shape's SQLite runs IMMEDIATE transactions, one writer at a time
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [_LOCK_NAMESPACE, f"{merchant_id}:{livemode}:{key}"]
-        )
-        row = cursor.fetchone()
-    return bool(row and row[0])
-
-
 def _claim(*, merchant_id: str, livemode: bool, key: str, fingerprint: str, method: str, path: str) -> int | None:
     """Inserts the key's row; returns its id, or ``None`` when the key already has one."""
     with connection.cursor() as cursor:
@@ -95,6 +89,57 @@ def _claim(*, merchant_id: str, livemode: bool, key: str, fingerprint: str, meth
         )
         row = cursor.fetchone()
     return int(row[0]) if row else None  # ``created`` takes the column's database default
+
+
+def _lock_and_claim(
+    *, merchant_id: str, livemode: bool, key: str, fingerprint: str, method: str, path: str
+) -> int | None:
+    """The advisory lock and the claim in one round trip: the claim's id, ``None`` when the key already has a row.
+    Raises ``IdempotencyKeyInUseError`` when another transaction holds the key's lock (nothing is inserted then)."""
+    if connection.vendor != "postgresql":
+        # The embedded shape's SQLite runs IMMEDIATE transactions, one writer at a time: no lock to take.
+        return _claim(
+            merchant_id=merchant_id, livemode=livemode, key=key, fingerprint=fingerprint, method=method, path=path
+        )
+    with connection.cursor() as cursor:
+        # The lock is a MATERIALIZED CTE the insert reads from, so it is taken first, once, and the insert only
+        # runs when it was granted. ON CONFLICT sees rows committed after this statement's snapshot, so a request
+        # that finished just before this one got the lock is replayed, never executed twice.
+        cursor.execute(
+            f"""WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(%s, hashtext(%s)) AS granted),
+                     claim AS (
+                        INSERT INTO {IdempotencyKey._meta.db_table}
+                            (merchant_id, livemode, key, fingerprint, method, path, status)
+                        SELECT %s, %s, %s, %s, %s, %s, %s FROM lock WHERE lock.granted
+                        ON CONFLICT (merchant_id, livemode, key) DO NOTHING
+                        RETURNING id
+                     )
+                SELECT lock.granted, (SELECT id FROM claim) FROM lock""",  # noqa: S608 - as in _claim
+            [
+                _LOCK_NAMESPACE,
+                f"{merchant_id}:{livemode}:{key}",
+                merchant_id,
+                livemode,
+                key,
+                fingerprint,
+                method,
+                path[:500],
+                IdempotencyStatus.IN_PROGRESS,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None or not row[0]:
+        raise IdempotencyKeyInUseError()
+    return int(row[1]) if row[1] is not None else None
+
+
+class _Failed(Exception):
+    """The work failed: its transaction is rolled back, and this carries what to store under the key instead."""
+
+    def __init__(self, error: Exception | None = None, response: StoredResponse | None = None) -> None:
+        super().__init__()
+        self.error = error
+        self.response = response
 
 
 def idempotent_execute(
@@ -114,35 +159,48 @@ def idempotent_execute(
     raised into the (error) response to store. Raises ``IdempotencyKeyInUseError`` and
     ``IdempotencyKeyReusedError``, which are not stored, so a corrected retry with the same key works.
     """
-    with transaction.atomic():
-        if not _try_lock(merchant_id=merchant_id, livemode=livemode, key=key):
-            raise IdempotencyKeyInUseError()
-        claimed = _claim(
+
+    def claim() -> int | None:
+        return _lock_and_claim(
             merchant_id=merchant_id, livemode=livemode, key=key, fingerprint=fingerprint, method=method, path=path
         )
-        if claimed is None:
-            return _replay(merchant_id=merchant_id, livemode=livemode, key=key, fingerprint=fingerprint)
-        response = _run(work, on_error)
-        IdempotencyKey.objects.filter(pk=claimed).update(
-            status=IdempotencyStatus.COMPLETED,
-            response_status=response.status,
-            response_body=response.body,
-            response_content=response.content,
-            completed_at=Now(),
-        )
-        return response
 
+    def replay() -> StoredResponse:
+        return _replay(merchant_id=merchant_id, livemode=livemode, key=key, fingerprint=fingerprint)
 
-def _run(work: Callable[[], StoredResponse], on_error: Callable[[Exception], StoredResponse]) -> StoredResponse:
     try:
         with transaction.atomic():
-            response = work()
+            claimed = claim()
+            if claimed is None:
+                return replay()
+            try:
+                response = work()
+            except Exception as exc:  # every failure after work started is stored, a 500 included (the contract)
+                raise _Failed(error=exc) from exc
             if response.status >= 400:
                 # An error returned rather than raised must not keep what the work wrote either.
-                transaction.set_rollback(True)
+                raise _Failed(response=response)
+            _complete(claimed, response)
             return response
-    except Exception as exc:  # every failure after work started is stored, a 500 included (the contract)
-        return on_error(exc)
+    except _Failed as failed:
+        # Rolled back, claim included; the error response is made now, outside the failed transaction.
+        error = failed.response if failed.response is not None else on_error(failed.error or RuntimeError())
+    with transaction.atomic():
+        claimed = claim()
+        if claimed is None:
+            return replay()
+        _complete(claimed, error)
+        return error
+
+
+def _complete(claimed: int, response: StoredResponse) -> None:
+    IdempotencyKey.objects.filter(pk=claimed).update(
+        status=IdempotencyStatus.COMPLETED,
+        response_status=response.status,
+        response_body=response.body,
+        response_content=response.content,
+        completed_at=Now(),
+    )
 
 
 def _replay(*, merchant_id: str, livemode: bool, key: str, fingerprint: str) -> StoredResponse:
@@ -159,6 +217,16 @@ def _replay(*, merchant_id: str, livemode: bool, key: str, fingerprint: str) -> 
         replayed=True,
         content=stored.response_content or None,
     )
+
+
+def idempotent_response_replace(*, merchant_id: str, livemode: bool, key: str, response: StoredResponse) -> None:
+    """Stores ``response`` as the answer of a completed key, in place of the one its work returned.
+
+    For an endpoint that answers after waiting, once its work committed, on what that work started (the Stripe
+    API's confirm waits on the provider's answer): what it finally told the client is what a retry replays."""
+    IdempotencyKey.objects.filter(
+        merchant_id=merchant_id, livemode=livemode, key=key, status=IdempotencyStatus.COMPLETED
+    ).update(response_status=response.status, response_body=response.body, response_content=response.content)
 
 
 def idempotency_keys_delete_expired(*, batch_size: int = 5000) -> int:

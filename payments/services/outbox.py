@@ -18,6 +18,34 @@ def _require_atomic() -> None:
         raise RuntimeError("outbox rows must be written inside the transaction of the state change that causes them")
 
 
+def outbox_event_build(
+    *,
+    merchant_id: str,
+    livemode: bool,
+    event_type: str,
+    aggregate_type: str,
+    aggregate_id: str,
+    payload: dict[str, Any],
+) -> OutboxMessage:
+    """An unsaved event row: for a caller that inserts several outbox rows together (``outbox_messages_add``)."""
+    return OutboxMessage(
+        merchant_id=merchant_id,
+        livemode=livemode,
+        kind=OutboxKind.EVENT,
+        topic=event_type,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        payload=payload,
+        trace_context=trace_context_current(),
+    )
+
+
+def outbox_messages_add(messages: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Inserts rows built by ``outbox_*_build`` in one statement, in list order (their ids follow it)."""
+    _require_atomic()
+    return OutboxMessage.objects.bulk_create(messages)
+
+
 def outbox_event_add(
     *,
     merchant_id: str,
@@ -29,16 +57,16 @@ def outbox_event_add(
 ) -> OutboxMessage:
     """Records a merchant-visible event (``payment.succeeded`` …) with the object's snapshot as ``payload``."""
     _require_atomic()
-    return OutboxMessage.objects.create(
+    message = outbox_event_build(
         merchant_id=merchant_id,
         livemode=livemode,
-        kind=OutboxKind.EVENT,
-        topic=event_type,
+        event_type=event_type,
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,
         payload=payload,
-        trace_context=trace_context_current(),
     )
+    message.save(force_insert=True)
+    return message
 
 
 def outbox_command_add(
@@ -54,6 +82,32 @@ def outbox_command_add(
 ) -> OutboxMessage:
     """Records an internal follow-up: the relay sends Celery task ``task_name`` with ``kwargs`` after commit."""
     _require_atomic()
+    message = outbox_command_build(
+        task_name=task_name,
+        kwargs=kwargs,
+        queue=queue,
+        merchant_id=merchant_id,
+        livemode=livemode,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        not_before=not_before,
+    )
+    message.save(force_insert=True)
+    return message
+
+
+def outbox_command_build(
+    *,
+    task_name: str,
+    kwargs: dict[str, Any],
+    queue: str = "",
+    merchant_id: str | None = None,
+    livemode: bool = False,
+    aggregate_type: str = "",
+    aggregate_id: str = "",
+    not_before: datetime | None = None,
+) -> OutboxMessage:
+    """An unsaved command row: for a caller that inserts several outbox rows together (``outbox_messages_add``)."""
     message = OutboxMessage(
         merchant_id=merchant_id,
         livemode=livemode,
@@ -67,7 +121,6 @@ def outbox_command_add(
     )
     if not_before is not None:
         message.available_at = not_before
-    message.save()
     return message
 
 

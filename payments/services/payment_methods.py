@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payments.cards import TEST_PAYMENT_METHODS, card_validate
@@ -58,6 +58,36 @@ def payment_method_test_card(name: str, *, today: date) -> tuple[CardSummary, Ra
     exp_year = today.year + 3
     summary = card_validate(number=number, exp_month=12, exp_year=exp_year, cvc=cvc, today=today)
     return summary, RawCard(number=number, exp_month=12, exp_year=exp_year, cvc=cvc)
+
+
+def payment_method_test_get_or_create(*, merchant_id: str, name: str, today: date) -> PaymentMethod | None:
+    """The merchant's one payment method standing for a Stripe test payment method (``pm_card_visa`` …), made at
+    its first use: every later use charges the same row (and the acquirer's token made for it), rather than sealing
+    the same test card into a new vault entry and payment method each time. ``None`` if ``name`` is not one.
+
+    Get-or-create the safe way: the partial unique constraint ``pm_test_alias_unique`` decides a race between two
+    first uses. The loser's insert waits for the winner's transaction, fails, rolls back its own savepoint (its
+    vault entry with it) and reads the winner's row. A detached one is left alone: the next use makes a new one.
+    """
+    test_card = payment_method_test_card(name, today=today)
+    if test_card is None:
+        return None
+    current = PaymentMethod.objects.filter(merchant_id=merchant_id, test_alias=name, detached_at__isnull=True)
+    found = current.first()
+    if found is not None:
+        return found
+    entry, method = payment_method_card_build(
+        merchant_id=merchant_id, livemode=False, card=test_card[0], raw=test_card[1]
+    )
+    method.test_alias = name
+    try:
+        # The only savepoint on this path, and only at the first use.
+        with transaction.atomic():
+            entry.save(force_insert=True)
+            method.save(force_insert=True)
+    except IntegrityError:
+        return current.get()
+    return method
 
 
 def payment_method_create(
@@ -124,7 +154,10 @@ def payment_method_attach(
             )
         if method.customer_id is None:
             method.customer = customer
-            method.save(update_fields=["customer"])
+            # A merchant's test-mode stand-in for pm_card_visa … becomes this customer's own card: the next use of
+            # the name makes a new stand-in, so it never charges a card saved to somebody.
+            method.test_alias = ""
+            method.save(update_fields=["customer", "test_alias"])
     return method
 
 

@@ -23,6 +23,7 @@ from typing import Any, cast
 from django.db import transaction
 from django.db.models import Subquery
 from django.db.models.functions import Now
+from django.utils import timezone
 from django_fsm import can_proceed
 
 from core.currencies import currency_exponent, is_currency
@@ -38,11 +39,20 @@ from payments.enums import (
     UpiFlow,
 )
 from payments.exceptions import InvalidRequestError, PaymentStateError, ResourceMissingError
-from payments.models import Customer, Merchant, Payment, PaymentAttempt, PaymentMethod, PaymentStateChange
+from payments.models import (
+    Customer,
+    Merchant,
+    OutboxMessage,
+    Payment,
+    PaymentAttempt,
+    PaymentMethod,
+    PaymentStateChange,
+)
 from payments.representations import payment_representation
 from payments.services.attempts.queue import attempt_start
-from payments.services.outbox import outbox_event_add
-from payments.services.payment_methods import payment_method_card_build
+from payments.services.checkout_completion import checkout_session_payment_succeeded
+from payments.services.outbox import outbox_event_build, outbox_messages_add
+from payments.services.payment_methods import payment_method_card_build, payment_method_test_get_or_create
 from payments.upi import UPI_EXPIRES_IN_DEFAULT, UPI_EXPIRES_IN_MAX, UPI_EXPIRES_IN_MIN
 
 AUTHORIZATION_VALIDITY = timedelta(days=7)  # the card networks release an uncaptured hold after about a week
@@ -58,6 +68,9 @@ class CardPaymentMethod:
     raw: RawCard | None = None
     # A saved payment method (``pm_…``), resolved and checked by the caller.
     saved: PaymentMethod | None = None
+    # A Stripe test payment method's name (``pm_card_visa`` …, with ``raw`` its test card): charged as the merchant's
+    # one payment method of that name, unless it is being saved to a customer (then a new one, as an inline card).
+    test_alias: str = ""
 
 
 @dataclass(frozen=True)
@@ -216,13 +229,16 @@ def payment_create(
         off_session=off_session,
     )
     vaulted = None
+    test_alias = ""
     if isinstance(payment_method, CardPaymentMethod):
         card = payment_method.card
         payment.payment_method_type = PaymentMethodType.CARD
         payment.card_brand, payment.card_last4, payment.card_fingerprint = card.brand, card.last4, card.fingerprint
         payment.card_exp_month, payment.card_exp_year = card.exp_month, card.exp_year
         payment.payment_method = payment_method.saved
-        if payment_method.saved is None and payment_method.raw is not None:
+        if payment_method.test_alias and not setup_future_usage:
+            test_alias = payment_method.test_alias
+        elif payment_method.saved is None and payment_method.raw is not None:
             vaulted = payment_method_card_build(
                 merchant_id=merchant.id,
                 livemode=livemode,
@@ -248,6 +264,14 @@ def payment_create(
         if vaulted is not None:
             vaulted[0].save(force_insert=True)
             vaulted[1].save(force_insert=True)
+        if test_alias:
+            stand_in = payment_method_test_get_or_create(
+                merchant_id=merchant.id, name=test_alias, today=timezone.now().date()
+            )
+            if stand_in is None:
+                raise ResourceMissingError(f"No such payment method: '{test_alias[:64]}'.", param="payment_method")
+            payment.payment_method = stand_in
+            payment.card_exp_month, payment.card_exp_year = stand_in.card_exp_month, stand_in.card_exp_year
         if attach is not None:
             attach.save(update_fields=["customer"])
         if not confirm:
@@ -257,7 +281,12 @@ def payment_create(
             return payment
         payment.confirm()
         payment.save(force_insert=True)
-        attempt = attempt_start(payment=payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount)
+        # Rows that go together go in together: the attempt's command and the event in one insert, after the
+        # attempt they name; the two history rows in another.
+        outbox: list[OutboxMessage] = []
+        attempt = attempt_start(
+            payment=payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount, outbox=outbox
+        )
         PaymentStateChange.objects.bulk_create(
             [
                 _history_row(
@@ -266,7 +295,8 @@ def payment_create(
                 _history_row(payment, from_status=PaymentStatus.REQUIRES_CONFIRMATION, transition="confirm"),
             ]
         )
-        _events(payment, [PaymentEventType.PROCESSING], attempts=[attempt])
+        outbox += _event_rows(payment, [PaymentEventType.PROCESSING], attempts=[attempt])
+        outbox_messages_add(outbox)
     return payment
 
 
@@ -308,6 +338,34 @@ def payment_cancel(*, merchant: Merchant, livemode: bool, payment_id: str, reaso
     with transaction.atomic():
         payment = _lock(payment_id, merchant=merchant, livemode=livemode)
         return _cancel(payment, reason=reason)
+
+
+def payment_update(
+    *,
+    merchant: Merchant,
+    livemode: bool,
+    payment_id: str,
+    description: str | None = None,
+    metadata: dict[str, str] | None = None,
+    customer_email: str | None = None,
+) -> Payment:
+    """Changes what describes a payment, never what it charges: ``metadata`` is merged (a key set to "" is removed,
+    Stripe's semantics), ``description`` and ``customer_email`` replaced. No status changes, so no event."""
+    with transaction.atomic():
+        payment = _lock(payment_id, merchant=merchant, livemode=livemode)
+        fields = ["updated"]
+        if description is not None:
+            payment.description, fields = description, [*fields, "description"]
+        if customer_email is not None:
+            payment.customer_email, fields = customer_email, [*fields, "customer_email"]
+        if metadata is not None:
+            merged = {k: v for k, v in {**payment.metadata, **metadata}.items() if v != ""}
+            if len(merged) > 50:
+                raise InvalidRequestError("At most 50 metadata keys.", param="metadata")
+            payment.metadata, fields = merged, [*fields, "metadata"]
+        payment.updated = _db_now(payment)
+        payment.save(update_fields=fields)
+    return payment
 
 
 # --- the executor's transitions: the caller holds the payment (and its attempts) locked ----------------------
@@ -361,6 +419,7 @@ def payment_mark_succeeded(*, payment: Payment, attempt: PaymentAttempt | None, 
     if upi_rrn:
         payment.upi_rrn = upi_rrn
     _save_transition(payment, from_status, "mark_succeeded", PaymentEventType.SUCCEEDED, attempt)
+    checkout_session_payment_succeeded(payment=payment, at=_db_now(payment))
 
 
 def payment_record_late_success(*, payment: Payment, attempt: PaymentAttempt, upi_rrn: str = "") -> None:
@@ -378,6 +437,7 @@ def payment_succeed_late(*, payment: Payment, attempt: PaymentAttempt, upi_rrn: 
     from_status = _apply(payment, "succeed_late", at=_db_now(payment))
     payment.upi_rrn = payment.upi_rrn or upi_rrn
     _save_transition(payment, from_status, "succeed_late", PaymentEventType.SUCCEEDED, attempt)
+    checkout_session_payment_succeeded(payment=payment, at=_db_now(payment))
 
 
 def payment_mark_failed(*, payment: Payment, attempt: PaymentAttempt | None, code: str, message: str) -> None:
@@ -502,11 +562,17 @@ def _history(payment: Payment, *, from_status: str, transition: str, attempt: Pa
 
 
 def _events(payment: Payment, events: Sequence[str], *, attempts: list[PaymentAttempt]) -> None:
+    outbox_messages_add(_event_rows(payment, events, attempts=attempts))
+
+
+def _event_rows(payment: Payment, events: Sequence[str], *, attempts: list[PaymentAttempt]) -> list[OutboxMessage]:
+    """The events' outbox rows, unsaved. The representation is built once, here, for every event and for the
+    response (``payment.known_representation``)."""
     payment.known_attempts = attempts
     payload = payment_representation(payment, attempts=attempts)
     payment.known_representation = payload
-    for event in events:
-        outbox_event_add(
+    return [
+        outbox_event_build(
             merchant_id=payment.merchant_id,
             livemode=payment.livemode,
             event_type=event,
@@ -514,3 +580,5 @@ def _events(payment: Payment, events: Sequence[str], *, attempts: list[PaymentAt
             aggregate_id=payment.id,
             payload=payload,
         )
+        for event in events
+    ]

@@ -9,7 +9,6 @@ them. Deliveries are at-least-once: receivers dedupe by event id.
 
 from __future__ import annotations
 
-import json
 import random
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,8 +26,8 @@ from core.db import lock_rows, skip_locked
 from payments.enums import WebhookDeliveryStatus, WebhookEndpointStatus
 from payments.metrics import webhook_delivery_count
 from payments.models import Event, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
-from payments.services.events import event_payload
 from payments.services.webhook_endpoints import webhook_endpoint_disable_locked, webhook_signing_secrets
+from payments.services.webhook_formats import webhook_format_body
 from payments.services.webhook_transport import HttpResult, webhook_post
 
 logger = structlog.get_logger(__name__)
@@ -186,6 +185,7 @@ class _Claim:
     body: bytes
     secrets: list[str]
     event_id: str
+    signature_header: str
 
 
 def webhook_delivery_attempt(*, delivery_id: str, now: datetime | None = None) -> DeliveryAttemptResult:
@@ -199,7 +199,13 @@ def webhook_delivery_attempt(*, delivery_id: str, now: datetime | None = None) -
     if isinstance(claim, DeliveryAttemptResult):
         webhook_delivery_count(claim.result)
         return claim
-    result = webhook_post(url=claim.target_url, body=claim.body, secrets=claim.secrets, event_id=claim.event_id)
+    result = webhook_post(
+        url=claim.target_url,
+        body=claim.body,
+        secrets=claim.secrets,
+        event_id=claim.event_id,
+        signature_header=claim.signature_header,
+    )
     outcome = _record(claim, result, now=now)
     webhook_delivery_count(outcome.result)
     return outcome
@@ -234,7 +240,7 @@ def _claim(*, delivery_id: str, now: datetime) -> _Claim | DeliveryAttemptResult
     if in_flight > settings.WEBHOOKS_MAX_IN_FLIGHT_PER_ENDPOINT:
         WebhookDelivery.objects.filter(pk=delivery_id, in_flight_until=lease).update(in_flight_until=None)
         return DeliveryAttemptResult(delivery_id, "deferred", error="endpoint at its in-flight cap")
-    body = json.dumps(event_payload(delivery.event), separators=(",", ":")).encode()
+    body, signature_header = webhook_format_body(delivery.event, endpoint.format)
     return _Claim(
         delivery_id=delivery_id,
         endpoint_id=endpoint.id,
@@ -243,6 +249,7 @@ def _claim(*, delivery_id: str, now: datetime) -> _Claim | DeliveryAttemptResult
         body=body,
         secrets=webhook_signing_secrets(endpoint_id=endpoint.id, now=now),
         event_id=delivery.event_id,
+        signature_header=signature_header,
     )
 
 

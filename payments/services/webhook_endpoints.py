@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from core.db import lock_rows
 from core.errors import LedgerlineError
-from payments.enums import EventType, WebhookEndpointStatus
+from payments.enums import EventType, WebhookEndpointFormat, WebhookEndpointStatus
 from payments.models import Merchant, WebhookEndpoint, WebhookSecret
 from payments.services.webhook_transport import webhook_url_check
 
@@ -70,6 +70,7 @@ def webhook_endpoint_create(
     enabled_events: Sequence[str],
     description: str = "",
     metadata: dict[str, str] | None = None,
+    webhook_format: str = WebhookEndpointFormat.LEDGERLINE,
 ) -> IssuedEndpoint:
     """Registers an endpoint after vetting its URL (SSRF guard: this resolves DNS, so it runs before the
     transaction). The returned secret is never shown again."""
@@ -84,6 +85,7 @@ def webhook_endpoint_create(
             enabled_events=events,
             description=description,
             metadata=metadata or {},
+            format=webhook_format,
         )
         WebhookSecret.objects.create(endpoint=endpoint, secret=secret)
     logger.info("webhook_endpoint_created", endpoint_id=endpoint.id, url=url, livemode=livemode)

@@ -26,7 +26,8 @@ import httpx
 from django.conf import settings
 
 from core.errors import LedgerlineError
-from ledgerline.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
+from ledgerline.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER
+from ledgerline.webhooks import signature_header as sign
 
 _EXCERPT_CHARS = 500
 _MAX_RESPONSE_BYTES = 16 * 1024
@@ -184,7 +185,9 @@ def _http_client(target: WebhookTarget) -> tuple[asyncio.AbstractEventLoop, http
     return loop, client
 
 
-def webhook_post(*, url: str, body: bytes, secrets: list[str], event_id: str) -> HttpResult:
+def webhook_post(
+    *, url: str, body: bytes, secrets: list[str], event_id: str, signature_header: str = SIGNATURE_HEADER
+) -> HttpResult:
     """POSTs one signed delivery to the URL (vetted again first), with a hard deadline on the whole exchange."""
     started = time.monotonic()
 
@@ -199,7 +202,7 @@ def webhook_post(*, url: str, body: bytes, secrets: list[str], event_id: str) ->
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Ledgerline-Webhooks/1.0",
-        SIGNATURE_HEADER: signature_header(body, secrets, int(time.time())),
+        signature_header: sign(body, secrets, int(time.time())),
         EVENT_ID_HEADER: event_id,
     }
     timeout = settings.WEBHOOKS_TIMEOUT_SECONDS

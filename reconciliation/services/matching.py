@@ -10,7 +10,7 @@ The SQL is portable between PostgreSQL and SQLite; our side is read through quer
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from reconciliation.enums import DiscrepancyKind, DiscrepancyStatus, Resolution,
 from reconciliation.models import (
     Discrepancy,
     DiscrepancyResolution,
+    InvalidSettlementLine,
     ReconciliationRun,
     RunTotal,
     SettlementFile,
@@ -145,8 +146,11 @@ def _classify(settlement_file: SettlementFile) -> None:
     won = _compiled(_disputes_won(connector))
     lines = SettlementLine._meta.db_table
     files = SettlementFile._meta.db_table
+    # Through a transaction pooler the table must not outlive the transaction: the next one may run on another
+    # server session, and this one's session goes to another client (settlement_file_reconcile).
+    on_commit = "ON COMMIT DROP" if _pooled() else ""
     sql = f"""
-        CREATE TEMP TABLE {_CLASSIFIED} AS
+        CREATE TEMP TABLE {_CLASSIFIED} {on_commit} AS
         WITH cand AS ({candidates.sql}),
         cap AS ({captures.sql}),
         oth AS ({others.sql}),
@@ -287,9 +291,20 @@ def _record_line_discrepancies(run: ReconciliationRun) -> int:
         FROM {_CLASSIFIED} WHERE kind IS NOT NULL
         ON CONFLICT (connector, key) DO NOTHING
     """  # noqa: S608 - table names only
+    # A line its format could not read: its own fact (the file and line), with why; nothing about it is known to post.
+    invalid = f"""
+        INSERT INTO {table} ({_DISCREPANCY_COLUMNS})
+        SELECT '{K.INVALID_LINE}', %s,
+               'line:' || CAST(file_id AS VARCHAR(20)) || ':' || CAST(line_number AS VARCHAR(20)), %s,
+               file_id, line_number, '', '', '', '', '', NULL, NULL, NULL, NULL, reason, %s, ''
+        FROM {InvalidSettlementLine._meta.db_table} WHERE file_id = %s
+        ON CONFLICT (connector, key) DO NOTHING
+    """  # noqa: S608 - table names and enum values only
     with connection.cursor() as cursor:
         cursor.execute(sql, (run.file.connector, run.pk, DiscrepancyStatus.OPEN))
-        return max(int(cursor.rowcount), 0)
+        new = max(int(cursor.rowcount), 0)
+        cursor.execute(invalid, (run.file.connector, run.pk, DiscrepancyStatus.OPEN, run.file_id))
+        return new + max(int(cursor.rowcount), 0)
 
 
 def _day_start(day: date) -> datetime:
@@ -474,9 +489,11 @@ def _follow_correction(run: ReconciliationRun) -> int:
     )
 
 
-def _matched_postings(settlement_file: SettlementFile, carried: dict[LineKey, str]) -> Iterator[Posting]:
-    connector = settlement_file.connector
-    corrected_file_id = settlement_file.pk if superseded_ids(settlement_file) else None
+def _pooled() -> bool:
+    return "default" in getattr(settings, "DATABASE_POOLED", ())
+
+
+def _matched_lines() -> Iterator[tuple[Any, ...]]:
     last = 0
     sql = f"""
         SELECT line_id, type, provider_reference, our_reference, currency, gross, fee, transaction_date
@@ -486,22 +503,30 @@ def _matched_postings(settlement_file: SettlementFile, carried: dict[LineKey, st
         with connection.cursor() as cursor:
             cursor.execute(sql, (last,))
             rows = cursor.fetchall()
-        for line_id, line_type, reference, ours, currency, gross, fee, occurred_at in rows:
-            last = line_id
-            if not gross and not fee:
-                continue
-            yield psp_settlement_posting(
-                connector=connector,
-                settlement_id=carried.get((line_type, reference))
-                or settlement_id(line_type, reference, corrected_file_id=corrected_file_id),
-                gross=Money(gross, currency),
-                fee=Money(fee, currency),
-                occurred_at=_aware(occurred_at),
-                provider_reference=reference,
-                our_reference=ours,
-            )
+        yield from rows
         if len(rows) < _PAGE:
             return
+        last = rows[-1][0]
+
+
+def _matched_postings(
+    settlement_file: SettlementFile, carried: dict[LineKey, str], lines: Iterable[tuple[Any, ...]]
+) -> Iterator[Posting]:
+    connector = settlement_file.connector
+    corrected_file_id = settlement_file.pk if superseded_ids(settlement_file) else None
+    for _line_id, line_type, reference, ours, currency, gross, fee, occurred_at in lines:
+        if not gross and not fee:
+            continue
+        yield psp_settlement_posting(
+            connector=connector,
+            settlement_id=carried.get((line_type, reference))
+            or settlement_id(line_type, reference, corrected_file_id=corrected_file_id),
+            gross=Money(gross, currency),
+            fee=Money(fee, currency),
+            occurred_at=_aware(occurred_at),
+            provider_reference=reference,
+            our_reference=ours,
+        )
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -537,7 +562,8 @@ def _totals(run: ReconciliationRun) -> None:
         for currency, lines, gross, fee, net, matched, matched_gross, ledger_gross in rows
     ]
     RunTotal.objects.bulk_create(totals)
-    run.lines = sum(total.lines for total in totals)
+    invalid = InvalidSettlementLine.objects.filter(file_id=run.file_id).count()
+    run.lines = sum(total.lines for total in totals) + invalid
     run.matched = sum(total.matched for total in totals)
     run.unmatched = run.lines - run.matched
 
@@ -564,8 +590,13 @@ def settlement_file_reconcile(*, settlement_file: SettlementFile, post: bool = T
             )
             _follow_correction(run)
             carried = carry_over(settlement_file) if post else {}
+            # The postings commit in chunks of their own, after this transaction. Through a transaction pooler the
+            # temporary table is gone by then (see _classify), so the matched lines are read now, whole: memory
+            # grows with the file (about 0.5 kB a line) instead of staying flat.
+            read_now = list(_matched_lines()) if post and _pooled() else None
         if post:
-            result = post_many(_matched_postings(settlement_file, carried))
+            lines = _matched_lines() if read_now is None else read_now
+            result = post_many(_matched_postings(settlement_file, carried, lines))
             run.posted = result.posted
     finally:
         with connection.cursor() as cursor:

@@ -28,7 +28,7 @@ MANUAL_ACTIONS = (Resolution.MATCHED_MANUALLY, Resolution.WRITTEN_OFF, Resolutio
 
 
 def _line(discrepancy: Discrepancy) -> SettlementLine | None:
-    if discrepancy.line_number is None:
+    if discrepancy.line_number is None or discrepancy.kind == K.INVALID_LINE:  # an invalid line was never staged
         return None
     return SettlementLine.objects.get(file_id=discrepancy.file_id, line_number=discrepancy.line_number)
 

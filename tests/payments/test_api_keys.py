@@ -4,6 +4,9 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from payments.models import ApiKey, Merchant
 from payments.services.merchants import api_key_create, api_key_revoke, merchant_create
@@ -108,3 +111,57 @@ def test_the_late_success_policy_is_a_merchant_setting_in_the_command_and_the_ap
     # The default is to refund.
     merchant, _ = merchant_create(name="Default", email="d@x.test")
     assert merchant.upi_late_success_policy == "refund"
+
+
+class _Clock:
+    """The authentication cache's clock, moved by hand: the test says how much time passed, and never waits."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch, settings) -> _Clock:
+    from payments.api import authentication
+
+    settings.LEDGERLINE_API_KEY_CACHE_SECONDS = 5
+    authentication.api_key_cache_clear()
+    fake = _Clock()
+    monkeypatch.setattr(authentication, "time", fake)
+    return fake
+
+
+def _status(client, secret: str) -> int:
+    return client.get("/v1/merchant", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code
+
+
+def test_a_key_revoked_in_this_process_stops_at_once_even_when_cached(client, clock):
+    _, issued = merchant_create(name="Acme", email="ops@acme.test")
+    assert _status(client, issued.secret) == 200  # now cached
+    api_key_revoke(api_key=ApiKey.objects.get(pk=issued.api_key.pk))
+    assert _status(client, issued.secret) == 401
+
+
+def test_a_key_revoked_by_another_process_stops_within_the_cache_lifetime(client, clock):
+    _, issued = merchant_create(name="Acme", email="ops@acme.test")
+    assert _status(client, issued.secret) == 200
+    # Another process revokes it: the row changes, this process is not told.
+    ApiKey.objects.filter(pk=issued.api_key.pk).update(revoked_at=timezone.now())
+    clock.now += 4.9
+    assert _status(client, issued.secret) == 200  # the documented delay: at most LEDGERLINE_API_KEY_CACHE_SECONDS
+    clock.now += 0.1
+    assert _status(client, issued.secret) == 401
+
+
+def test_the_cache_serves_a_key_without_reading_it_again_and_can_be_turned_off(client, clock, settings):
+    _, issued = merchant_create(name="Acme", email="ops@acme.test")
+    assert _status(client, issued.secret) == 200
+    with CaptureQueriesContext(connection) as cached:
+        assert _status(client, issued.secret) == 200
+    assert not [q for q in cached.captured_queries if "payments_apikey" in q["sql"]]
+    settings.LEDGERLINE_API_KEY_CACHE_SECONDS = 0
+    ApiKey.objects.filter(pk=issued.api_key.pk).update(revoked_at=timezone.now())
+    assert _status(client, issued.secret) == 401

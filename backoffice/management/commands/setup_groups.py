@@ -14,11 +14,14 @@ SUPPORT = [
     "payments.view_refund",
     "payments.view_dispute",
     "payments.view_merchant",
+    "payments.view_customer",
+    "payments.view_paymentmethod",
     "backoffice.refund_payment",
     "backoffice.capture_payment",
     "backoffice.cancel_payment",
     "backoffice.resolve_attempt",
     "backoffice.handle_dispute",
+    "backoffice.detach_payment_method",
     "backoffice.view_auditlogentry",
 ]
 FINANCE = [

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from payments.connectors import registry
 from payments.enums import AttemptOperation, PaymentMethodType
-from payments.models import Payment, PaymentAttempt, Refund
-from payments.services.outbox import outbox_command_add
+from payments.models import OutboxMessage, Payment, PaymentAttempt, Refund
+from payments.services.outbox import outbox_command_build, outbox_messages_add
 
 EXECUTE_ATTEMPT_TASK = "payments.execute_attempt"
 CHECK_ATTEMPT_TASK = "payments.check_attempt"
@@ -43,9 +43,11 @@ def attempt_start(
     connector: str | None = None,
     refund: Refund | None = None,
     not_before: datetime | None = None,
+    outbox: list[OutboxMessage] | None = None,
 ) -> PaymentAttempt:
     """A new attempt (its own idempotency key and reference), queued on its connector; added to the attempts the
-    caller holds (``payment.known_attempts``) when it holds them."""
+    caller holds (``payment.known_attempts``) when it holds them. With ``outbox``, its command is appended there
+    for the caller to insert with its other outbox rows (``outbox_messages_add``), in the same transaction."""
     attempt = PaymentAttempt.objects.create(
         payment=payment,
         merchant_id=payment.merchant_id,
@@ -57,13 +59,20 @@ def attempt_start(
     )
     if payment.known_attempts is not None:
         payment.known_attempts.append(attempt)
-    attempt_enqueue(attempt, not_before=not_before)  # on the connector's own queue (a bulkhead)
+    if outbox is not None:
+        outbox.append(_attempt_command(attempt, not_before=not_before))
+    else:
+        attempt_enqueue(attempt, not_before=not_before)  # on the connector's own queue (a bulkhead)
     return attempt
 
 
 def attempt_enqueue(attempt: PaymentAttempt, *, not_before: datetime | None = None, task: str = "") -> None:
     """An outbox command to run (or check) the attempt on its connector's queue, committed with the caller."""
-    outbox_command_add(
+    outbox_messages_add([_attempt_command(attempt, not_before=not_before, task=task)])
+
+
+def _attempt_command(attempt: PaymentAttempt, *, not_before: datetime | None = None, task: str = "") -> OutboxMessage:
+    return outbox_command_build(
         task_name=task or EXECUTE_ATTEMPT_TASK,
         kwargs={"attempt_id": attempt.id},
         queue=registry.queue_for(attempt.connector) if attempt.connector else "",

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 
 import pytest
+from django.db import connection, transaction
+from django.utils import timezone
 
 from payments.enums import PaymentStatus
 from payments.models import CardVaultEntry, PaymentMethod
-from payments.services.payment_methods import customer_create
-from tests.payments.conftest import card_payment_body
+from payments.services.payment_methods import customer_create, payment_method_test_get_or_create
+from tests.payments.conftest import card_payment_body, make_api
 from tests.payments.execution.conftest import drain, payment
 
 _PROVIDER_CALL = re.compile(r"^/(card_[a-z]|upi)/v1/")
@@ -137,3 +141,96 @@ def test_stripes_test_payment_methods_behave_as_their_test_cards(api, sandbox, n
     drain()
     done = payment(created["id"])
     assert (done.status, done.failure_code) == (status, code)
+
+
+def test_a_test_payment_method_is_one_payment_method_per_merchant_tokenized_once(api, provider_log):
+    first = _created(api, payment_method="pm_card_visa")
+    assert drain() == ["payments.execute_attempt:succeeded"]
+    second = _created(api, payment_method="pm_card_visa")
+    assert drain() == ["payments.execute_attempt:succeeded"]
+
+    assert first["payment_method"]["id"] == second["payment_method"]["id"]
+    assert PaymentMethod.objects.filter(merchant=api.merchant).count() == 1
+    assert CardVaultEntry.objects.filter(merchant=api.merchant).count() == 1
+    # The acquirer's token made for the first payment is charged again by the second.
+    assert provider_log.calls() == ["POST /card_a/v1/tokens", "POST /card_a/v1/charges", "POST /card_a/v1/charges"]
+    # Another name, and another merchant, each get their own.
+    amex = _created(api, payment_method="pm_card_amex")["payment_method"]["id"]
+    bob = _created(make_api(name="Bob"), payment_method="pm_card_visa")["payment_method"]["id"]
+    assert len({first["payment_method"]["id"], amex, bob}) == 3
+
+
+def test_saving_a_test_payment_method_to_a_customer_saves_a_card_of_its_own(api):
+    shared = _created(api, payment_method="pm_card_visa")["payment_method"]["id"]
+    customer = customer_create(merchant=api.merchant, livemode=False, email="c@x.test")
+    saved = _created(api, payment_method="pm_card_visa", customer=customer.id, setup_future_usage="off_session")[
+        "payment_method"
+    ]["id"]
+    assert saved != shared
+    assert PaymentMethod.objects.get(pk=saved).customer_id == customer.id
+    assert PaymentMethod.objects.get(pk=shared).customer_id is None
+    # Attaching the shared one hands it to the customer; the name then stands for a new one, never for that card.
+    assert api.post(f"/v1/payment_methods/{shared}/attach", {"customer": customer.id}).status_code == 200
+    after = _created(api, payment_method="pm_card_visa")["payment_method"]["id"]
+    assert after not in {shared, saved}
+    # Detached, it is never charged again: the next use makes another.
+    assert api.post(f"/v1/payment_methods/{after}/detach").status_code == 200
+    assert _created(api, payment_method="pm_card_visa")["payment_method"]["id"] not in {shared, saved, after}
+
+
+def test_two_first_uses_racing_make_one_payment_method(api):
+    """The second insert waits on the unique index for the first transaction, fails, and reads the winner's row."""
+    merchant_id, today = api.merchant.id, timezone.now().date()
+    first_inserted, second_waiting = threading.Event(), threading.Event()
+    results: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                method = payment_method_test_get_or_create(merchant_id=merchant_id, name="pm_card_visa", today=today)
+                results["first"] = method.id
+                first_inserted.set()
+                second_waiting.wait(timeout=30)
+        except BaseException as error:
+            errors.append(error)
+            first_inserted.set()
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            first_inserted.wait(timeout=30)
+            with transaction.atomic():
+                method = payment_method_test_get_or_create(merchant_id=merchant_id, name="pm_card_visa", today=today)
+                results["second"] = method.id
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    # Hold the first transaction open until the second one's insert is blocked behind it on the unique index.
+    first_inserted.wait(timeout=30)
+    for _ in range(600):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                ['%INSERT INTO "payments_paymentmethod"%'],
+            )
+            if cursor.fetchone()[0]:
+                break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the second insert never waited for the first")
+    second_waiting.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not errors, errors
+    assert results["first"] == results["second"]
+    assert PaymentMethod.objects.filter(merchant_id=merchant_id).count() == 1
+    # The loser's vault entry went with its savepoint.
+    assert CardVaultEntry.objects.filter(merchant_id=merchant_id).count() == 1
