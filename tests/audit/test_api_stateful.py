@@ -744,6 +744,7 @@ def another_body(sent: Sent) -> dict[str, Any]:
     return body
 
 
+@pytest.mark.timeout(450)  # about two and a half minutes here; room for a busier machine
 def test_random_api_histories_keep_the_books_the_provider_and_the_auditor_in_agreement(platform, receiver_url):
     ApiMachine.platform = platform
     ApiMachine.receiver_url = receiver_url
