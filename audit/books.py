@@ -30,7 +30,7 @@ def ledger_verification_check(report: AuditReport, *, limit: int = 100) -> None:
         report.add(f"ledger.{violation.check}", violation.subject, violation.detail)
 
 
-def _recomputed(merchant_id: str) -> Balances:
+def merchant_balances_recomputed(merchant_id: str) -> Balances:
     """A merchant's balances summed from the journal's entries, not read from the running balances."""
     debit_normal = [t.value for t in AccountType if t.debit_normal]
     signed = Case(
@@ -91,7 +91,7 @@ def balances_check(report: AuditReport, *, api: httpx.Client | None, api_keys: d
         try:
             for _ in range(5):
                 before = answer()
-                expected = _nonzero(_recomputed(merchant.id))
+                expected = _nonzero(merchant_balances_recomputed(merchant.id))
                 if answer() == before:
                     break
         except httpx.HTTPError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import structlog
 from django.db import transaction
@@ -24,6 +25,9 @@ from payments.services.attempts.queue import attempt_connector_default, card_cha
 
 logger = structlog.get_logger(__name__)
 
+# How long a refund waits before it is looked at again while its payment's capture is still on its way.
+REFUND_CAPTURE_WAIT = timedelta(seconds=2)
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -39,7 +43,8 @@ class Claim:
 
 def attempt_claim(*, attempt_id: str) -> Claim | None:
     """Stamps the attempt as running here, or returns None when it is finished, running elsewhere, or was sent
-    before and is in doubt (the janitor owns it then: never a blind resend)."""
+    before and is in doubt (the janitor owns it then: never a blind resend), or is a refund whose capture has not
+    reached the provider yet (the janitor runs it later)."""
     with transaction.atomic():
         attempt = (
             PaymentAttempt.objects.select_for_update(of=("self",))
@@ -52,6 +57,14 @@ def attempt_claim(*, attempt_id: str) -> Claim | None:
             return None
         bind_payment(attempt.payment_id, merchant_id=attempt.merchant_id)
         if attempt.outcome != AttemptOutcome.PENDING or attempt.locked_at is not None or attempt.started_at:
+            return None
+        if attempt.operation == AttemptOperation.REFUND and _capture_in_flight(attempt):
+            # A refund right after a manual capture: the payment is succeeded on our side, but the provider holds an
+            # authorization until the capture's call lands, and refuses to refund it (the merchant's refund would
+            # fail). It waits, unsent; the janitor runs it once the capture is settled.
+            attempt.next_check_at = timezone.now() + REFUND_CAPTURE_WAIT
+            attempt.save(update_fields=["next_check_at"])
+            logger.info("refund_waits_for_capture", attempt_id=attempt.id)
             return None
         payment = attempt.payment
         attempt.connector = attempt.connector or attempt_connector_default(payment, attempt.operation)
@@ -75,6 +88,14 @@ def attempt_claim(*, attempt_id: str) -> Claim | None:
             request,
             payment_method_id=(payment.payment_method_id or "") if card else "",
         )
+
+
+def _capture_in_flight(attempt: PaymentAttempt) -> bool:
+    return PaymentAttempt.objects.filter(
+        payment_id=attempt.payment_id,
+        operation=AttemptOperation.CAPTURE,
+        outcome__in=[AttemptOutcome.PENDING, AttemptOutcome.UNKNOWN],
+    ).exists()
 
 
 def attempt_authorization(attempts: list[PaymentAttempt]) -> PaymentAttempt | None:

@@ -6,11 +6,13 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from ledger.models import JournalTransaction
-from payments.enums import AttemptOutcome, PaymentStatus
-from payments.models import MerchantPricing, Payment
+from payments import tasks
+from payments.enums import AttemptOutcome, OutboxKind, PaymentStatus
+from payments.models import MerchantPricing, OutboxMessage, Payment, Refund
 from payments.services.pricing import pricing_fee
 from payments.tasks import payments_expire_overdue_task
 from tests.conftest import PSP_TEST_CIRCUIT
@@ -91,6 +93,29 @@ def test_manual_capture_full_and_partial(api, sandbox, amount_to_capture):
     captures = [r for r in sandbox.records() if r["kind"] == "capture"]
     assert [c["amount"] for c in captures] == [amount_to_capture]
     assert posting(payment_id).metadata["gross"] == amount_to_capture
+
+
+def test_a_refund_run_before_its_capture_waits_for_it_instead_of_failing(api, sandbox):
+    """Found while building tests/audit/test_api_stateful.py: a refund right after a manual capture is accepted (the
+    payment is succeeded at once), and a second worker thread may run its call before the capture's. The provider
+    then still holds an authorization and refused the refund: the merchant's refund failed."""
+    payment_id = create(api, amount=3000, capture_method="manual")
+    drain()
+    assert api.post(f"/v1/payments/{payment_id}/capture").status_code == 200
+    refund = api.post("/v1/refunds", {"payment": payment_id, "amount": 500})
+    assert refund.status_code == 200, refund.content
+    capture_row, refund_row = OutboxMessage.objects.filter(kind=OutboxKind.COMMAND, published_at=None).order_by("id")
+    OutboxMessage.objects.filter(pk=refund_row.pk).update(published_at=Now())
+
+    assert tasks.execute_attempt(**refund_row.payload) == "skipped"  # not sent: it waits for the capture
+    (waiting,) = [a for a in attempts(payment_id) if a.operation == "refund"]
+    assert (waiting.outcome, waiting.started_at, waiting.next_check_at is not None) == ("pending", None, True)
+    assert drain() == ["payments.execute_attempt:captured"]
+    janitor()
+
+    assert Refund.objects.get(pk=refund.json()["id"]).status == "succeeded"
+    assert [r["kind"] for r in sandbox.records()] == ["charge", "capture", "refund"]
+    assert capture_row.topic == refund_row.topic == "payments.execute_attempt"
 
 
 def test_canceling_an_authorization_voids_it_at_the_provider(api, sandbox):
