@@ -38,6 +38,7 @@ from stripe_api import objects
 from stripe_api.errors import card_error_for
 from stripe_api.views.base import (
     StripeInput,
+    StripeView,
     StripeWriteView,
     created_filters,
     metadata_field,
@@ -50,11 +51,11 @@ _CAPTURE_METHODS["manual"] = CaptureMethod.MANUAL
 
 
 def saved_payment_method(*, merchant: Merchant, livemode: bool, payment_method_id: str) -> PaymentMethodInput:
-    """A ``pm_…`` id as the payment services take it; in test mode Stripe's test ids are the merchant's one payment
-    method of that name (a new card only when it is being saved to a customer), as on ``/v1``."""
+    """A ``pm_…`` id as the payment services take it; in test mode Stripe's test ids are the sandbox's test cards."""
     if not livemode:
         test_card = payment_method_test_card(payment_method_id, today=timezone.now().date())
         if test_card is not None:
+            # The merchant's one payment method of that name, made at first use (as /v1 does).
             return CardPaymentMethod(card=test_card[0], raw=test_card[1], test_alias=payment_method_id)
     method = selectors.payment_method_get(
         merchant=merchant, livemode=livemode, payment_method_id=payment_method_id, param="payment_method"
@@ -245,9 +246,11 @@ class PaymentIntentConfirmApi(StripeWriteView):
         merchant, livemode = scope(request)
         payment = selectors.payment_get(merchant=merchant, livemode=livemode, payment_id=kwargs["payment_intent_id"])
         given = data.get("payment_method")
-        # A test id (pm_card_visa) became a payment method of its own at creation: the same card, given again.
-        test_id = not livemode and payment_method_test_card(given or "", today=timezone.now().date()) is not None
-        if given and given != payment.payment_method_id and not test_id:
+        # A test id (pm_card_visa) became a payment method of its own at creation: the same card, given again, is
+        # the same fingerprint; another test card is another method, which this confirm cannot switch to.
+        test_card = None if livemode else payment_method_test_card(given or "", today=timezone.now().date())
+        same_test_card = test_card is not None and test_card[0].fingerprint == payment.card_fingerprint
+        if given and given != payment.payment_method_id and not same_test_card:
             raise InvalidRequestError(
                 "Ledgerline confirms a PaymentIntent with the payment method it was created with.",
                 code="parameter_invalid",
@@ -302,3 +305,12 @@ class PaymentIntentCancelApi(StripeWriteView):
             reason=data.get("cancellation_reason", ""),
         )
         return Response(_intent(payment))
+
+
+class ChargeDetailApi(StripeView):
+    """``GET /v1/charges/{id}``: a PaymentIntent's ``latest_charge``, the Charge derived from its payment."""
+
+    def get(self, request: Request, charge_id: str) -> Response:
+        merchant, livemode = scope(request)
+        payment = selectors.payment_get_by_charge(merchant=merchant, livemode=livemode, attempt_id=charge_id)
+        return Response(objects.charge(payment_representation(payment)))
