@@ -265,7 +265,7 @@ def _load_sql(fmt: SettlementFormat) -> tuple[str, str]:
         INSERT INTO {invalid} (file_id, line_number, reason, fatal)
         SELECT %(file)s, n, left(error, 500), fatal IS TRUE FROM checked WHERE error IS NOT NULL
     """  # noqa: S608 - our table names
-    unstaged = f"AND NOT EXISTS (SELECT 1 FROM {staged} s WHERE s.file_id = %(file)s AND s.line_number = r.n)"  # noqa: S608
+    unstaged = f"AND NOT EXISTS (SELECT 1 FROM {staged} s WHERE s.file_id = %(file)s AND s.line_number = r.n)"  # noqa: S608 - our table names
     good = common.replace("{only}", "") + insert_good
     bad = common.replace("{only}", unstaged) + insert_bad
     return good, bad
