@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
-from typing import IO, Any, Literal, cast
+from typing import IO, Any, Literal, cast, get_args
 from urllib.parse import quote
 
 from core.currencies import is_currency
@@ -36,7 +36,7 @@ from payments.connectors.base import (
 )
 from payments.connectors.circuit import CircuitBreaker
 from payments.connectors.http import HttpAnswer, ProviderHttp, ProviderTls, TransportFailure
-from payments.connectors.settlement import SettlementColumn, SettlementFormat
+from payments.connectors.settlement import LineField, SettlementColumn, SettlementFormat
 
 SIGNATURE_HEADER = "sandbox-signature"
 SIGNATURE_TOLERANCE_SECONDS = 300
@@ -45,20 +45,7 @@ _SECRET_KEYS = frozenset({"number", "cvc", "token", "api_key", "secret", "_outco
 # These conflicts mean "something under this reference/key already happened": only a status lookup can tell what.
 _AMBIGUOUS_CONFLICTS = frozenset({"reference_already_used", "idempotency_key_in_use", "idempotency_key_reused"})
 
-SETTLEMENT_COLUMNS = (
-    "batch_id",
-    "settlement_date",
-    "type",
-    "provider_reference",
-    "our_reference",
-    "rrn",
-    "currency",
-    "gross",
-    "fee",
-    "net",
-    "transaction_date",
-    "original_provider_reference",
-)
+SETTLEMENT_COLUMNS: tuple[str, ...] = get_args(LineField)  # the file's header: every line field, in order
 # The same file, described: what reconciliation loads in SQL (``parse_settlement_csv`` is the embedded shape's reader).
 # The sandbox produces a day's file whole, so a bad line means a broken file: rejected, never half-imported.
 SETTLEMENT_FORMAT = SettlementFormat(

@@ -16,7 +16,6 @@ from typing import Any, cast
 from django.db import transaction
 from django.db.models.functions import Now
 
-from core.currencies import is_currency
 from payments.enums import CheckoutSessionStatus, PaymentMethodType, PaymentStatus
 from payments.exceptions import CheckoutSessionStateError, InvalidRequestError, ResourceMissingError
 from payments.models import CheckoutSession, Customer, Merchant, Payment
@@ -25,8 +24,8 @@ from payments.services.payments import (
     CardPaymentMethod,
     PaymentMethodInput,
     UpiPaymentMethod,
+    payment_amount_validate,
     payment_create,
-    payment_minimum_amount,
 )
 from payments.upi import UPI_EXPIRES_IN_MAX, UPI_EXPIRES_IN_MIN
 
@@ -50,16 +49,7 @@ def checkout_session_create_validate(
     *, amount: int, currency: str, payment_methods: list[str], expires_in: int
 ) -> tuple[str, list[str]]:
     """Checks what needs no database; returns the normalised currency and methods. Raises ``InvalidRequestError``."""
-    currency = currency.lower()
-    if not is_currency(currency):
-        raise InvalidRequestError(
-            f"Unsupported currency: {currency[:10]!r}.", code="currency_invalid", param="currency"
-        )
-    minimum = payment_minimum_amount(currency)
-    if amount < minimum:
-        raise InvalidRequestError(
-            f"Amount must be at least {minimum} (minor units of {currency}).", code="amount_too_small", param="amount"
-        )
+    currency = payment_amount_validate(amount=amount, currency=currency)
     methods = list(dict.fromkeys(payment_methods))
     if not methods:
         raise InvalidRequestError("Give at least one payment method.", param="payment_methods")

@@ -90,6 +90,23 @@ def payment_minimum_amount(currency: str) -> int:
     return _MINIMUM_AMOUNTS.get(currency, default)
 
 
+def payment_amount_validate(*, amount: int, currency: str) -> str:
+    """An amount a payment may be asked for (a payment, a checkout session); returns the normalised currency."""
+    currency = currency.lower()
+    if not is_currency(currency):
+        raise InvalidRequestError(
+            f"Unsupported currency: {currency[:10]!r}.", code="currency_invalid", param="currency"
+        )
+    minimum = payment_minimum_amount(currency)
+    if amount < minimum:
+        raise InvalidRequestError(
+            f"Amount must be at least {minimum} (minor units of {currency}).", code="amount_too_small", param="amount"
+        )
+    if amount > MAX_AMOUNT:
+        raise InvalidRequestError(f"Amount must be at most {MAX_AMOUNT}.", code="amount_too_large", param="amount")
+    return currency
+
+
 def payment_create_validate(
     *,
     merchant: Merchant,
@@ -104,18 +121,7 @@ def payment_create_validate(
 ) -> str:
     """Checks what needs no database; returns the normalised currency. Raises ``InvalidRequestError``."""
     _usage_validate(payment_method, customer, setup_future_usage, off_session, confirm)
-    currency = currency.lower()
-    if not is_currency(currency):
-        raise InvalidRequestError(
-            f"Unsupported currency: {currency[:10]!r}.", code="currency_invalid", param="currency"
-        )
-    minimum = payment_minimum_amount(currency)
-    if amount < minimum:
-        raise InvalidRequestError(
-            f"Amount must be at least {minimum} (minor units of {currency}).", code="amount_too_small", param="amount"
-        )
-    if amount > MAX_AMOUNT:
-        raise InvalidRequestError(f"Amount must be at most {MAX_AMOUNT}.", code="amount_too_large", param="amount")
+    currency = payment_amount_validate(amount=amount, currency=currency)
     if isinstance(payment_method, UpiPaymentMethod):
         if capture_method == CaptureMethod.MANUAL:
             raise InvalidRequestError("UPI payments are captured automatically.", param="capture_method")

@@ -71,6 +71,7 @@ def test_another_merchants_session_does_not_exist(api):
         ({"payment_methods": []}, "payment_methods", None),
         ({"payment_methods": ["card", "upi"]}, "payment_methods", "currency_invalid"),
         ({"amount": 10}, "amount", "amount_too_small"),
+        ({"amount": 100_000_000_000}, "amount", "amount_too_large"),
         ({"amount": "2000"}, "amount", "parameter_invalid"),
         ({"currency": "xyz"}, "currency", "currency_invalid"),
         ({"expires_in": 60}, "expires_in", None),
