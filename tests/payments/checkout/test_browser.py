@@ -186,7 +186,11 @@ def test_a_double_submit_makes_one_payment(checkout):
     session_id, page = checkout()
     fill_card(page, "4242424242424242")
     button = page.get_by_role("button", name="Pay $20.00")
-    button.click()
+    # The page's own submission is answered before the copies below are sent: on a loaded machine they overtook it,
+    # and then a copy, not the click, was the one that made the (still single) payment.
+    with page.expect_response(lambda r: r.url.endswith("/pay") and r.request.method == "POST") as clicked:
+        button.click()
+    assert clicked.value.json()["created"] is True
     button.click(force=True)  # a second click on the (now disabled) button
     page.keyboard.press("Enter")
     # And the same submission sent twice at once, as a page without the script's guard would.

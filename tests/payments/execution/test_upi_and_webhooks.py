@@ -227,16 +227,18 @@ def test_confirm_is_shed_with_503_and_retry_after_when_a_provider_queue_is_too_d
 def test_queue_depth_is_read_from_the_broker(settings):
     import redis
 
+    # A queue no worker listens to: in the full suite a session's worker consumes psp.upi and took one of the two.
+    queue = "psp.depth_probe"
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete("psp.upi")
+    client.delete(queue)
     admission._depths.clear()
-    assert admission.queue_depth("psp.upi") == 0
-    client.rpush("psp.upi", "x", "y")
+    assert admission.queue_depth(queue) == 0
+    client.rpush(queue, "x", "y")
     admission._depths.clear()
     try:
-        assert admission.queue_depth("psp.upi") == 2
+        assert admission.queue_depth(queue) == 2
     finally:
-        client.delete("psp.upi")
+        client.delete(queue)
         admission._depths.clear()
 
 
