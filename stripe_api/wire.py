@@ -109,3 +109,8 @@ class StripeFormParser(BaseParser):
 
 
 PARSERS = [StripeFormParser, StrictJSONParser]
+
+
+def metadata_given(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``metadata`` of a create: Stripe reads an empty value as "no such key", so it is left out."""
+    return {k: v for k, v in (data.get("metadata") or {}).items() if v != ""}

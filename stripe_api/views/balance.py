@@ -18,6 +18,7 @@ from payments.services.disputes import dispute_accept, dispute_update
 from payments.services.payouts import payout_cancel, payout_create
 from stripe_api import objects
 from stripe_api.views.base import StripeInput, StripeView, StripeWriteView, metadata_field, scope
+from stripe_api.wire import metadata_given
 
 
 class BalanceApi(StripeView):
@@ -99,7 +100,7 @@ class PayoutListCreateApi(StripeWriteView):
             amount=data["amount"],
             currency=data["currency"].lower(),
             description=data.get("description", ""),
-            metadata={k: v for k, v in (data.get("metadata") or {}).items() if v != ""},
+            metadata=metadata_given(data),
         )
         return Response(objects.payout(payout_representation(payout)))
 

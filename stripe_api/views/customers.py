@@ -27,6 +27,7 @@ from payments.services.payment_methods import (
 from payments.upi import vpa_validate
 from stripe_api import objects
 from stripe_api.views.base import StripeInput, StripeView, StripeWriteView, metadata_field, scope
+from stripe_api.wire import metadata_given
 
 
 class CustomerCreateInput(StripeInput):
@@ -48,7 +49,7 @@ class CustomerListCreateApi(StripeWriteView):
             livemode=livemode,
             email=data.get("email", ""),
             name=data.get("name", ""),
-            metadata={k: v for k, v in (data.get("metadata") or {}).items() if v != ""},
+            metadata=metadata_given(data),
         )
         if data.get("payment_method"):
             _attach(request, data["payment_method"], customer.id)
@@ -148,7 +149,7 @@ class PaymentMethodListCreateApi(StripeWriteView):
 
     def perform_post(self, request: Request, data: dict[str, Any], **kwargs: Any) -> Response:
         merchant, livemode = scope(request)
-        metadata = {k: v for k, v in (data.get("metadata") or {}).items() if v != ""}
+        metadata = metadata_given(data)
         if data["type"] == PaymentMethodType.CARD:
             card = data["card"]
             number = str(card["number"]).replace(" ", "").replace("-", "")

@@ -15,6 +15,7 @@ from payments.representations import refund_representation
 from payments.services.refunds import refund_create
 from stripe_api import objects
 from stripe_api.views.base import StripeInput, StripeView, StripeWriteView, metadata_field, scope
+from stripe_api.wire import metadata_given
 
 
 class RefundCreateInput(StripeInput):
@@ -58,7 +59,7 @@ class RefundListCreateApi(StripeWriteView):
             payment_id=data["payment_intent"],
             amount=data.get("amount"),
             reason=data.get("reason", ""),
-            metadata={k: v for k, v in (data.get("metadata") or {}).items() if v != ""},
+            metadata=metadata_given(data),
         )
         return Response(objects.refund(refund_representation(refund)))
 

@@ -20,6 +20,7 @@ from payments.services.webhook_endpoints import (
 from stripe_api import objects
 from stripe_api.views.base import StripeInput, StripeView, StripeWriteView, created_filters, metadata_field, scope
 from stripe_api.webhooks import PLATFORM_TYPES, platform_event_types, stripe_event, stripe_event_type
+from stripe_api.wire import metadata_given
 
 
 def webhook_endpoint(endpoint: WebhookEndpoint, *, secret: str | None = None) -> dict[str, Any]:
@@ -70,7 +71,7 @@ class WebhookEndpointListCreateApi(StripeWriteView):
             url=data["url"],
             enabled_events=data["enabled_events"],
             description=data.get("description", ""),
-            metadata={k: v for k, v in (data.get("metadata") or {}).items() if v != ""},
+            metadata=metadata_given(data),
             webhook_format=WebhookEndpointFormat.STRIPE,
         )
         return Response(webhook_endpoint(issued.endpoint, secret=issued.secret))
