@@ -252,14 +252,20 @@ class Process:
         )
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is None:
+            return
+        # The whole group even when its leader is already gone: a gunicorn master or celery parent that died on its
+        # own leaves its children running in the group, and they outlived the run.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+            self.proc.wait(timeout=10)
+        # Its group id is free for reuse from now on: never signal it again.
+        self.proc = None
 
     @property
     def alive(self) -> bool:
