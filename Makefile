@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint audit install lock services browser format clean chaos multihost
+.PHONY: run test lint audit install lock services browser promtool format clean chaos multihost
 
 # Every dependency, the dev tools included, pinned with the hashes of its files (`make lock` writes it).
 LOCK := requirements.lock
@@ -37,13 +37,17 @@ run: install
 	@$(PY) manage.py run_platform
 
 ## Runs the whole suite against PostgreSQL and Redis (started or installed when needed) plus embedded smoke tests.
-test: install services browser
+test: install services browser promtool
 	@$(PY) manage.py makemigrations --check --dry-run -v 0 || (echo "models and migrations disagree: run makemigrations" >&2; exit 1)
 	@$(PY) -m pytest; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; exit $$rc
 
 services:
 	@bash deploy/ensure-services.sh
+
+## Prometheus's promtool, which checks deploy/'s alert rules in the tests (skips, saying why, if it cannot be installed).
+promtool:
+	@bash deploy/ensure-promtool.sh
 
 ## Debian's chromium for the back office's browser test (skips, saying why, if it cannot be installed).
 browser:
