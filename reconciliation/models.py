@@ -72,7 +72,9 @@ class SettlementLine(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["file", "line_number"], name="settlement_line_file"),
-            models.Index(fields=["connector", "provider_reference"], name="settlement_line_reference"),
+            # The probe for a line in an earlier file (a duplicate, a settled fact) is all index conditions, so the
+            # line itself, just loaded, is passed over in the index instead of fetched from the table to be ruled out.
+            models.Index(fields=["connector", "provider_reference", "type", "file"], name="settlement_line_earlier"),
         ]
 
     def __str__(self) -> str:

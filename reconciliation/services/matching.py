@@ -49,6 +49,8 @@ logger = structlog.get_logger(__name__)
 
 _PAGE = 5000
 _CLASSIFIED = "recon_classified"
+# The attempt a line settles: what classification reads of it.
+_ATTEMPT = ("id", "payment_id", "fee", "payment_currency", "payment_status", "payment_method", "refund_id")
 K = DiscrepancyKind
 
 
@@ -136,6 +138,40 @@ def _disputes_won(connector: str) -> QuerySet[Any]:
     )
 
 
+def _fallback_joins(candidates: _Sql) -> tuple[str, tuple[Any, ...]]:
+    """The joins finding a line's attempt by our reference (``co``), then by the UPI RRN (``cr``), for a line the
+    provider's reference (``cp``) did not find. On PostgreSQL each is a subquery run per line, skipped at once when
+    ``cp`` found it and otherwise one index lookup: as joins, each would hash every attempt of the connector for the
+    few lines that need it. SQLite has no LATERAL; there they are joins."""
+    our = "f.type IN ('charge', 'refund') AND f.our_reference <> ''"
+    operation = "CASE WHEN f.type = 'refund' THEN 'refund' ELSE 'authorize' END"
+    if connection.vendor != "postgresql":
+        return (
+            f"""
+            LEFT JOIN cand co ON cp.id IS NULL AND {our} AND co.id = f.our_reference AND co.operation = {operation}
+            LEFT JOIN cand cr ON cp.id IS NULL AND co.id IS NULL AND f.type = 'charge' AND f.rrn <> ''
+                AND cr.upi_rrn = f.rrn AND cr.operation = 'authorize'
+            """,
+            (),
+        )
+    attempt = ", ".join(f"a.{c}" for c in _ATTEMPT)
+    # OFFSET 0 keeps each a subquery run per line: flattened, the planner would make it a hash join again.
+    sql = f"""
+            LEFT JOIN LATERAL (
+                SELECT {attempt} FROM ({candidates.sql}) a
+                WHERE cp.id IS NULL AND {our} AND a.id = f.our_reference AND a.operation = {operation}
+                OFFSET 0
+            ) co ON TRUE
+            LEFT JOIN LATERAL (
+                SELECT {attempt} FROM ({candidates.sql}) a
+                WHERE cp.id IS NULL AND co.id IS NULL AND f.type = 'charge' AND f.rrn <> ''
+                  AND a.upi_rrn <> '' AND a.upi_rrn = f.rrn AND a.operation = 'authorize'
+                OFFSET 0
+            ) cr ON TRUE
+    """  # noqa: S608 - the selector's compiled SQL; every value is a parameter
+    return sql, (*candidates.params, *candidates.params)
+
+
 def _classify(settlement_file: SettlementFile) -> None:
     connector = settlement_file.connector
     candidates = _compiled(settlement_candidates(connector=connector))
@@ -149,6 +185,8 @@ def _classify(settlement_file: SettlementFile) -> None:
     # Through a transaction pooler the table must not outlive the transaction: the next one may run on another
     # server session, and this one's session goes to another client (settlement_file_reconcile).
     on_commit = "ON COMMIT DROP" if _pooled() else ""
+    chosen = ", ".join(f"COALESCE(cp.{c}, co.{c}, cr.{c}) AS c_{c}" for c in _ATTEMPT)
+    fallback, fallback_params = _fallback_joins(candidates)
     sql = f"""
         CREATE TEMP TABLE {_CLASSIFIED} {on_commit} AS
         WITH cand AS ({candidates.sql}),
@@ -173,46 +211,45 @@ def _classify(settlement_file: SettlementFile) -> None:
             FROM own s
             LEFT JOIN repeated r ON r.type = s.type AND r.provider_reference = s.provider_reference
         ),
+        -- The provider's reference finds nearly every line's attempt, in one hash join; our reference and then the
+        -- RRN are tried only for a line it did not find, by index (one lookup each), not by two more hash joins of
+        -- every attempt. The chosen attempt's columns are carried along, so no join by its id follows.
         keyed AS (
-            SELECT f.*, COALESCE(cp.id, co.id, cr.id) AS attempt_id
+            SELECT f.*, {chosen}
             FROM f
             LEFT JOIN cand cp ON cp.provider_reference = f.provider_reference
                 AND cp.operation = CASE WHEN f.type = 'refund' THEN 'refund' ELSE 'authorize' END
-            LEFT JOIN cand co ON cp.id IS NULL AND f.type IN ('charge', 'refund') AND f.our_reference <> ''
-                AND co.id = f.our_reference
-                AND co.operation = CASE WHEN f.type = 'refund' THEN 'refund' ELSE 'authorize' END
-            LEFT JOIN cand cr ON f.type = 'charge' AND cp.id IS NULL AND co.id IS NULL
-                AND NULLIF(cr.upi_rrn, '') = NULLIF(f.rrn, '') AND cr.operation = 'authorize'
-        )
+{fallback}        )
         SELECT k.id AS line_id, k.file_id, k.line_number, k.type, k.provider_reference, k.our_reference,
                k.currency, k.gross, k.fee, k.net, k.transaction_date,
-               c.payment_id, c.fee AS our_fee, cap.gross AS ledger_gross, c.payment_currency,
+               k.c_payment_id AS payment_id, k.c_fee AS our_fee, cap.gross AS ledger_gross,
+               k.c_payment_currency AS payment_currency,
                -- what our ledger holds for the line, signed as a settlement line (a refund nets negative)
                CASE WHEN k.type = 'charge' THEN cap.gross
                     WHEN k.type = 'refund' THEN -refl.amount
                     WHEN k.type = 'chargeback' THEN -cbk.amount
                     WHEN k.type = 'chargeback_reversal' THEN wonr.amount END AS our_amount,
-               CASE WHEN k.type = 'charge' THEN c.payment_currency
+               CASE WHEN k.type = 'charge' THEN k.c_payment_currency
                     WHEN k.type = 'refund' THEN refl.currency
                     WHEN k.type = 'chargeback' THEN cbk.currency
                     WHEN k.type = 'chargeback_reversal' THEN wonr.currency END AS our_currency,
                -- the payment-side fact the line settles (see _unsettled_facts), so its timing clears
-               CASE WHEN k.type = 'charge' THEN c.payment_id
+               CASE WHEN k.type = 'charge' THEN k.c_payment_id
                     WHEN k.type = 'refund' THEN 'refund:' || refl.source_id
                     WHEN k.type = 'chargeback' THEN 'chargeback:' || cbk.source_id
                     WHEN k.type = 'chargeback_reversal' THEN 'chargeback_reversal:' || wonr.source_id END AS fact_key,
                CASE
                    WHEN k.duplicate = 1 THEN '{K.DUPLICATE}'
                    WHEN k.type = 'charge' THEN CASE
-                       WHEN c.id IS NULL THEN '{K.MISSING_IN_LEDGER}'
-                       WHEN c.payment_status <> 'succeeded' AND c.payment_method = 'upi' THEN '{K.LATE_SUCCESS}'
-                       WHEN c.payment_status <> 'succeeded' THEN '{K.STATUS_MISMATCH}'
+                       WHEN k.c_id IS NULL THEN '{K.MISSING_IN_LEDGER}'
+                       WHEN k.c_payment_status <> 'succeeded' AND k.c_payment_method = 'upi' THEN '{K.LATE_SUCCESS}'
+                       WHEN k.c_payment_status <> 'succeeded' THEN '{K.STATUS_MISMATCH}'
                        WHEN cap.payment_id IS NULL THEN '{K.MISSING_IN_LEDGER}'
-                       WHEN k.currency <> c.payment_currency THEN '{K.CURRENCY_MISMATCH}'
+                       WHEN k.currency <> k.c_payment_currency THEN '{K.CURRENCY_MISMATCH}'
                        WHEN k.gross <> cap.gross THEN '{K.AMOUNT_MISMATCH}'
-                       WHEN c.fee IS NOT NULL AND k.fee <> c.fee THEN '{K.FEE_MISMATCH}'
+                       WHEN k.c_fee IS NOT NULL AND k.fee <> k.c_fee THEN '{K.FEE_MISMATCH}'
                    END
-                   WHEN k.type = 'refund' AND c.id IS NOT NULL THEN CASE
+                   WHEN k.type = 'refund' AND k.c_id IS NOT NULL THEN CASE
                        WHEN refl.source_id IS NULL THEN '{K.MISSING_IN_LEDGER}'
                        WHEN k.currency <> refl.currency THEN '{K.CURRENCY_MISMATCH}'
                        WHEN -k.gross <> refl.amount THEN '{K.AMOUNT_MISMATCH}'
@@ -235,9 +272,8 @@ def _classify(settlement_file: SettlementFile) -> None:
                    ELSE '{K.MISSING_IN_LEDGER}'
                END AS kind
         FROM keyed k
-        LEFT JOIN cand c ON c.id = k.attempt_id
-        LEFT JOIN cap ON k.type = 'charge' AND cap.payment_id = c.payment_id
-        LEFT JOIN refl ON k.type = 'refund' AND refl.source_id = COALESCE(c.refund_id, c.id)
+        LEFT JOIN cap ON k.type = 'charge' AND cap.payment_id = k.c_payment_id
+        LEFT JOIN refl ON k.type = 'refund' AND refl.source_id = COALESCE(k.c_refund_id, k.c_id)
         LEFT JOIN cbk ON k.type IN ('chargeback', 'chargeback_reversal')
             AND cbk.provider_reference = k.provider_reference
         LEFT JOIN wonr ON k.type = 'chargeback_reversal' AND wonr.source_id = cbk.source_id
@@ -265,7 +301,7 @@ def _classify(settlement_file: SettlementFile) -> None:
             *chargebacks.params,
             *won.params,
         )
-        cursor.execute(sql, (*params, settlement_file.pk))
+        cursor.execute(sql, (*params, settlement_file.pk, *fallback_params))
         cursor.execute(f"CREATE INDEX {_CLASSIFIED}_line ON {_CLASSIFIED} (line_id)")
         cursor.execute(f"CREATE INDEX {_CLASSIFIED}_payment ON {_CLASSIFIED} (payment_id)")
         cursor.execute(f"ANALYZE {_CLASSIFIED}")
