@@ -245,6 +245,10 @@ class Process:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        if self.alive:
+            # Two kill faults on one process can overlap (kill, kill, start, start): the second start would orphan
+            # the first incarnation, which then outlived the run.
+            return
         handle = self.log.open("ab")
         # Its own process group, so a kill reaches gunicorn's and celery's children too.
         self.proc = subprocess.Popen(
