@@ -119,7 +119,7 @@ def _json_value(field: Field[Any, Any], value: Any) -> Any:
     raise _Unsupported(field)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one per model, and a statement's cache key
 class _InsertShape:
     """What inserting rows of one model costs only once per process: the columns, how each value is read and
     sent, and which columns the database fills in (set back on the instances, as ``save()`` does)."""
@@ -216,9 +216,16 @@ def _add(runs: list[_Run], obj: Model) -> None:
     obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
     row: dict[str, Any] = {}
     defaults: set[str] = set()
+    # A new instance holds its columns' values there; Django's own fields' descriptors return them as they are.
+    values = obj.__dict__
     for field, column, pre_save, kind in zip(shape.fields, shape.columns, shape.pre_save, shape.kinds, strict=True):
-        value = field.pre_save(obj, add=True) if pre_save else getattr(obj, field.attname)
-        if isinstance(value, DatabaseDefault):
+        if pre_save:
+            value = field.pre_save(obj, add=True)
+        else:
+            value = values[field.attname] if kind and field.attname in values else getattr(obj, field.attname)
+        if kind == _STR and type(value) is str:  # the usual case first
+            row[column] = value
+        elif isinstance(value, DatabaseDefault):
             defaults.add(column)
         elif (
             (kind and value is None)
