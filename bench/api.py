@@ -13,7 +13,9 @@ thread, from Debian's `wrk` package) so the load generator takes as little CPU a
 every request carries a fresh Idempotency-Key. No PSP runs: the request path calls none (the card is tokenized by
 the executor, which is not measured; confirm only queues it).
 
-``--profile`` runs the product in one process under pyinstrument instead and writes where a request's time goes.
+``--profile N`` runs the product in one process under pyinstrument instead and writes where a request's time goes;
+``--cprofile N`` does the same with cProfile on the CPU clock; ``--cpu N`` measures Python CPU per request of the
+baseline, the product and the baseline again, in process (bench/profile_api.py).
 """
 
 from __future__ import annotations
@@ -196,6 +198,10 @@ def main() -> None:
     parser.add_argument("--database", default="ledgerline_bench_api")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N product requests instead")
+    parser.add_argument("--cprofile", type=int, default=0, metavar="N", help="cProfile N product requests (CPU clock)")
+    parser.add_argument(
+        "--cpu", type=int, default=0, metavar="N", help="Python CPU per request, baseline and product, in process"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/api.py needs wrk: apt-get install wrk")
@@ -209,15 +215,29 @@ def main() -> None:
     port = 18000 + os.getpid() % 1000
     env = _env(database_url, owner_url, args.redis, port, args.workers, args.threads)
     fields = migrate_and_create_merchant(env)
-    if args.profile:
-        profile_env = {
+    if args.profile or args.cprofile or args.cpu:
+        in_process = {
             **env,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
             "BENCH_SECRET_KEY": fields["secret_key"],
+            "BENCH_MERCHANT_ID": fields["merchant_id"],
             "BENCH_BODY": json.dumps(BODY),
+            "PYTHONPATH": str(ROOT),  # bench.baseline_settings, from a script run as bench/profile_api.py
         }
+        if args.cpu:
+            for settings_module in ("bench.baseline_settings", "config.settings", "bench.baseline_settings"):
+                subprocess.run(
+                    [sys.executable, "bench/profile_api.py", "--cpu", str(args.cpu)],
+                    cwd=ROOT,
+                    env={**in_process, "DJANGO_SETTINGS_MODULE": settings_module},
+                    check=True,
+                )
+            return
+        option = ["--profile", str(args.profile)] if args.profile else ["--cprofile", str(args.cprofile)]
         subprocess.run(
-            [sys.executable, "bench/profile_api.py", str(args.profile)], cwd=ROOT, env=profile_env, check=True
+            [sys.executable, "bench/profile_api.py", *option],
+            cwd=ROOT,
+            env={**in_process, "DJANGO_SETTINGS_MODULE": "config.settings"},
+            check=True,
         )
         return
 

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from core.api.filters import CREATED_PARAMETERS, TimestampField
 from core.api.pagination import CursorListPagination
-from core.api.strict import ApiView, InputSerializer
+from core.api.strict import BIGINT_MAX, ApiView, InputSerializer
 from payments import selectors
 from payments.api.authentication import request_api_key, request_merchant
 from payments.api.idempotency import IdempotentApiView
@@ -133,6 +133,90 @@ class PaymentCreateInputSerializer(InputSerializer):
     customer_email = serializers.EmailField(allow_blank=True, required=False)
 
 
+_CREATE_FIELDS = PaymentCreateInputSerializer._declared_fields
+_PAYMENT_METHOD_TYPES = frozenset(PaymentMethodType.values)
+_CAPTURE_METHODS = frozenset(CaptureMethod.values)
+
+
+def _plain_text(value: Any, *, max_length: int, min_length: int = 1) -> bool:
+    """A string DRF's ``CharField`` would return unchanged and accept: nothing to trim, no NUL, no lone surrogate,
+    no control character (those go to DRF, which decides), within the lengths."""
+    return (
+        type(value) is str and min_length <= len(value) <= max_length and value.isprintable() and value.strip() == value
+    )
+
+
+def _plain_integer(value: Any) -> bool:
+    return type(value) is int and -BIGINT_MAX <= value <= BIGINT_MAX
+
+
+def _create_body_plain(data: Any) -> dict[str, Any] | None:
+    """``PaymentCreateInputSerializer``'s validated data for the usual body (an inline card or a ``pm_`` id,
+    nothing DRF would convert or refuse), without building a serializer: DRF deep-copies every declared field,
+    nested ones too, for each request, which was a sixth of the endpoint's CPU. ``None`` for anything else, which
+    the serializer then validates: every error response is still DRF's own (a test holds the two to the same
+    validated data)."""
+    if not isinstance(data, dict) or not data.keys() <= {
+        "amount",
+        "currency",
+        "payment_method",
+        "off_session",
+        "capture_method",
+        "confirm",
+        "description",
+        "metadata",
+    }:
+        return None
+    amount, currency, method = data.get("amount"), data.get("currency"), data.get("payment_method")
+    if not _plain_integer(amount) or not _plain_text(currency, min_length=3, max_length=3):
+        return None
+    if isinstance(method, str):
+        if not method.startswith("pm_") or len(method) > 64:
+            return None
+        payment_method: dict[str, Any] = {"id": method}
+    else:
+        card = method.get("card") if isinstance(method, dict) else None
+        if (
+            not isinstance(card, dict)
+            or method.keys() != {"type", "card"}  # type: ignore[union-attr]
+            or method["type"] != PaymentMethodType.CARD  # type: ignore[index]
+            or type(method["type"]) is not str  # type: ignore[index]
+            or card.keys() != {"number", "exp_month", "exp_year", "cvc"}
+            or not _plain_text(card["number"], max_length=32)
+            or not _plain_text(card["cvc"], max_length=4)
+            or not _plain_integer(card["exp_month"])
+            or not _plain_integer(card["exp_year"])
+        ):
+            return None
+        payment_method = {"type": method["type"], "card": dict(card)}  # type: ignore[index]
+    validated: dict[str, Any] = {"amount": amount, "currency": currency, "payment_method": payment_method}
+    for name in ("off_session", "confirm"):
+        value = data.get(name, _CREATE_FIELDS[name].default)
+        if type(value) is not bool:
+            return None
+        validated[name] = value
+    capture_method = data.get("capture_method", _CREATE_FIELDS["capture_method"].default)
+    description = data.get("description", _CREATE_FIELDS["description"].default)
+    if not (isinstance(capture_method, str) and capture_method in _CAPTURE_METHODS) or not _plain_text(
+        description, min_length=0, max_length=1000
+    ):
+        return None
+    validated["capture_method"], validated["description"] = capture_method, description
+    metadata = data.get("metadata")
+    if metadata is None and "metadata" not in data:
+        metadata = {}
+    elif not isinstance(metadata, dict) or not all(
+        type(key) is str and _plain_text(value, min_length=0, max_length=500) for key, value in metadata.items()
+    ):
+        return None
+    try:
+        _metadata_validate(metadata)
+    except serializers.ValidationError:
+        return None
+    validated["metadata"] = dict(metadata)
+    return validated
+
+
 @dataclass(frozen=True)
 class PaymentCreateInput:
     amount: int
@@ -238,7 +322,7 @@ class PaymentListCreateApi(IdempotentApiView[PaymentCreateInput]):
         return super().post(request, *args, **kwargs)
 
     def validate_post(self, request: Request, **kwargs: Any) -> PaymentCreateInput:
-        data = _validated(PaymentCreateInputSerializer, request)
+        data = _create_body_plain(request.data) or _validated(PaymentCreateInputSerializer, request)
         method = _payment_method(request, data["payment_method"])
         customer = (
             selectors.customer_get(

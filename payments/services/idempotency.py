@@ -194,13 +194,26 @@ def idempotent_execute(
 
 
 def _complete(claimed: int, response: StoredResponse) -> None:
-    IdempotencyKey.objects.filter(pk=claimed).update(
-        status=IdempotencyStatus.COMPLETED,
-        response_status=response.status,
-        response_body=response.body,
-        response_content=response.content,
-        completed_at=Now(),
-    )
+    if connection.vendor != "postgresql":
+        IdempotencyKey.objects.filter(pk=claimed).update(
+            status=IdempotencyStatus.COMPLETED,
+            response_status=response.status,
+            response_body=response.body,
+            response_content=response.content,
+            completed_at=Now(),
+        )
+        return
+    # The same UPDATE as the ORM's above (Now() is STATEMENT_TIMESTAMP() on PostgreSQL, the body adapted by its own
+    # field), written out: compiling it cost a twelfth of a payment's CPU, on every request under a key.
+    body = IdempotencyKey._meta.get_field("response_body").get_db_prep_save(response.body, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {IdempotencyKey._meta.db_table}
+                SET status = %s, response_status = %s, response_body = %s, response_content = %s,
+                    completed_at = STATEMENT_TIMESTAMP()
+                WHERE id = %s""",  # noqa: S608 - as in _claim
+            [IdempotencyStatus.COMPLETED, response.status, body, response.content, claimed],
+        )
 
 
 def _replay(*, merchant_id: str, livemode: bool, key: str, fingerprint: str) -> StoredResponse:

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from django.db import transaction
 
+from core.db import insert_together
 from core.tracing import trace_context_current
 from payments.enums import OutboxKind
 from payments.models import OutboxMessage
@@ -43,7 +44,8 @@ def outbox_event_build(
 def outbox_messages_add(messages: list[OutboxMessage]) -> list[OutboxMessage]:
     """Inserts rows built by ``outbox_*_build`` in one statement, in list order (their ids follow it)."""
     _require_atomic()
-    return OutboxMessage.objects.bulk_create(messages)
+    insert_together(messages)
+    return messages
 
 
 def outbox_event_add(

@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.db import transaction
-from django.db.models import Subquery
+from django.db.models import Model, Subquery
 from django.db.models.functions import Now
 from django.utils import timezone
 from django_fsm import can_proceed
 
 from core.currencies import currency_exponent, is_currency
+from core.db import insert_together
 from core.logging import current_request_id
 from payments.connectors.base import CardSummary, RawCard
 from payments.enums import (
@@ -267,9 +268,9 @@ def payment_create(
     # No savepoint of its own: called through the idempotency layer, its work already runs in one (rolled back
     # as a whole on error); called alone, this is the transaction. A savepoint here was two round trips for nothing.
     with transaction.atomic(savepoint=False):
-        if vaulted is not None:
-            vaulted[0].save(force_insert=True)
-            vaulted[1].save(force_insert=True)
+        # The new rows go in together (``insert_together``: one statement on PostgreSQL), the outbox rows after
+        # them: their payload is the payment's representation, which shows what the database filled in (created).
+        rows: list[Model] = list(vaulted) if vaulted is not None else []
         if test_alias:
             stand_in = payment_method_test_get_or_create(
                 merchant_id=merchant.id, name=test_alias, today=timezone.now().date()
@@ -281,26 +282,22 @@ def payment_create(
         if attach is not None:
             attach.save(update_fields=["customer"])
         if not confirm:
-            payment.save(force_insert=True)
-            _history(payment, from_status="", transition="create")
+            rows += [payment, _history_row(payment, from_status="", transition="create")]
+            insert_together(rows)
             payment.known_attempts = []
             return payment
         payment.confirm()
-        payment.save(force_insert=True)
-        # Rows that go together go in together: the attempt's command and the event in one insert, after the
-        # attempt they name; the two history rows in another.
+        rows.append(payment)
+        # The attempt's command and the event go in one insert, after the rows they name.
         outbox: list[OutboxMessage] = []
         attempt = attempt_start(
-            payment=payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount, outbox=outbox
+            payment=payment, operation=AttemptOperation.AUTHORIZE, amount=payment.amount, outbox=outbox, rows=rows
         )
-        PaymentStateChange.objects.bulk_create(
-            [
-                _history_row(
-                    payment, from_status="", to_status=PaymentStatus.REQUIRES_CONFIRMATION, transition="create"
-                ),
-                _history_row(payment, from_status=PaymentStatus.REQUIRES_CONFIRMATION, transition="confirm"),
-            ]
-        )
+        rows += [
+            _history_row(payment, from_status="", to_status=PaymentStatus.REQUIRES_CONFIRMATION, transition="create"),
+            _history_row(payment, from_status=PaymentStatus.REQUIRES_CONFIRMATION, transition="confirm"),
+        ]
+        insert_together(rows)
         outbox += _event_rows(payment, [PaymentEventType.PROCESSING], attempts=[attempt])
         outbox_messages_add(outbox)
     return payment

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db.models import Model
+
 from payments.connectors import registry
 from payments.enums import AttemptOperation, PaymentMethodType
 from payments.models import OutboxMessage, Payment, PaymentAttempt, Refund
@@ -44,11 +46,14 @@ def attempt_start(
     refund: Refund | None = None,
     not_before: datetime | None = None,
     outbox: list[OutboxMessage] | None = None,
+    rows: list[Model] | None = None,
 ) -> PaymentAttempt:
     """A new attempt (its own idempotency key and reference), queued on its connector; added to the attempts the
     caller holds (``payment.known_attempts``) when it holds them. With ``outbox``, its command is appended there
-    for the caller to insert with its other outbox rows (``outbox_messages_add``), in the same transaction."""
-    attempt = PaymentAttempt.objects.create(
+    for the caller to insert with its other outbox rows (``outbox_messages_add``), in the same transaction. With
+    ``rows``, the attempt itself is appended there unsaved, for the caller to insert with its other rows
+    (``core.db.insert_together``)."""
+    attempt = PaymentAttempt(
         payment=payment,
         merchant_id=payment.merchant_id,
         livemode=payment.livemode,
@@ -57,6 +62,10 @@ def attempt_start(
         connector=connector if connector is not None else attempt_connector_default(payment, operation),
         refund=refund,
     )
+    if rows is None:
+        attempt.save(force_insert=True)
+    else:
+        rows.append(attempt)
     if payment.known_attempts is not None:
         payment.known_attempts.append(attempt)
     if outbox is not None:

@@ -33,7 +33,12 @@ def test_a_confirmed_payment_is_one_lock_and_claim_no_savepoint_and_one_outbox_i
     assert "pg_try_advisory_xact_lock" in claim
     assert not [sql for sql in statements if "pg_try_advisory_xact_lock" in sql and sql is not claim]
     # One insert statement carried both outbox rows.
-    (_outbox,) = [sql for sql in statements if sql.startswith('INSERT INTO "payments_outboxmessage"')]
+    (_outbox,) = [sql for sql in statements if 'INSERT INTO "payments_outboxmessage"' in sql]
+    # And one statement every other new row: vault entry, payment method, payment, attempt, both history rows.
+    (rows,) = [sql for sql in statements if 'INSERT INTO "payments_payment"' in sql]
+    for table in ("cardvaultentry", "paymentmethod", "paymentattempt", "paymentstatechange"):
+        assert f'INSERT INTO "payments_{table}"' in rows
+    assert rows.count('INSERT INTO "payments_paymentstatechange"') == 1  # the two history rows, one multi-row insert
     assert OutboxMessage.objects.filter(aggregate_id=response.json()["id"]).count() == 2  # command and event
     assert not [sql for sql in statements if '"payments_apikey"' in sql]  # the cached key
 

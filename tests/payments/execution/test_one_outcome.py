@@ -139,7 +139,15 @@ def _table(sql: str) -> str:
 
 
 def _statements(queries, verb: str, table: str) -> int:
-    return sum(1 for q in queries if q["sql"].startswith(verb) and _table(q["sql"]) == table)
+    return sum(1 for q in queries if table in _written(q["sql"], verb))
+
+
+def _written(sql: str, verb: str) -> list[str]:
+    """The tables a statement writes with ``verb``: its own, or each insert of ``core.db.insert_together``'s
+    one statement (``WITH i0 AS (INSERT INTO "t" …), i1 AS (…) SELECT …``)."""
+    if verb == "INSERT" and sql.startswith("WITH i0 AS (INSERT INTO "):
+        return re.findall(r'\bi\d+ AS \(INSERT INTO "(\w+)"', sql)
+    return [_table(sql)] if sql.startswith(verb) else []
 
 
 def _locks(queries, table: str) -> int:
