@@ -37,7 +37,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -623,6 +623,9 @@ class Injector:
         self.platform = platform
         self.done: Counter[str] = Counter()
         self.sandbox = httpx.AsyncClient(base_url=platform.sandbox_url, timeout=10)
+        # One fault at a time per process or service: two restarts of PostgreSQL that overlapped made one `pg_ctl
+        # start` fail against the other's server, and overlapping kills orphaned a process.
+        self.busy: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def control(self, path: str, body: dict[str, Any]) -> None:
         response = await self.sandbox.post(f"/_control{path}", json=body)
@@ -635,6 +638,13 @@ class Injector:
         )
 
     async def inject(self, fault: Fault) -> None:
+        if fault.kind.startswith(("kill_", "restart_")):
+            async with self.busy[fault.kind.removeprefix("kill_").removeprefix("restart_")]:
+                await self._inject(fault)
+        else:
+            await self._inject(fault)
+
+    async def _inject(self, fault: Fault) -> None:
         kind, provider = fault.kind, fault.provider
         if kind.startswith("kill_"):
             process = self.platform.processes[kind.removeprefix("kill_")]
