@@ -246,8 +246,7 @@ class Process:
 
     def start(self) -> None:
         if self.alive:
-            # Two kill faults on one process can overlap (kill, kill, start, start): the second start would orphan
-            # the first incarnation, which then outlived the run.
+            # Already running (the drain starts whatever is not): a second incarnation would orphan the first.
             return
         handle = self.log.open("ab")
         # Its own process group, so a kill reaches gunicorn's and celery's children too.
@@ -416,8 +415,7 @@ class Platform:
         for name, command in self.platform_commands().items():
             self.add(name, command, self.env_for(name))
         for process in self.processes.values():
-            if not process.alive:
-                process.start()
+            process.start()
         wait_for("sandbox", lambda: httpx.get(f"{self.sandbox_url}/healthz", timeout=1).status_code == 200)
         wait_for("web", lambda: httpx.get(f"{self.web_url}/healthz", timeout=1).status_code == 200)
 
@@ -718,8 +716,7 @@ DUE_NOW = """
 
 def drain(platform: Platform, seconds: float) -> dict[str, int]:
     for process in platform.processes.values():
-        if not process.alive:
-            process.start()
+        process.start()
     wait_for("web", lambda: httpx.get(f"{platform.web_url}/healthz", timeout=1).status_code == 200)
     httpx.post(f"{platform.sandbox_url}/_control/reset", json={}, timeout=10).raise_for_status()
     deadline, left = time.monotonic() + seconds, {}
