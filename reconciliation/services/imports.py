@@ -43,8 +43,8 @@ STAGED_COLUMNS = ("file_id", "connector", *LINE_FIELDS)
 _line_values = operator.attrgetter(*LINE_FIELDS)
 # Bytes no text line holds: NUL (PostgreSQL refuses it in text) and the other C0 controls but tab, line feed and
 # carriage return (the raw COPY uses two of them as its delimiter and quote).
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _CONTROL_BYTES = bytes(byte for byte in range(0x20) if byte not in b"\t\n\r")
+_CONTROL = re.compile(b"[" + re.escape(_CONTROL_BYTES) + b"]")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ _PAGE = 5000
 _CLASSIFIED = "recon_classified"
 # The attempt a line settles: what classification reads of it.
 _ATTEMPT = ("id", "payment_id", "fee", "payment_currency", "payment_status", "payment_method", "refund_id")
+# The attempt's operation a settlement line (``f``) settles: a refund line a refund, every other one the authorization.
+_OPERATION = "CASE WHEN f.type = 'refund' THEN 'refund' ELSE 'authorize' END"
 K = DiscrepancyKind
 
 
@@ -144,11 +146,10 @@ def _fallback_joins(candidates: _Sql) -> tuple[str, tuple[Any, ...]]:
     ``cp`` found it and otherwise one index lookup: as joins, each would hash every attempt of the connector for the
     few lines that need it. SQLite has no LATERAL; there they are joins."""
     our = "f.type IN ('charge', 'refund') AND f.our_reference <> ''"
-    operation = "CASE WHEN f.type = 'refund' THEN 'refund' ELSE 'authorize' END"
     if connection.vendor != "postgresql":
         return (
             f"""
-            LEFT JOIN cand co ON cp.id IS NULL AND {our} AND co.id = f.our_reference AND co.operation = {operation}
+            LEFT JOIN cand co ON cp.id IS NULL AND {our} AND co.id = f.our_reference AND co.operation = {_OPERATION}
             LEFT JOIN cand cr ON cp.id IS NULL AND co.id IS NULL AND f.type = 'charge' AND f.rrn <> ''
                 AND cr.upi_rrn = f.rrn AND cr.operation = 'authorize'
             """,
@@ -159,7 +160,7 @@ def _fallback_joins(candidates: _Sql) -> tuple[str, tuple[Any, ...]]:
     sql = f"""
             LEFT JOIN LATERAL (
                 SELECT {attempt} FROM ({candidates.sql}) a
-                WHERE cp.id IS NULL AND {our} AND a.id = f.our_reference AND a.operation = {operation}
+                WHERE cp.id IS NULL AND {our} AND a.id = f.our_reference AND a.operation = {_OPERATION}
                 OFFSET 0
             ) co ON TRUE
             LEFT JOIN LATERAL (
@@ -218,7 +219,7 @@ def _classify(settlement_file: SettlementFile) -> None:
             SELECT f.*, {chosen}
             FROM f
             LEFT JOIN cand cp ON cp.provider_reference = f.provider_reference
-                AND cp.operation = CASE WHEN f.type = 'refund' THEN 'refund' ELSE 'authorize' END
+                AND cp.operation = {_OPERATION}
 {fallback}        )
         SELECT k.id AS line_id, k.file_id, k.line_number, k.type, k.provider_reference, k.our_reference,
                k.currency, k.gross, k.fee, k.net, k.transaction_date,
