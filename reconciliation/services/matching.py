@@ -196,21 +196,21 @@ def _classify(settlement_file: SettlementFile) -> None:
         refl AS ({refunds.sql}),
         cbk AS ({chargebacks.sql}),
         wonr AS ({won.sql}),
-        own AS (SELECT * FROM {lines} WHERE file_id = %s),
-        repeated AS (
-            SELECT type, provider_reference, MIN(line_number) AS first_line
-            FROM own GROUP BY type, provider_reference HAVING COUNT(*) > 1
-        ),
+        -- A duplicate: an earlier line with the same key, in this file or in an earlier live one. One index-only
+        -- probe a line finds both (settlement_line_key), with no grouping of the whole file.
         f AS (
             SELECT s.id, s.file_id, s.line_number, s.type, s.provider_reference, s.our_reference, s.rrn,
                    s.currency, s.gross, s.fee, s.net, s.transaction_date,
-                   CASE WHEN s.line_number > r.first_line OR EXISTS (
-                       SELECT 1 FROM {lines} o JOIN {files} of ON of.id = o.file_id
+                   CASE WHEN EXISTS (
+                       SELECT 1 FROM {lines} o
                        WHERE o.connector = s.connector AND o.provider_reference = s.provider_reference
-                         AND o.type = s.type AND o.file_id < s.file_id AND of.superseded_by_id IS NULL
+                         AND o.type = s.type AND (o.file_id, o.line_number) < (s.file_id, s.line_number)
+                         AND (o.file_id = s.file_id OR NOT EXISTS (
+                             SELECT 1 FROM {files} of WHERE of.id = o.file_id AND of.superseded_by_id IS NOT NULL
+                         ))
                    ) THEN 1 ELSE 0 END AS duplicate
-            FROM own s
-            LEFT JOIN repeated r ON r.type = s.type AND r.provider_reference = s.provider_reference
+            FROM {lines} s
+            WHERE s.file_id = %s
         ),
         -- The provider's reference finds nearly every line's attempt, in one hash join; our reference and then the
         -- RRN are tried only for a line it did not find, by index (one lookup each), not by two more hash joins of

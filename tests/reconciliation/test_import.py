@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import IntegrityError, connection, transaction
 
 from reconciliation.alerts import ALERT_METRIC
 from reconciliation.enums import SettlementFileSource
@@ -91,3 +92,28 @@ def test_an_unknown_connector_or_a_day_without_a_file_is_a_clear_command_error(
         call_command("reconcile", "--connector", "card_z", "--date", "2025-01-02")
     with pytest.raises(CommandError, match="card_a has no settlement file for 2999-01-01 yet"):
         call_command("reconcile", "--connector", "card_a", "--date", "2999-01-01")
+
+
+def _stage_raw(file_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO reconciliation_settlementline (file_id, connector, line_number, batch_id, settlement_date,"
+            " type, provider_reference, our_reference, rrn, currency, gross, fee, net, transaction_date,"
+            " original_provider_reference)"
+            " VALUES (%s, 'card_a', 2, 'b', %s, 'charge', 'ch_raw', '', '', 'usd', 1, 0, 1, %s, '')",
+            [file_id, DAY, "2025-01-01T12:00:00+00:00"],
+        )
+
+
+def test_a_line_must_name_an_existing_file_and_a_file_keeps_its_lines(day: Day) -> None:
+    """The database's own rules, whoever writes (the per-statement check that replaces the foreign key)."""
+    settlement_file, _ = _import(settlement_csv([day.capture()]))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _stage_raw(settlement_file.pk + 1000)
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE reconciliation_settlementline SET file_id = file_id + 1000")
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM reconciliation_settlementfile WHERE id = %s", [settlement_file.pk])
+
+    _stage_raw(settlement_file.pk)  # the file exists: accepted
+    assert SettlementLine.objects.filter(file=settlement_file).count() == 2
