@@ -123,3 +123,15 @@ def late_payment_id(line: Line) -> str:
     from payments.models import PaymentAttempt
 
     return PaymentAttempt.objects.get(provider_reference=line.provider_reference).payment_id
+
+
+def test_a_line_an_earlier_file_settled_is_a_duplicate_in_a_later_one(day: Day) -> None:
+    first, second = day.capture(), day.capture()
+    earlier = reconcile(settlement_csv([first]))
+
+    later = reconcile(settlement_csv([first, second], DAY + timedelta(days=1)), day=DAY + timedelta(days=1))
+
+    assert {kind for kind, _ in found(earlier)} == {"timing"}  # the second: captured that day, settled the next
+    # Line 2 of the later file (after the header) repeats what the earlier file settled; line 3 is new.
+    assert found(later) == {("duplicate", f"charge:{first.provider_reference}:{later.file_id}:2")}
+    assert (later.lines, later.matched, later.posted) == (2, 1, 1)
