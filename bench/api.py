@@ -199,6 +199,7 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N product requests instead")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N", help="cProfile N product requests (CPU clock)")
+    parser.add_argument("--sql", type=int, default=0, metavar="N", help="SQL and Redis round trips, in process")
     parser.add_argument(
         "--cpu", type=int, default=0, metavar="N", help="Python CPU per request, baseline and product, in process"
     )
@@ -215,7 +216,7 @@ def main() -> None:
     port = 18000 + os.getpid() % 1000
     env = _env(database_url, owner_url, args.redis, port, args.workers, args.threads)
     fields = migrate_and_create_merchant(env)
-    if args.profile or args.cprofile or args.cpu:
+    if args.profile or args.cprofile or args.cpu or args.sql:
         in_process = {
             **env,
             "BENCH_SECRET_KEY": fields["secret_key"],
@@ -223,10 +224,12 @@ def main() -> None:
             "BENCH_BODY": json.dumps(BODY),
             "PYTHONPATH": str(ROOT),  # bench.baseline_settings, from a script run as bench/profile_api.py
         }
-        if args.cpu:
-            for settings_module in ("bench.baseline_settings", "config.settings", "bench.baseline_settings"):
+        if args.cpu or args.sql:
+            modules = ("bench.baseline_settings", "config.settings")
+            option = ["--cpu", str(args.cpu)] if args.cpu else ["--sql", str(args.sql)]
+            for settings_module in (*modules, "bench.baseline_settings") if args.cpu else modules:
                 subprocess.run(
-                    [sys.executable, "bench/profile_api.py", "--cpu", str(args.cpu)],
+                    [sys.executable, "bench/profile_api.py", *option],
                     cwd=ROOT,
                     env={**in_process, "DJANGO_SETTINGS_MODULE": settings_module},
                     check=True,
