@@ -16,6 +16,9 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from django.db import connection
+from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
+from django.db.backends.postgresql.psycopg_any import register_tzloader
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import (
     AutoField,
     BigAutoField,
@@ -39,6 +42,7 @@ from django.db.models import (
     signals,
 )
 from django.db.models.expressions import DatabaseDefault
+from psycopg.pq import Format
 
 M = TypeVar("M", bound=Model)
 
@@ -294,8 +298,37 @@ def _statement(runs: list[_Run]) -> str:
     return sql
 
 
+def prepared_cursor() -> CursorWrapper:
+    """A cursor for a statement whose text never changes and is sent on every request (the API's write path): its
+    parameters are bound on the server, so PostgreSQL parses and plans it once per connection (psycopg prepares
+    it from its second use, ``prepare_threshold`` in settings) instead of for every request; the ORM's cursors
+    bind on the client and send the whole text each time. Behind a transaction pooler (``DATABASE_POOLED``, no
+    ``prepare_threshold``) nothing is prepared, only bound. Django's wrapper all the same: its error classes, its
+    execute wrappers and query log (tests count statements through them). Elsewhere, Django's own cursor."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    # As ``connection.cursor()`` does, with the server-binding cursor class Django has for this (and its time zone).
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]  # psycopg's Cursor(connection)
+        tzloader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+        if connection.timezone != tzloader.timezone:
+            register_tzloader(connection.timezone, raw)
+    if connection.queries_logged:  # DEBUG, and tests capturing queries
+        return _BoundDebugCursor(raw, connection)
+    return CursorWrapper(raw, connection)
+
+
+class _BoundDebugCursor(CursorDebugWrapper):
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        # Django logs the text psycopg last sent, and a prepared statement is sent by name: log it with its values.
+        with self.debug_sql(connection.ops.compose_sql(sql, params)):  # type: ignore[attr-defined]
+            return self._execute_with_wrappers(sql, params, many=False, executor=self._execute)
+
+
 def _insert_runs(runs: list[_Run]) -> None:
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_statement(runs), [json.dumps(run.rows) for run in runs])
         result = cursor.fetchone()
     if result is None:  # a SELECT without FROM returns its one row

@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.functions import Now
 
+from core.db import prepared_cursor
 from payments.enums import IdempotencyStatus
 from payments.exceptions import IdempotencyKeyInUseError, IdempotencyKeyReusedError, InvalidRequestError
 from payments.models import IdempotencyKey
@@ -101,7 +102,7 @@ def _lock_and_claim(
         return _claim(
             merchant_id=merchant_id, livemode=livemode, key=key, fingerprint=fingerprint, method=method, path=path
         )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         # The lock is a MATERIALIZED CTE the insert reads from, so it is taken first, once, and the insert only
         # runs when it was granted. ON CONFLICT sees rows committed after this statement's snapshot, so a request
         # that finished just before this one got the lock is replayed, never executed twice.
@@ -206,7 +207,7 @@ def _complete(claimed: int, response: StoredResponse) -> None:
     # The same UPDATE as the ORM's above (Now() is STATEMENT_TIMESTAMP() on PostgreSQL, the body adapted by its own
     # field), written out: compiling it cost a twelfth of a payment's CPU, on every request under a key.
     body = IdempotencyKey._meta.get_field("response_body").get_db_prep_save(response.body, connection)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"""UPDATE {IdempotencyKey._meta.db_table}
                 SET status = %s, response_status = %s, response_body = %s, response_content = %s,
