@@ -68,8 +68,29 @@ end
 """
 
 
-def _psql(base_url: str, sql: str) -> None:
-    subprocess.run(["psql", f"{base_url}/postgres", "-qc", sql], check=True, capture_output=True)
+def _psql(base_url: str, sql: str, database: str = "postgres") -> None:
+    subprocess.run(["psql", f"{base_url}/{database}", "-qc", sql], check=True, capture_output=True)
+
+
+# Every table a request of either server writes to.
+_WRITTEN = (
+    "payments_idempotencykey",
+    "payments_outboxmessage",
+    "payments_paymentstatechange",
+    "payments_paymentattempt",
+    "payments_payment",
+    "payments_paymentmethod",
+    "payments_cardvaultentry",
+)
+
+
+def _same_start(base_url: str, database: str) -> None:
+    """Each run starts from the same database state, whichever server and round it is: the rows the previous runs
+    wrote are gone (no bigger indexes, no dead tuples of the product's completion UPDATEs for autovacuum to clean up
+    during the next run) and a checkpoint has just been made (so no run inherits one that the previous run's WAL
+    started, with the full-page images that follow it). Without this, only the first run (the baseline's round 1)
+    ran on an empty database, and the baseline's round 2 consistently came out 15-40 % below its round 1."""
+    _psql(base_url, f"TRUNCATE {', '.join(_WRITTEN)} CASCADE; CHECKPOINT", database)
 
 
 def _env(database_url: str, owner_url: str, redis_url: str, port: int, workers: int, threads: int) -> dict[str, str]:
@@ -199,6 +220,7 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N product requests instead")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N", help="cProfile N product requests (CPU clock)")
+    parser.add_argument("--sql", type=int, default=0, metavar="N", help="SQL and Redis round trips, in process")
     parser.add_argument(
         "--cpu", type=int, default=0, metavar="N", help="Python CPU per request, baseline and product, in process"
     )
@@ -215,7 +237,7 @@ def main() -> None:
     port = 18000 + os.getpid() % 1000
     env = _env(database_url, owner_url, args.redis, port, args.workers, args.threads)
     fields = migrate_and_create_merchant(env)
-    if args.profile or args.cprofile or args.cpu:
+    if args.profile or args.cprofile or args.cpu or args.sql:
         in_process = {
             **env,
             "BENCH_SECRET_KEY": fields["secret_key"],
@@ -223,10 +245,12 @@ def main() -> None:
             "BENCH_BODY": json.dumps(BODY),
             "PYTHONPATH": str(ROOT),  # bench.baseline_settings, from a script run as bench/profile_api.py
         }
-        if args.cpu:
-            for settings_module in ("bench.baseline_settings", "config.settings", "bench.baseline_settings"):
+        if args.cpu or args.sql:
+            modules = ("bench.baseline_settings", "config.settings")
+            option = ["--cpu", str(args.cpu)] if args.cpu else ["--sql", str(args.sql)]
+            for settings_module in (*modules, "bench.baseline_settings") if args.cpu else modules:
                 subprocess.run(
-                    [sys.executable, "bench/profile_api.py", "--cpu", str(args.cpu)],
+                    [sys.executable, "bench/profile_api.py", *option],
                     cwd=ROOT,
                     env={**in_process, "DJANGO_SETTINGS_MODULE": settings_module},
                     check=True,
@@ -250,6 +274,7 @@ def main() -> None:
         workdir = Path(tmp)
         for round_number in range(args.rounds):
             for name, (settings_module, headers) in contenders.items():
+                _same_start(args.postgres, args.database)
                 proc = _start(env, settings_module, workdir / f"{name}.log")
                 try:
                     _wrk(port, headers, args.clients, 3, workdir)  # warm up connections and code paths

@@ -18,6 +18,8 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import django
 
@@ -28,6 +30,7 @@ def main() -> None:
     mode.add_argument("--profile", type=int, metavar="N")
     mode.add_argument("--cprofile", type=int, metavar="N")
     mode.add_argument("--cpu", type=int, metavar="N")
+    mode.add_argument("--sql", type=int, metavar="N")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=50)
     args = parser.parse_args()
@@ -50,16 +53,38 @@ def main() -> None:
 
     for _ in range(args.warmup):  # warm: imports, connections, caches
         post()
+    if args.sql:
+        _print_round_trips(post, args.sql, baseline=baseline)
+        return
     if args.cpu:
-        runs = []
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = int(cursor.fetchone()[0])
+        runs, server_runs = [], []
         for _ in range(args.repeat):
-            started = time.process_time()
+            started, server_started = time.process_time(), _process_cpu(backend)
             for _ in range(args.cpu):
                 post()
             runs.append((time.process_time() - started) / args.cpu * 1000)
+            server_runs.append((_process_cpu(backend) - server_started) / args.cpu * 1000)
         name = "baseline" if baseline else "product"
-        print(json.dumps({"server": name, "requests": args.cpu, "cpu_ms_per_request": [round(r, 2) for r in runs]}))
-        print(f"{name}: {min(runs):.2f} ms CPU per request (best of {args.repeat} x {args.cpu})", flush=True)
+        print(
+            json.dumps(
+                {
+                    "server": name,
+                    "requests": args.cpu,
+                    "cpu_ms_per_request": [round(r, 2) for r in runs],
+                    "postgres_backend_cpu_ms_per_request": [round(r, 2) for r in server_runs],
+                }
+            )
+        )
+        print(
+            f"{name}: {min(runs):.2f} ms CPU per request (best of {args.repeat} x {args.cpu}); its PostgreSQL"
+            f" backend {min(server_runs):.2f} ms",
+            flush=True,
+        )
         return
     if args.cprofile:
         import cProfile
@@ -84,6 +109,60 @@ def main() -> None:
     print(pyinstrument.output_text(unicode=False, color=False, show_all=False))
     seconds = pyinstrument.last_session.duration if pyinstrument.last_session else 0
     print(json.dumps({"requests": args.profile, "seconds": seconds}))
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process on this machine has used: the request's PostgreSQL backend, whose CPU
+    comes out of the same two cores (the WAL writer's and the checkpointer's are not counted)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _print_round_trips(post: Callable[[], None], requests: int, *, baseline: bool) -> None:
+    """The SQL statements (with the transaction commands psycopg sends itself) and Redis commands of ``requests``
+    requests, one request's worth printed: round trips are what the two servers' shapes differ in."""
+    import redis
+    from django.db import connection
+
+    statements: list[str] = []
+    redis_commands: list[str] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append(" ".join(sql.split())[:110])
+        return execute(sql, params, many, context)
+
+    original = redis.Redis.execute_command
+    original_pipe = redis.client.Pipeline.execute
+
+    def redis_command(self: Any, *args: Any, **options: Any) -> Any:
+        redis_commands.append(str(args[0]))
+        return original(self, *args, **options)
+
+    def redis_pipeline(self: Any, *args: Any, **kwargs: Any) -> Any:
+        redis_commands.append("pipeline[" + " ".join(str(c[0][0]) for c in self.command_stack) + "]")
+        return original_pipe(self, *args, **kwargs)
+
+    redis.Redis.execute_command = redis_command  # type: ignore[method-assign]
+    redis.client.Pipeline.execute = redis_pipeline  # type: ignore[method-assign]
+    try:
+        with connection.execute_wrapper(record):
+            for _ in range(requests):
+                post()
+    finally:
+        redis.Redis.execute_command = original  # type: ignore[method-assign]
+        redis.client.Pipeline.execute = original_pipe  # type: ignore[method-assign]
+    name = "baseline" if baseline else "product"
+    print(
+        f"{name}: {len(statements) / requests:.2f} SQL statements and {len(redis_commands) / requests:.2f} Redis"
+        " round trips per request (BEGIN/COMMIT and the connection check are psycopg's, not counted); the last:"
+    )
+    per = len(statements) // requests
+    for sql in statements[-per:]:
+        print("  sql  ", sql)
+    per_redis = len(redis_commands) // requests
+    for command in redis_commands[-per_redis:] if per_redis else []:
+        print("  redis", command)
 
 
 if __name__ == "__main__":

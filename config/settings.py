@@ -176,6 +176,11 @@ else:
     }
     for _alias in DATABASE_POOLED:
         DATABASES[_alias]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    for _alias in DATABASES.keys() - DATABASE_POOLED:
+        # A direct connection keeps prepared statements for its session: the ORM's cursors still bind on the client
+        # and never prepare; only the hot path's fixed statements, sent through ``core.db.prepared_cursor``, are
+        # prepared from their second use, so PostgreSQL stops parsing and planning them on every request.
+        DATABASES[_alias].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 1)
     # The application's connections (not the owner's, which migrates) give up on a statement or a lock wait after
     # these many milliseconds (0 = never): no request holds or waits on a lock for long, and the API answers 503 +
     # Retry-After (core/api/errors.py) with nothing written. pgbouncer refuses the startup option that carries them,

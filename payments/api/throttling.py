@@ -1,6 +1,7 @@
 """Per-API-key rate limit (api-contract.md, Rate limits): a fixed window counted in Redis.
 
-One Redis round trip per request (``SET NX EX`` then ``INCR`` in one MULTI), shared by every web process. The
+One Redis round trip per request (``SET NX EX`` then ``INCR``: in one script with the address's failure count when
+authentication read the key from its cache, else in one MULTI), shared by every web process. The
 rate is ``settings.LEDGERLINE_API_RATE``, e.g. ``100/s``. A fixed window may let through up to twice the rate
 across a window boundary; that is the price of one atomic counter instead of a sorted set per key.
 """
@@ -16,6 +17,7 @@ import redis
 import structlog
 from django.conf import settings
 from django.core.cache import cache as django_cache
+from redis.commands.core import Script
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
@@ -96,6 +98,21 @@ def _rate_window(api_key_id: object) -> tuple[str, int, int, float]:
 RATE_HITS_ATTRIBUTE = "ledgerline_rate_hits"
 
 
+# The address's failure count read, and the key's window counter created (with its expiry) and incremented, as one
+# script: one command and one reply where a MULTI of three commands was five of each, and just as atomic.
+_CHECK_AND_COUNT = """
+local failures = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[2], 0, 'EX', ARGV[1], 'NX')
+return {tonumber(failures) or 0, redis.call('INCR', KEYS[2])}
+"""
+
+
+@cache
+def _check_and_count_script(url: str) -> Script:
+    # Sent by its SHA1 (EVALSHA), and in full once more whenever Redis answers that it does not know it (a restart).
+    return Script(_redis(url), _CHECK_AND_COUNT)
+
+
 def auth_check_and_count(address: str, api_key_id: object) -> tuple[int | None, int | None]:
     """``auth_failures_wait(address)`` and the key's rate counter in one Redis round trip instead of two:
     ``(wait, hits)``; ``hits`` is ``None`` when nothing was counted (no Redis, or it is away)."""
@@ -104,11 +121,7 @@ def auth_check_and_count(address: str, api_key_id: object) -> tuple[int | None, 
     failure_key, failure_limit, _, failure_wait = _failure_window(address)
     rate_key, _, period, _ = _rate_window(api_key_id)
     try:
-        pipe = _redis(settings.REDIS_URL).pipeline(transaction=True)
-        pipe.get(failure_key)
-        pipe.set(rate_key, 0, ex=period + 1, nx=True)
-        pipe.incr(rate_key)
-        failures, _, hits = pipe.execute()
+        failures, hits = _check_and_count_script(settings.REDIS_URL)(keys=[failure_key, rate_key], args=[period + 1])
     except _COUNTER_DOWN as exc:
         logger.warning("throttle_counter_unavailable", error=f"{type(exc).__name__}: {exc}")
         return None, None

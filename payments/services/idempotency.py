@@ -1,20 +1,24 @@
 """Idempotency keys (api-contract.md, Idempotency): the first response under a key is the only one ever given.
 
-How a request under a key runs, in ONE database transaction:
+How a request under a key runs, in ONE database transaction (PostgreSQL):
 
-1. One statement takes ``pg_try_advisory_xact_lock`` on the key and, only if it got it, claims the key with
-   ``INSERT … ON CONFLICT DO NOTHING``. Lock not taken: another transaction holds it, that request is still
-   executing, and this one gets ``409 idempotency_key_in_use`` at once (no waiting, no Redis). The unique
-   constraint on merchant, livemode and key is the ground truth; the advisory lock only turns "would wait" into an
-   immediate 409. On conflict the stored row is read: a different fingerprint is ``400 idempotency_key_reused``,
-   the same one replays the stored response.
+1. One statement takes ``pg_try_advisory_xact_lock`` on the key and reads whether the key has a row. Lock not
+   taken: another transaction holds it, that request is still executing, and this one gets
+   ``409 idempotency_key_in_use`` at once (no waiting, no Redis). A row: a different fingerprint is
+   ``400 idempotency_key_reused``, the same one replays the stored response.
 2. The work runs in that same transaction, with no savepoint of its own (a savepoint and its release were two
-   round trips on every request to serve the rare failure). Success: the response is stored and commits together
-   with everything the work wrote (the payment, its outbox rows).
-3. Failure of any kind (an exception, or an error response returned): the whole transaction is rolled back, the
-   claim with it, and a second transaction claims the key again and stores the error response (a 500 included).
-   If another request under the key got in between, its stored response is what this one answers: the first
-   response stored under a key is the only one ever given.
+   round trips on every request to serve the rare failure). Success: the key's row is inserted completed, with the
+   response, and commits together with everything the work wrote (the payment, its outbox rows). The unique
+   constraint on merchant, livemode and key is the ground truth, the advisory lock only turns "would wait" into an
+   immediate 409: if a request under the key committed between this one's snapshot and its lock, the insert finds
+   that row (``ON CONFLICT DO NOTHING``), the work is rolled back and the stored response replayed.
+3. Failure of any kind (an exception, or an error response returned): the whole transaction is rolled back, and a
+   second transaction takes the lock again and stores the error response (a 500 included). If another request
+   under the key got in between, its stored response is what this one answers: the first response stored under a
+   key is the only one ever given.
+
+The embedded shape's SQLite (one writer at a time) claims the key first with an ``in_progress`` row and completes
+it after the work, in the same transaction.
 
 A crash anywhere before the commit leaves nothing behind, so a retry simply executes: the only visible states are
 "no row" and ``completed``. Nothing in these requests calls the network (providers are called by the executor
@@ -36,6 +40,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.functions import Now
 
+from core.db import prepared_cursor
 from payments.enums import IdempotencyStatus
 from payments.exceptions import IdempotencyKeyInUseError, IdempotencyKeyReusedError, InvalidRequestError
 from payments.models import IdempotencyKey
@@ -91,46 +96,59 @@ def _claim(*, merchant_id: str, livemode: bool, key: str, fingerprint: str, meth
     return int(row[0]) if row else None  # ``created`` takes the column's database default
 
 
-def _lock_and_claim(
-    *, merchant_id: str, livemode: bool, key: str, fingerprint: str, method: str, path: str
-) -> int | None:
-    """The advisory lock and the claim in one round trip: the claim's id, ``None`` when the key already has a row.
-    Raises ``IdempotencyKeyInUseError`` when another transaction holds the key's lock (nothing is inserted then)."""
-    if connection.vendor != "postgresql":
-        # The embedded shape's SQLite runs IMMEDIATE transactions, one writer at a time: no lock to take.
-        return _claim(
-            merchant_id=merchant_id, livemode=livemode, key=key, fingerprint=fingerprint, method=method, path=path
-        )
-    with connection.cursor() as cursor:
-        # The lock is a MATERIALIZED CTE the insert reads from, so it is taken first, once, and the insert only
-        # runs when it was granted. ON CONFLICT sees rows committed after this statement's snapshot, so a request
-        # that finished just before this one got the lock is replayed, never executed twice.
+def _lock_and_find(*, merchant_id: str, livemode: bool, key: str) -> bool:
+    """PostgreSQL: the key's advisory lock and whether the key already has a row, in one round trip; True when the
+    key is free. Raises ``IdempotencyKeyInUseError`` when another transaction holds the key's lock."""
+    with prepared_cursor() as cursor:
+        # The lock is a MATERIALIZED CTE, taken once, first. The row's absence is read in this statement's snapshot,
+        # which may predate the commit of a request that held the lock until just now: that request's row is then
+        # found by the unique constraint when this one stores its own (``_store``), and this one's work rolls back.
         cursor.execute(
-            f"""WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(%s, hashtext(%s)) AS granted),
-                     claim AS (
-                        INSERT INTO {IdempotencyKey._meta.db_table}
-                            (merchant_id, livemode, key, fingerprint, method, path, status)
-                        SELECT %s, %s, %s, %s, %s, %s, %s FROM lock WHERE lock.granted
-                        ON CONFLICT (merchant_id, livemode, key) DO NOTHING
-                        RETURNING id
-                     )
-                SELECT lock.granted, (SELECT id FROM claim) FROM lock""",  # noqa: S608 - as in _claim
+            f"""WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(%s, hashtext(%s)) AS granted)
+                SELECT lock.granted, EXISTS (
+                    SELECT 1 FROM {IdempotencyKey._meta.db_table} WHERE merchant_id = %s AND livemode = %s AND key = %s
+                ) FROM lock""",  # noqa: S608 - as in _claim
+            [_LOCK_NAMESPACE, f"{merchant_id}:{livemode}:{key}", merchant_id, livemode, key],
+        )
+        row = cursor.fetchone()
+    if row is None or not row[0]:
+        raise IdempotencyKeyInUseError()
+    return not row[1]
+
+
+def _store(
+    *, merchant_id: str, livemode: bool, key: str, fingerprint: str, method: str, path: str, response: StoredResponse
+) -> bool:
+    """PostgreSQL: the key's row, completed with ``response``, inserted once the work is done (one row version,
+    where a claim inserted first and updated after made two); False when the key got a row meanwhile (see
+    ``_lock_and_find``): nothing is inserted then, and the caller rolls its work back."""
+    body = IdempotencyKey._meta.get_field("response_body").get_db_prep_save(response.body, connection)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {IdempotencyKey._meta.db_table}
+                    (merchant_id, livemode, key, fingerprint, method, path, status, response_status, response_body,
+                     response_content, completed_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, STATEMENT_TIMESTAMP())
+                ON CONFLICT (merchant_id, livemode, key) DO NOTHING
+                RETURNING id""",  # noqa: S608 - as in _claim
             [
-                _LOCK_NAMESPACE,
-                f"{merchant_id}:{livemode}:{key}",
                 merchant_id,
                 livemode,
                 key,
                 fingerprint,
                 method,
                 path[:500],
-                IdempotencyStatus.IN_PROGRESS,
+                IdempotencyStatus.COMPLETED,
+                response.status,
+                body,
+                response.content,
             ],
         )
-        row = cursor.fetchone()
-    if row is None or not row[0]:
-        raise IdempotencyKeyInUseError()
-    return int(row[1]) if row[1] is not None else None
+        return cursor.fetchone() is not None
+
+
+class _Taken(Exception):
+    """Another request's row under the key committed while this one worked: roll back, answer with that row."""
 
 
 class _Failed(Exception):
@@ -160,17 +178,38 @@ def idempotent_execute(
     ``IdempotencyKeyReusedError``, which are not stored, so a corrected retry with the same key works.
     """
 
-    def claim() -> int | None:
-        return _lock_and_claim(
-            merchant_id=merchant_id, livemode=livemode, key=key, fingerprint=fingerprint, method=method, path=path
-        )
+    postgres = connection.vendor == "postgresql"
 
     def replay() -> StoredResponse:
         return _replay(merchant_id=merchant_id, livemode=livemode, key=key, fingerprint=fingerprint)
 
+    def begin() -> int | None:
+        """The key's claim (the embedded shape's SQLite: its row's id) or ``0`` (PostgreSQL: the lock, the key
+        free); ``None`` when the key already has a row."""
+        if postgres:
+            return 0 if _lock_and_find(merchant_id=merchant_id, livemode=livemode, key=key) else None
+        # SQLite runs IMMEDIATE transactions, one writer at a time: the claim is the lock.
+        return _claim(
+            merchant_id=merchant_id, livemode=livemode, key=key, fingerprint=fingerprint, method=method, path=path
+        )
+
+    def finish(claimed: int, response: StoredResponse) -> None:
+        if not postgres:
+            _complete(claimed, response)
+        elif not _store(
+            merchant_id=merchant_id,
+            livemode=livemode,
+            key=key,
+            fingerprint=fingerprint,
+            method=method,
+            path=path,
+            response=response,
+        ):
+            raise _Taken()
+
     try:
         with transaction.atomic():
-            claimed = claim()
+            claimed = begin()
             if claimed is None:
                 return replay()
             try:
@@ -180,40 +219,33 @@ def idempotent_execute(
             if response.status >= 400:
                 # An error returned rather than raised must not keep what the work wrote either.
                 raise _Failed(response=response)
-            _complete(claimed, response)
+            finish(claimed, response)
             return response
     except _Failed as failed:
-        # Rolled back, claim included; the error response is made now, outside the failed transaction.
+        # Rolled back; the error response is made now, outside the failed transaction.
         error = failed.response if failed.response is not None else on_error(failed.error or RuntimeError())
-    with transaction.atomic():
-        claimed = claim()
-        if claimed is None:
-            return replay()
-        _complete(claimed, error)
-        return error
+    except _Taken:
+        return replay()  # rolled back: the first response stored under the key is the only one given
+    try:
+        with transaction.atomic():
+            claimed = begin()
+            if claimed is None:
+                return replay()
+            finish(claimed, error)
+            return error
+    except _Taken:
+        return replay()
 
 
 def _complete(claimed: int, response: StoredResponse) -> None:
-    if connection.vendor != "postgresql":
-        IdempotencyKey.objects.filter(pk=claimed).update(
-            status=IdempotencyStatus.COMPLETED,
-            response_status=response.status,
-            response_body=response.body,
-            response_content=response.content,
-            completed_at=Now(),
-        )
-        return
-    # The same UPDATE as the ORM's above (Now() is STATEMENT_TIMESTAMP() on PostgreSQL, the body adapted by its own
-    # field), written out: compiling it cost a twelfth of a payment's CPU, on every request under a key.
-    body = IdempotencyKey._meta.get_field("response_body").get_db_prep_save(response.body, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""UPDATE {IdempotencyKey._meta.db_table}
-                SET status = %s, response_status = %s, response_body = %s, response_content = %s,
-                    completed_at = STATEMENT_TIMESTAMP()
-                WHERE id = %s""",  # noqa: S608 - as in _claim
-            [IdempotencyStatus.COMPLETED, response.status, body, response.content, claimed],
-        )
+    """The embedded shape's completion of its claim (PostgreSQL stores the completed row at once, ``_store``)."""
+    IdempotencyKey.objects.filter(pk=claimed).update(
+        status=IdempotencyStatus.COMPLETED,
+        response_status=response.status,
+        response_body=response.body,
+        response_content=response.content,
+        completed_at=Now(),
+    )
 
 
 def _replay(*, merchant_id: str, livemode: bool, key: str, fingerprint: str) -> StoredResponse:

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from django.db import transaction
 
-from core.db import insert_together
+from core.db import insert_together, new_row
 from core.tracing import trace_context_current
 from payments.enums import OutboxKind
 from payments.models import OutboxMessage
@@ -29,7 +29,8 @@ def outbox_event_build(
     payload: dict[str, Any],
 ) -> OutboxMessage:
     """An unsaved event row: for a caller that inserts several outbox rows together (``outbox_messages_add``)."""
-    return OutboxMessage(
+    return new_row(
+        OutboxMessage,
         merchant_id=merchant_id,
         livemode=livemode,
         kind=OutboxKind.EVENT,
@@ -110,7 +111,8 @@ def outbox_command_build(
     not_before: datetime | None = None,
 ) -> OutboxMessage:
     """An unsaved command row: for a caller that inserts several outbox rows together (``outbox_messages_add``)."""
-    message = OutboxMessage(
+    message = new_row(
+        OutboxMessage,
         merchant_id=merchant_id,
         livemode=livemode,
         kind=OutboxKind.COMMAND,

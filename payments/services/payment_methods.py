@@ -12,6 +12,7 @@ from datetime import date
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.db import new_row
 from payments.cards import TEST_PAYMENT_METHODS, card_validate
 from payments.connectors.base import CardSummary, RawCard
 from payments.enums import PaymentMethodType
@@ -33,7 +34,8 @@ def payment_method_card_build(
     entry = vault_card_store(
         merchant_id=merchant_id, number=raw.number, exp_month=raw.exp_month, exp_year=raw.exp_year, cvc=raw.cvc
     )
-    method = PaymentMethod(
+    method = new_row(
+        PaymentMethod,
         merchant_id=merchant_id,
         livemode=livemode,
         type=PaymentMethodType.CARD,

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from core.currencies import currency_exponent, is_currency
-from core.db import insert_together
+from core.db import insert_together, new_row
 from core.logging import current_request_id
 from payments.connectors.base import CardSummary, RawCard
 from payments.enums import (
@@ -222,7 +222,8 @@ def payment_create(
         off_session=off_session,
         confirm=confirm,
     )
-    payment = Payment(
+    payment = new_row(
+        Payment,
         merchant=merchant,
         livemode=livemode,
         amount=amount,
@@ -549,7 +550,8 @@ def _history_row(
     to_status: str | None = None,
     attempt: PaymentAttempt | None = None,
 ) -> PaymentStateChange:
-    return PaymentStateChange(
+    return new_row(
+        PaymentStateChange,
         payment=payment,
         merchant_id=payment.merchant_id,
         from_status=from_status,

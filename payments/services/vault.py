@@ -10,6 +10,7 @@ import structlog
 from django.db import transaction
 from django.db.models.functions import Now
 
+from core.db import new_row
 from payments import vault
 from payments.models import CardVaultEntry
 from payments.models.vault import vault_entry_id
@@ -23,7 +24,8 @@ def vault_card_store(*, merchant_id: str, number: str, exp_month: int, exp_year:
     """An unsaved entry holding the card sealed; the caller inserts it with the rows that refer to it."""
     entry_id = vault_entry_id()
     sealed = vault.seal(entry_id=entry_id, number=number, exp_month=exp_month, exp_year=exp_year, cvc=cvc)
-    return CardVaultEntry(
+    return new_row(
+        CardVaultEntry,
         id=entry_id,
         merchant_id=merchant_id,
         kek_id=sealed.kek_id,

@@ -41,6 +41,8 @@ def test_a_pooled_connection_has_no_server_side_cursors_and_no_startup_options()
 
     direct = processes.django_probe(_DUMP, _SHAPE)
     assert direct["default"]["cursors_off"] is False
+    # Prepared statements live in a server session: only a direct connection keeps them (core.db.prepared_cursor).
+    assert direct["default"]["prepare_threshold"] == 1
     assert direct["default"]["options"] == "-c statement_timeout=60000 -c lock_timeout=10000"
 
     both = processes.django_probe(

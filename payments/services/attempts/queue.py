@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.db.models import Model
 
+from core.db import new_row
 from payments.connectors import registry
 from payments.enums import AttemptOperation, PaymentMethodType
 from payments.models import OutboxMessage, Payment, PaymentAttempt, Refund
@@ -53,7 +54,8 @@ def attempt_start(
     for the caller to insert with its other outbox rows (``outbox_messages_add``), in the same transaction. With
     ``rows``, the attempt itself is appended there unsaved, for the caller to insert with its other rows
     (``core.db.insert_together``)."""
-    attempt = PaymentAttempt(
+    attempt = new_row(
+        PaymentAttempt,
         payment=payment,
         merchant_id=payment.merchant_id,
         livemode=payment.livemode,

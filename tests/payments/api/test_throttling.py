@@ -80,3 +80,16 @@ def test_requests_pass_while_the_rate_counter_is_unreachable(settings) -> None:
     assert response.status_code == 200, response.content
     # A wrong key is still told so, not answered with a 500 by the failed-authentication counter.
     assert APIClient(HTTP_AUTHORIZATION="Bearer sk_test_wrong").get("/v1/payments").status_code == 401
+
+
+def test_the_cached_key_s_counter_script_is_sent_again_after_redis_forgot_it(settings) -> None:
+    """The lock-out check and the rate counter are one Lua script sent by its hash; a Redis restart forgets scripts,
+    and the next request must still be counted (and limited), not fail."""
+    import redis
+
+    settings.LEDGERLINE_API_RATE = "3/m"
+    api = make_api(name="Scripted")
+    assert api.get("/v1/payments").status_code == 200  # reads the key: cached from here on
+    redis.Redis.from_url(settings.REDIS_URL).script_flush()
+    codes = [api.get("/v1/payments").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]

@@ -22,16 +22,23 @@ def _post(api, key: str, **overrides):
     return response, [q["sql"] for q in queries.captured_queries]
 
 
-def test_a_confirmed_payment_is_one_lock_and_claim_no_savepoint_and_one_outbox_insert():
+def test_a_confirmed_payment_is_one_lock_no_savepoint_one_outbox_insert_and_the_key_written_once():
     api = make_api()
     api.get("/v1/merchant")  # the key is now read and cached, as on every request after a process's first
     response, statements = _post(api, "order-1")
     assert response.status_code == 200, response.content
 
     assert not [sql for sql in statements if "SAVEPOINT" in sql.upper()]
-    (claim,) = [sql for sql in statements if "payments_idempotencykey" in sql and "INSERT" in sql]
-    assert "pg_try_advisory_xact_lock" in claim
-    assert not [sql for sql in statements if "pg_try_advisory_xact_lock" in sql and sql is not claim]
+    # The lock first, with the look for the key's row; the key's row inserted once, completed, after the work.
+    statements = [sql for sql in statements if sql not in {"BEGIN", "COMMIT"}]
+    (lock,) = [sql for sql in statements if "pg_try_advisory_xact_lock" in sql]
+    assert statements.index(lock) == 0
+    assert "payments_idempotencykey" in lock
+    assert "INSERT" not in lock
+    (key_row,) = [sql for sql in statements if "payments_idempotencykey" in sql and sql is not lock]
+    assert key_row.lstrip().startswith("INSERT")
+    assert "'completed'" in key_row
+    assert statements.index(key_row) == len(statements) - 1
     # One insert statement carried both outbox rows.
     (_outbox,) = [sql for sql in statements if 'INSERT INTO "payments_outboxmessage"' in sql]
     # And one statement every other new row: vault entry, payment method, payment, attempt, both history rows.
