@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,13 +53,23 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
         from django.apps import apps
 
         tables = [t for config in apps.get_app_configs() for t in getattr(config, "append_only_tables", ())]
-        with owner_connection() as owner:
-            for table in tables:
-                owner.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-            for statement in sql_list:
-                owner.execute(statement)
-            for table in tables:
-                owner.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+        # A live platform's relay or worker (the SDK tests') may still be finishing the test's last work, and its
+        # transaction and the TRUNCATE can lock the same tables in opposite orders: PostgreSQL then cancels one of
+        # them. When that is the flush, it is run again; the platform's transaction has finished by then.
+        for attempt in range(5):
+            try:
+                with owner_connection() as owner:
+                    for table in tables:
+                        owner.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+                    for statement in sql_list:
+                        owner.execute(statement)
+                    for table in tables:
+                        owner.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+                return
+            except psycopg.errors.DeadlockDetected:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
 
     DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
     yield
