@@ -86,10 +86,9 @@ _WRITTEN = (
 
 def _same_start(base_url: str, database: str) -> None:
     """Each run starts from the same database state, whichever server and round it is: the rows the previous runs
-    wrote are gone (no bigger indexes, no dead tuples of the product's completion UPDATEs for autovacuum to clean up
-    during the next run) and a checkpoint has just been made (so no run inherits one that the previous run's WAL
-    started, with the full-page images that follow it). Without this, only the first run (the baseline's round 1)
-    ran on an empty database, and the baseline's round 2 consistently came out 15-40 % below its round 1."""
+    wrote are gone (no bigger indexes, no dead tuples for autovacuum to clean up during the next run) and a
+    checkpoint has just been made (so no run inherits one that the previous run's WAL started, with the full-page
+    images that follow it). Without this, only the first run (the baseline's round 1) ran on an empty database."""
     _psql(base_url, f"TRUNCATE {', '.join(_WRITTEN)} CASCADE; CHECKPOINT", database)
 
 

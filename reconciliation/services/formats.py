@@ -275,6 +275,11 @@ TYPED = "recon_typed"
 _SQL_TYPES = {"amount": "bigint", "date": "date", "timestamp": "timestamptz"}
 
 
+def _file_codes(fmt: SettlementFormat, codes: list[str]) -> list[str]:
+    """Our currency codes (lower-case ISO 4217) as the format's file writes them."""
+    return [code.upper() if fmt.currency_case == "upper" else code for code in codes]
+
+
 def natively_typed(fmt: SettlementFormat) -> bool:
     """Whether PostgreSQL's own input functions read this format's values exactly as it describes them: ISO dates,
     ISO timestamps with their offset, integer amounts. Then COPY converts them, in C, as the baseline's does."""
@@ -349,9 +354,8 @@ def load_typed(
         FROM {TYPED} t
         WHERE {" AND ".join(checks)}
     """  # noqa: S608 - generated from the format and our table names; every value is a parameter
-    codes = currency_codes()
     params: dict[str, Any] = {
-        "codes": [code.upper() if fmt.currency_case == "upper" else code for code in codes],  # ours are lower-case
+        "codes": _file_codes(fmt, currency_codes()),
         "day": settlement_date.isoformat(),
         "file": file_id,
         "connector": connector,
@@ -394,7 +398,7 @@ def load_described(
     line end."""
     codes = currency_codes()
     params: dict[str, Any] = {
-        "codes": [code.upper() if fmt.currency_case == "upper" else code for code in codes],
+        "codes": _file_codes(fmt, codes),
         "codes_out": codes,
         "exponents": [currency_exponent(code) for code in codes],
         "day": settlement_date.isoformat(),
