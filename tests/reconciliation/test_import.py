@@ -16,6 +16,7 @@ from reconciliation.enums import SettlementFileSource
 from reconciliation.exceptions import SettlementRejectedError
 from reconciliation.metrics import counter_value
 from reconciliation.models import SettlementFile, SettlementLine
+from reconciliation.services import formats
 from reconciliation.services.imports import settlement_file_import
 from tests.reconciliation.conftest import DAY, HEADER, Day, Line, reconcile, settlement_csv
 
@@ -117,3 +118,48 @@ def test_a_line_must_name_an_existing_file_and_a_file_keeps_its_lines(day: Day) 
 
     _stage_raw(settlement_file.pk)  # the file exists: accepted
     assert SettlementLine.objects.filter(file=settlement_file).count() == 2
+
+
+def _staged_by_typed_load(content: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[list[int | None], SettlementFile]:
+    """Import ``content``, recording what the typed load (the fast path for a clean file) returned."""
+    returned: list[int | None] = []
+    typed = formats.load_typed
+
+    def recording(**kwargs: Any) -> int | None:
+        returned.append(typed(**kwargs))
+        return returned[-1]
+
+    monkeypatch.setattr(formats, "load_typed", recording)
+    settlement_file, _ = _import(content)
+    return returned, settlement_file
+
+
+def test_a_clean_file_is_staged_by_the_typed_load(day: Day, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [day.capture(), day.capture()]
+
+    returned, settlement_file = _staged_by_typed_load(settlement_csv(lines), monkeypatch)
+
+    assert returned == [2]
+    staged = SettlementLine.objects.filter(file=settlement_file).order_by("line_number")
+    assert [(s.line_number, s.gross, s.fee, s.net) for s in staged] == [
+        (2, lines[0].gross, lines[0].fee, lines[0].gross - lines[0].fee),
+        (3, lines[1].gross, lines[1].fee, lines[1].gross - lines[1].fee),
+    ]
+
+
+def test_what_the_typed_loads_cheap_checks_do_not_pass_the_described_load_decides(
+    day: Day, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leading zero is still an integer amount (the described load stages it); a leap second is not a time the
+    format allows, though PostgreSQL's own input reads one (the file is rejected, naming the line)."""
+    line = day.capture()
+    text = Line.csv(line, DAY)
+    padded = text.replace(f",{line.gross},", f",0{line.gross},", 1)
+
+    returned, settlement_file = _staged_by_typed_load((HEADER + padded).encode(), monkeypatch)
+
+    assert returned == [None]
+    assert SettlementLine.objects.get(file=settlement_file).gross == line.gross
+    leap = text.replace("T10:00:00", "T23:59:60")
+    with pytest.raises(SettlementRejectedError, match="line 2: transaction_date '2025-01-01T23:59:60"):
+        _import(leap.join([HEADER, ""]).encode())
