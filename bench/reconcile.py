@@ -57,6 +57,24 @@ def django_setup() -> None:
     django.setup()
 
 
+def backend_cpu_s(pid: int) -> float | None:
+    """CPU seconds a PostgreSQL backend has used (user + system), or None when the server is not on this machine.
+
+    Wall times swing with whatever else the machine runs; the backend's own CPU time does not, so the ratio of the two
+    phases' CPU seconds is the figure to compare across runs (each phase is one backend; the baseline's COPY and join
+    run in PostgreSQL alone, while ours also spends Python time, reported as the process's own)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_used(pid: int, before: float | None) -> float | None:
+    after = backend_cpu_s(pid)
+    return None if before is None or after is None else after - before
+
+
 def peak_rss_mb() -> float:
     # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child would report its parent's peak.
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -227,6 +245,7 @@ def phase_baseline(path: Path) -> dict[str, Any]:
         cursor.execute(
             "SELECT set_config('work_mem', %s, false)", (WORK_MEM,)
         )  # what our matching gets, so the join is on equal terms
+        cpu_before = backend_cpu_s(conn.info.backend_pid)
         started = time.perf_counter()
         with conn.transaction():
             cursor.execute(RAW_TABLE.format(name="bench_baseline"))
@@ -239,15 +258,21 @@ def phase_baseline(path: Path) -> dict[str, Any]:
             (CONNECTOR,),
         )
         joined = time.perf_counter()
-    return {"copy_s": copied - started, "join_s": joined - copied, "total_s": joined - started}
+        backend_cpu = _cpu_used(conn.info.backend_pid, cpu_before)
+    return {"copy_s": copied - started, "join_s": joined - copied, "total_s": joined - started, "cpu_s": backend_cpu}
 
 
 def phase_ours(path: Path, *, post: bool = True) -> dict[str, Any]:
     django_setup()
+    from django.db import connection
+
     from reconciliation.enums import SettlementFileSource
     from reconciliation.services.imports import settlement_file_import
     from reconciliation.services.matching import settlement_file_reconcile
 
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    cpu_before, python_before = backend_cpu_s(pid), time.process_time()
     started = time.perf_counter()
     with path.open("rb") as source:
         imported = settlement_file_import(
@@ -256,12 +281,15 @@ def phase_ours(path: Path, *, post: bool = True) -> dict[str, Any]:
     import_done = time.perf_counter()
     run = settlement_file_reconcile(settlement_file=imported.file, post=False)
     match_done = time.perf_counter()
+    backend_cpu, python_cpu = _cpu_used(pid, cpu_before), time.process_time() - python_before
     again = settlement_file_reconcile(settlement_file=imported.file, post=True) if post else run
     posted_done = time.perf_counter()
     matching = match_done - import_done
     return {
         "import_s": import_done - started,
         "match_s": matching,
+        "cpu_s": backend_cpu,  # import + matching, the PostgreSQL backend's
+        "python_cpu_s": python_cpu,
         "post_s": (posted_done - match_done) - matching,
         "lines": run.lines,
         "matched": run.matched,
@@ -342,6 +370,12 @@ def main() -> None:
         f"ours      import {ours['import_s']:.2f} s + match {ours['match_s']:.2f} s = {ours_total:.2f} s"
         f" ({ours_total / baseline['total_s']:.2f}x the baseline), peak RSS {ours['peak_rss_mb']:.0f} MB"
     )
+    if baseline["cpu_s"] is not None and ours["cpu_s"] is not None:
+        print(
+            f"CPU       baseline backend {baseline['cpu_s']:.2f} s; ours backend {ours['cpu_s']:.2f} s"
+            f" + Python {ours['python_cpu_s']:.2f} s ({ours['cpu_s'] / baseline['cpu_s']:.2f}x the baseline by the"
+            " backend's CPU)"
+        )
     if ours["posted"] is not None:
         print(
             f"          + posting {ours['posted']:,} settlements with post_many {ours['post_s']:.2f} s"
