@@ -48,7 +48,10 @@ from reconciliation.services.resolutions import written_off_arrivals_undo
 logger = structlog.get_logger(__name__)
 
 _PAGE = 5000
-_CLOCK_SKEW = timedelta(days=1)  # far more than a provider's clock and ours differ by (a larger skew is flagged)
+# How far ahead of ours a provider's clock may run before the payment side could miss one of its movements (its
+# window is by the provider's time; it reads what was posted since the window opened, less this). Skews over
+# LEDGER_CLOCK_SKEW_FLAG_SECONDS are flagged on the posting; the sandbox's clock is run days ahead in tests.
+_CLOCK_SKEW = timedelta(days=7)
 _CLASSIFIED = "recon_classified"
 # The attempt a line settles: what classification reads of it.
 _ATTEMPT = ("id", "payment_id", "fee", "payment_currency", "payment_status", "payment_method", "refund_id")
@@ -435,7 +438,7 @@ def _record_payment_side(run: ReconciliationRun) -> int:
     missing_until = expected_day - timedelta(days=delay - 1)
     lookback_from = missing_until - timedelta(days=settings.RECONCILIATION_LOOKBACK_DAYS)
     # A movement is posted when we learn of it, never before it happens: whatever the provider dates on or after
-    # lookback_from was posted after it, give or take the two clocks' skew.
+    # lookback_from was posted after it, less how far the provider's clock runs ahead of ours.
     facts = _unsettled_facts(settlement_file.connector, posted_since=lookback_from - _CLOCK_SKEW)
     table = Discrepancy._meta.db_table
     due = f"""
