@@ -299,7 +299,8 @@ def load_typed(
     comparisons a line.
 
     Returns the lines staged, or None when the file is not clean (COPY or a cast refused a value, or a line failed a
-    check): the caller rolls this back and loads the file by :func:`load_described`, which says why for every line.
+    check, which stops the load there: migration 0008's ``reconciliation_not_clean``): the caller rolls this back and
+    loads the file by :func:`load_described`, which says why for every line.
     The guards keep out what PostgreSQL's input functions would accept but the format does not: words such as
     ``now`` or ``today``, a missing offset, signs and spaces around amounts.
     """
@@ -363,7 +364,8 @@ def load_typed(
                COALESCE({col("rrn")}, ''), lower({col("currency")}), v.gross, {fee}, v.gross - {fee},
                v.stamp, COALESCE({col("original_provider_reference")}, '')
         FROM ({typed}) v
-        WHERE {" AND ".join(checks)}
+        -- The first line the checks do not pass (false or unknown) stops the load: the rest would be rolled back.
+        WHERE CASE WHEN {" AND ".join(checks)} THEN TRUE ELSE reconciliation_not_clean(v.n) END
     """  # noqa: S608 - generated from the format and our table names; every value is a parameter
     params: dict[str, Any] = {
         "codes": _file_codes(fmt, currency_codes()),
