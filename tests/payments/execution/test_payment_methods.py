@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from payments.enums import PaymentStatus
-from payments.models import CardVaultEntry, PaymentMethod
+from payments.models import CardVaultEntry, PaymentAttempt, PaymentMethod
 from payments.services.payment_methods import customer_create, payment_method_test_get_or_create
 from tests.payments.conftest import card_payment_body, make_api
 from tests.payments.execution.conftest import drain, payment
@@ -29,11 +29,25 @@ class ProviderLog:
         self.offset = self.path.stat().st_size
 
     def calls(self) -> list[str]:
-        """``METHOD /path`` of every provider call since this log was opened (control calls left out)."""
+        """``METHOD /path`` of every provider call of this test since this log was opened (control calls left out).
+
+        The sandbox writes a request's line when it answers, so a request an earlier test left hanging (a fault that
+        holds the answer for seconds) is written during this one. A call is this test's when its idempotency key is
+        one of this test's attempts or cards (the database is emptied between tests) or it has none."""
         with self.path.open("rb") as handle:
             handle.seek(self.offset)
             lines = [json.loads(line) for line in handle.read().splitlines() if line.startswith(b"{")]
-        return [f"{line['method']} {line['path']}" for line in lines if _PROVIDER_CALL.match(line.get("path", ""))]
+        attempts = set(PaymentAttempt.objects.values_list("idempotency_key", flat=True))
+        cards = tuple(f"tok_{pk}_" for pk in PaymentMethod.objects.values_list("pk", flat=True))
+
+        def ours(key: str | None) -> bool:
+            return key is None or key in attempts or key.startswith(cards)
+
+        return [
+            f"{line['method']} {line['path']}"
+            for line in lines
+            if _PROVIDER_CALL.match(line.get("path", "")) and ours(line.get("idempotency_key"))
+        ]
 
 
 @pytest.fixture
