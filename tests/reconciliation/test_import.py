@@ -162,4 +162,4 @@ def test_what_the_typed_loads_cheap_checks_do_not_pass_the_described_load_decide
     assert SettlementLine.objects.get(file=settlement_file).gross == line.gross
     leap = text.replace("T10:00:00", "T23:59:60")
     with pytest.raises(SettlementRejectedError, match="line 2: transaction_date '2025-01-01T23:59:60"):
-        _import(leap.join([HEADER, ""]).encode())
+        _import((HEADER + leap).encode())
