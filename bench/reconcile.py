@@ -17,6 +17,13 @@ Timed, each in its own child process so its peak RSS is its own:
   the connector's format description), the matching
   (``settlement_file_reconcile(post=False)``: classification, exception queue, totals), and the posting of every
   matched line through ``post_many`` (a second reconcile with posting, minus the matching time).
+
+With ``--floor``, a third child times, in one backend and on the same copied file, the pieces any reconciliation
+that checks a line against our records is made of, each alone: the baseline's COPY and join again, the join to the
+attempts *and their payments* (the status and currency a line is checked against), that plus the ledger's captures
+(the amount, from the source of truth), and keeping the lines (an unindexed table shaped like the staging table,
+then the same with the key index a duplicate across files is found by). It prints what each adds, as a ratio to the
+baseline, so what a target can ask of this work is read off the same run.
 """
 
 from __future__ import annotations
@@ -299,8 +306,128 @@ def phase_ours(path: Path, *, post: bool = True) -> dict[str, Any]:
     }
 
 
+def phase_floor(path: Path) -> dict[str, Any]:
+    """Each piece of a ledger-checked reconciliation alone, in one backend: wall and backend CPU seconds."""
+    django_setup()
+    from django.db import connection
+
+    from payments.selectors import settlement_candidates
+    from reconciliation.services.matching import _captures  # the very query the classification hashes
+
+    def compiled(queryset: Any) -> str:
+        sql, params = queryset.order_by().query.sql_with_params()
+        return str(psycopg.ClientCursor(conn).mogrify(sql, params))
+
+    connection.ensure_connection()
+    conn = connection.connection
+    candidates, captures = compiled(settlement_candidates(connector=CONNECTOR)), compiled(_captures(CONNECTOR))
+    operation = "CASE WHEN l.type = 'refund' THEN 'refund' ELSE 'authorize' END"
+    attempt = f"c.provider_reference = l.provider_reference AND c.operation = {operation}"
+    keep = (
+        "SELECT 1, 'card_a', n, batch_id, settlement_date, type, provider_reference, our_reference, rrn, currency,"
+        " gross, fee, net, transaction_date, original_provider_reference FROM floor_lines"
+    )
+    steps = {
+        # The baseline's two statements, again, for the ratios below to be of this child's own figures.
+        "copy": None,
+        "join_attempts": "CREATE TEMP TABLE floor_j1 AS SELECT l.*, a.payment_id, a.fee AS our_fee"  # noqa: S608 - compiled selectors and constants
+        " FROM floor_lines l LEFT JOIN payments_paymentattempt a"
+        f" ON a.connector = '{CONNECTOR}' AND a.provider_reference = l.provider_reference",
+        # The attempt with its payment, as the classification reads it (status, currency, method).
+        "join_payments": f"CREATE TEMP TABLE floor_j2 AS WITH cand AS ({candidates})"  # noqa: S608 - compiled selectors and constants
+        " SELECT l.*, c.payment_id, c.fee AS our_fee, c.payment_status, c.payment_currency"
+        f" FROM floor_lines l LEFT JOIN cand c ON {attempt}",
+        # And the ledger's capture of that payment: what a charge line's amount must equal.
+        "join_ledger": f"CREATE TEMP TABLE floor_j3 AS WITH cand AS ({candidates}), cap AS ({captures})"  # noqa: S608 - compiled selectors and constants
+        " SELECT l.*, c.payment_id, c.fee AS our_fee, c.payment_status, c.payment_currency,"
+        f" cap.gross AS ledger_gross FROM floor_lines l LEFT JOIN cand c ON {attempt}"
+        " LEFT JOIN cap ON l.type = 'charge' AND cap.payment_id = c.payment_id",
+        # The lines kept: a permanent, WAL-logged table shaped like the staging table, without and with the key index.
+        "keep_lines": f"INSERT INTO floor_kept {keep}",
+        "keep_lines_keyed": f"INSERT INTO floor_kept_keyed {keep}",
+    }
+    kept = (
+        "CREATE TABLE {name} (file_id bigint, connector varchar(40), line_number bigint, batch_id varchar(64),"
+        " settlement_date date, type varchar(24), provider_reference varchar(255), our_reference varchar(255),"
+        " rrn varchar(32), currency varchar(3), gross bigint, fee bigint, net bigint, transaction_date timestamptz,"
+        " original_provider_reference varchar(255))"
+    )
+    figures: dict[str, Any] = {}
+    with conn.cursor() as cursor:
+        for table in ("floor_lines", "floor_kept", "floor_kept_keyed"):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute("SELECT set_config('work_mem', %s, false), set_config('jit', 'off', false)", (WORK_MEM,))
+        cursor.execute(RAW_TABLE.format(name="floor_lines"))
+        cursor.execute("ALTER TABLE floor_lines ADD COLUMN n bigint GENERATED ALWAYS AS IDENTITY")
+        for name in ("floor_kept", "floor_kept_keyed"):
+            cursor.execute(kept.format(name=name))
+        cursor.execute(
+            "CREATE INDEX floor_kept_key ON floor_kept_keyed"
+            " (connector, provider_reference, type, file_id, line_number)"
+        )
+        conn.commit()
+        pid = conn.info.backend_pid
+        for step, sql in steps.items():
+            cpu_before, started = backend_cpu_s(pid), time.perf_counter()
+            if sql is None:
+                columns = RAW_TABLE.split("(", 1)[1].rsplit(")", 1)[0]
+                names = ", ".join(part.split()[0] for part in columns.split(","))
+                with (
+                    path.open("rb") as handle,
+                    cursor.copy(f"COPY floor_lines ({names}) FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+                ):
+                    while chunk := handle.read(1 << 20):
+                        copy.write(chunk)
+            else:
+                cursor.execute(sql)
+            conn.commit()
+            figures[step] = {"wall_s": time.perf_counter() - started, "cpu_s": _cpu_used(pid, cpu_before)}
+            if step == "copy":
+                cursor.execute("ANALYZE floor_lines")
+                conn.commit()
+        for table in ("floor_lines", "floor_kept", "floor_kept_keyed", "floor_j1", "floor_j2", "floor_j3"):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.commit()
+    return figures
+
+
+def print_floor(floor: dict[str, Any], baseline: dict[str, Any]) -> None:
+    """What each piece costs, and what the work that any ledger-checked match must do comes to against the baseline."""
+
+    def cost(step: str) -> float:
+        cpu = floor[step]["cpu_s"]
+        return float(cpu if cpu is not None else floor[step]["wall_s"])
+
+    unit = "backend CPU s" if floor["copy"]["cpu_s"] is not None else "s"
+    base = cost("copy") + cost("join_attempts")
+    print(f"floor     ({unit}, one backend, each piece alone on the same copied file)")
+    for step, label in (
+        ("copy", "COPY of the file (the baseline's)"),
+        ("join_attempts", "join to the attempts (the baseline's)"),
+        ("join_payments", "join to the attempts and their payments"),
+        ("join_ledger", "... and to the ledger's captures"),
+        ("keep_lines", "the lines kept in a table, unindexed"),
+        ("keep_lines_keyed", "the lines kept with the key index"),
+    ):
+        print(f"          {label:<42} {cost(step):6.2f} (wall {floor[step]['wall_s']:.2f} s)")
+    checked = cost("copy") + cost("join_ledger")
+    kept = checked + cost("keep_lines_keyed")
+    print(
+        f"          baseline {base:.2f}; COPY + the ledger-checked join {checked:.2f} ({checked / base:.2f}x);"
+        f" + the lines kept and keyed {kept:.2f} ({kept / base:.2f}x). Neither counts checking the values, the"
+        " refunds, disputes and duplicates, the payment side, the queue or the totals."
+    )
+    if baseline.get("cpu_s") is not None and floor["copy"]["cpu_s"] is not None:
+        print(f"          (the baseline child's own: {baseline['cpu_s']:.2f} backend CPU s)")
+
+
 def child(phase: str, path: Path) -> None:
-    figures = phase_baseline(path) if phase == "baseline" else phase_ours(path, post=phase == "ours")
+    if phase == "baseline":
+        figures = phase_baseline(path)
+    elif phase == "floor":
+        figures = phase_floor(path)
+    else:
+        figures = phase_ours(path, post=phase == "ours")
     figures["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(figures))
 
@@ -320,7 +447,10 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--payments", type=int, default=None, help="default: as many as --lines")
     parser.add_argument("--skip-posting", action="store_true", help="no post_many phase (it is not in the target)")
-    parser.add_argument("--phase", choices=("baseline", "ours", "ours-unposted"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--floor", action="store_true", help="also time each piece of a ledger-checked match alone (see above)"
+    )
+    parser.add_argument("--phase", choices=("baseline", "ours", "ours-unposted", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -357,6 +487,7 @@ def main() -> None:
         connections.close_all()
         baseline = run_child("baseline", path)
         ours = run_child("ours-unposted" if args.skip_posting else "ours", path)
+        floor = run_child("floor", path) if args.floor else None
     ours_total = ours["import_s"] + ours["match_s"]
     print(
         f"load average {os.getloadavg()[0]:.1f}, nproc {os.cpu_count()}, {args.lines:,} lines"
@@ -386,6 +517,8 @@ def main() -> None:
         f"          lines {ours['lines']:,}, matched {ours['matched']:,}, discrepancies {ours['discrepancies']:,},"
         f" new on the second run {ours['second_run_new_discrepancies']}"
     )
+    if floor is not None:
+        print_floor(floor, baseline)
 
 
 if __name__ == "__main__":
