@@ -148,17 +148,24 @@ def _fallback_joins(candidates: _Sql) -> tuple[str, tuple[Any, ...]]:
     """The joins finding a line's attempt by our reference (``co``), then by the UPI RRN (``cr``), for a line the
     provider's reference (``cp``) did not find. On PostgreSQL each is a subquery run per line, skipped at once when
     ``cp`` found it and otherwise one index lookup: as joins, each would hash every attempt of the connector for the
-    few lines that need it. SQLite has no LATERAL; there they are joins."""
+    few lines that need it. SQLite has no LATERAL; there they are joins.
+
+    An RRN is the payment's, so a payment tried more than once (a first attempt declined, a second one paid) has
+    several authorizations with it: the line takes one, the one that succeeded, else the latest. Joined to all of
+    them, the line was classified once per attempt (a one-line file counted two lines, and a fee mismatch against
+    the declined attempt)."""
     our = "f.type IN ('charge', 'refund') AND f.our_reference <> ''"
+    rrn_order = "CASE WHEN a.outcome = 'succeeded' THEN 0 ELSE 1 END, a.id DESC"
     if connection.vendor != "postgresql":
-        return (
-            f"""
+        sql = f"""
             LEFT JOIN cand co ON cp.id IS NULL AND {our} AND co.id = f.our_reference AND co.operation = {_OPERATION}
             LEFT JOIN cand cr ON cp.id IS NULL AND co.id IS NULL AND f.type = 'charge' AND f.rrn <> ''
-                AND cr.upi_rrn = f.rrn AND cr.operation = 'authorize'
-            """,
-            (),
-        )
+                AND cr.id = (
+                    SELECT a.id FROM cand a WHERE a.upi_rrn = f.rrn AND a.operation = 'authorize'
+                    ORDER BY {rrn_order} LIMIT 1
+                )
+        """  # noqa: S608 - our names and enum values only
+        return sql, ()
     attempt = ", ".join(f"a.{c}" for c in _ATTEMPT)
     # OFFSET 0 keeps each a subquery run per line: flattened, the planner would make it a hash join again.
     sql = f"""
@@ -168,9 +175,13 @@ def _fallback_joins(candidates: _Sql) -> tuple[str, tuple[Any, ...]]:
                 OFFSET 0
             ) co ON TRUE
             LEFT JOIN LATERAL (
-                SELECT {attempt} FROM ({candidates.sql}) a
+                SELECT x.* FROM (
+                    SELECT {attempt} FROM ({candidates.sql}) a
+                    WHERE a.upi_rrn <> '' AND a.upi_rrn = f.rrn AND a.operation = 'authorize'
+                    ORDER BY {rrn_order} LIMIT 1
+                ) x
+                -- Outside the LIMIT, so it stays a one-time filter over the ordering, not one under it.
                 WHERE cp.id IS NULL AND co.id IS NULL AND f.type = 'charge' AND f.rrn <> ''
-                  AND a.upi_rrn <> '' AND a.upi_rrn = f.rrn AND a.operation = 'authorize'
                 OFFSET 0
             ) cr ON TRUE
     """  # noqa: S608 - the selector's compiled SQL; every value is a parameter

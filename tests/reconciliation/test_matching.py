@@ -14,7 +14,8 @@ from ledger import recipes
 from ledger.models import JournalTransaction
 from ledger.money import Money
 from ledger.verification import verify_ledger
-from payments.enums import PaymentStatus
+from payments.enums import AttemptOutcome, PaymentStatus
+from payments.models import PaymentAttempt
 from payments.services.merchants import merchant_create
 from reconciliation.enums import DiscrepancyStatus, Resolution
 from reconciliation.models import Discrepancy, DiscrepancyResolution
@@ -86,6 +87,29 @@ def test_upi_lines_match_on_the_rrn_when_the_provider_reference_is_not_ours(day:
     run = reconcile(settlement_csv([replace(upi, provider_reference="upi_other", our_reference="")]))
     assert found(run) == set()
     assert run.matched == 1
+
+
+def test_a_upi_line_found_by_its_rrn_is_matched_once_though_its_payment_was_tried_twice(day: Day) -> None:
+    """The RRN is the payment's: a payment whose first attempt the provider declined and whose second it paid has
+    two authorizations with it. The line is the paid one's; joined to both, it was classified twice (a one-line file
+    counted two lines) and a fee mismatch was opened against the declined attempt."""
+    upi = day.capture(method="upi", rrn="509876543211", fee=320)
+    paid = PaymentAttempt.objects.get(provider_reference=upi.provider_reference)
+    PaymentAttempt.objects.create(
+        payment_id=paid.payment_id,
+        merchant=day.merchant,
+        livemode=False,
+        amount=paid.amount,
+        connector=paid.connector,
+        provider_reference="upi_declined_first",
+        outcome=AttemptOutcome.FAILED,
+        fee=0,
+    )
+
+    run = reconcile(settlement_csv([replace(upi, provider_reference="upi_other", our_reference="")]))
+
+    assert found(run) == set()
+    assert (run.lines, run.matched, run.posted) == (1, 1, 1)
 
 
 def test_a_charge_missing_from_its_batch_is_timing_and_clears_itself_when_it_arrives(day: Day) -> None:
