@@ -107,6 +107,13 @@ CREATE TABLE {name} (
 """
 
 
+# The baseline's join, of the copied lines in ``{lines}``: the floor (--floor) times the very same statement.
+BASELINE_JOIN = (
+    "SELECT l.*, a.payment_id, a.fee AS our_fee FROM {lines} l LEFT JOIN payments_paymentattempt a"
+    " ON a.connector = %s AND a.provider_reference = l.provider_reference"
+)
+
+
 def copy_file(cursor: psycopg.Cursor[Any], table: str, path: Path) -> None:
     with path.open("rb") as handle, cursor.copy(f"COPY {table} FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
         while chunk := handle.read(1 << 20):
@@ -259,10 +266,7 @@ def phase_baseline(path: Path) -> dict[str, Any]:
             copy_file(cursor, "bench_baseline", path)
         copied = time.perf_counter()
         cursor.execute(
-            "CREATE TABLE bench_baseline_result AS SELECT l.*, a.payment_id, a.fee AS our_fee"
-            " FROM bench_baseline l LEFT JOIN payments_paymentattempt a"
-            " ON a.connector = %s AND a.provider_reference = l.provider_reference",
-            (CONNECTOR,),
+            "CREATE TABLE bench_baseline_result AS " + BASELINE_JOIN.format(lines="bench_baseline"), (CONNECTOR,)
         )
         joined = time.perf_counter()
         backend_cpu = _cpu_used(conn.info.backend_pid, cpu_before)
@@ -312,15 +316,18 @@ def phase_floor(path: Path) -> dict[str, Any]:
     from django.db import connection
 
     from payments.selectors import settlement_candidates
-    from reconciliation.services.matching import _captures  # the very query the classification hashes
-
-    def compiled(queryset: Any) -> str:
-        sql, params = queryset.order_by().query.sql_with_params()
-        return str(psycopg.ClientCursor(conn).mogrify(sql, params))
+    from reconciliation.services.matching import _captures, _compiled  # the very queries the classification hashes
 
     connection.ensure_connection()
     conn = connection.connection
-    candidates, captures = compiled(settlement_candidates(connector=CONNECTOR)), compiled(_captures(CONNECTOR))
+
+    def inline(sql: str, params: Any) -> str:
+        return str(psycopg.ClientCursor(conn).mogrify(sql, params))
+
+    candidates, captures = (
+        inline(compiled.sql, compiled.params)
+        for compiled in (_compiled(settlement_candidates(connector=CONNECTOR)), _compiled(_captures(CONNECTOR)))
+    )
     operation = "CASE WHEN l.type = 'refund' THEN 'refund' ELSE 'authorize' END"
     attempt = f"c.provider_reference = l.provider_reference AND c.operation = {operation}"
     keep = (
@@ -330,9 +337,8 @@ def phase_floor(path: Path) -> dict[str, Any]:
     steps = {
         # The baseline's two statements, again, for the ratios below to be of this child's own figures.
         "copy": None,
-        "join_attempts": "CREATE TEMP TABLE floor_j1 AS SELECT l.*, a.payment_id, a.fee AS our_fee"  # noqa: S608 - compiled selectors and constants
-        " FROM floor_lines l LEFT JOIN payments_paymentattempt a"
-        f" ON a.connector = '{CONNECTOR}' AND a.provider_reference = l.provider_reference",
+        "join_attempts": "CREATE TEMP TABLE floor_j1 AS "
+        + inline(BASELINE_JOIN.format(lines="floor_lines"), (CONNECTOR,)),
         # The attempt with its payment, as the classification reads it (status, currency, method).
         "join_payments": f"CREATE TEMP TABLE floor_j2 AS WITH cand AS ({candidates})"  # noqa: S608 - compiled selectors and constants
         " SELECT l.*, c.payment_id, c.fee AS our_fee, c.payment_status, c.payment_currency"
@@ -358,7 +364,6 @@ def phase_floor(path: Path) -> dict[str, Any]:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute("SELECT set_config('work_mem', %s, false), set_config('jit', 'off', false)", (WORK_MEM,))
         cursor.execute(RAW_TABLE.format(name="floor_lines"))
-        cursor.execute("ALTER TABLE floor_lines ADD COLUMN n bigint GENERATED ALWAYS AS IDENTITY")
         for name in ("floor_kept", "floor_kept_keyed"):
             cursor.execute(kept.format(name=name))
         cursor.execute(
@@ -370,19 +375,13 @@ def phase_floor(path: Path) -> dict[str, Any]:
         for step, sql in steps.items():
             cpu_before, started = backend_cpu_s(pid), time.perf_counter()
             if sql is None:
-                columns = RAW_TABLE.split("(", 1)[1].rsplit(")", 1)[0]
-                names = ", ".join(part.split()[0] for part in columns.split(","))
-                with (
-                    path.open("rb") as handle,
-                    cursor.copy(f"COPY floor_lines ({names}) FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
-                ):
-                    while chunk := handle.read(1 << 20):
-                        copy.write(chunk)
+                copy_file(cursor, "floor_lines", path)
             else:
                 cursor.execute(sql)
             conn.commit()
             figures[step] = {"wall_s": time.perf_counter() - started, "cpu_s": _cpu_used(pid, cpu_before)}
-            if step == "copy":
+            if step == "copy":  # untimed: the line numbers the kept lines carry, and statistics for the joins
+                cursor.execute("ALTER TABLE floor_lines ADD COLUMN n bigint GENERATED ALWAYS AS IDENTITY")
                 cursor.execute("ANALYZE floor_lines")
                 conn.commit()
         for table in ("floor_lines", "floor_kept", "floor_kept_keyed", "floor_j1", "floor_j2", "floor_j3"):
